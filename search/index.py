@@ -1,0 +1,190 @@
+"""The Index: open a directory, search it, keep it in step with documents on disk."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import DEFAULT_CORPUS_DIR, Settings, default_index_dir
+from .embedder import get_embedder
+from .indexer import ProgressHook, refresh, resolve_stored, stored_path
+from .records import Hit, IndexReport
+from .store import (
+    IndexMismatch,
+    Snapshot,
+    StoredChunk,
+    StoredDocument,
+    Writer,
+    live_generation,
+    open_snapshot,
+    read_manifest,
+    writer_lock,
+)
+
+SECTION_SEPARATOR = " › "
+
+
+class QueryError(ValueError):
+    """A query that cannot be run (empty, whitespace, bad k)."""
+
+
+class Index:
+    """A searchable index in one directory. Opening is cheap; the model loads on first query.
+
+    >>> index = Index("index/")
+    >>> hits = index.search("peer support after a traumatic incident", k=5)
+    """
+
+    def __init__(self, directory: str | Path | None = None, *, model: str | None = None,
+                 chunk_tokens: int | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_index_dir()
+        self._requested = {"model": model, "chunk_tokens": chunk_tokens}
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # -- reading -------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The live generation; reopened when a re-index has swapped in a new one."""
+        with self._lock:
+            live = live_generation(self.directory)
+            if self._snapshot is None or self._snapshot.name != live:
+                fresh = open_snapshot(self.directory)
+                self._check_requested(fresh.manifest)
+                old, self._snapshot = self._snapshot, fresh
+                if old is not None:
+                    old.close()
+            return self._snapshot
+
+    def _check_requested(self, manifest: dict[str, Any]) -> None:
+        for key, wanted in self._requested.items():
+            if wanted is not None and manifest.get(key) != wanted:
+                raise IndexMismatch(
+                    f"{self.directory}: built with {key}={manifest.get(key)!r}, asked for "
+                    f"{wanted!r}; re-index with: evidence-search index --rebuild "
+                    f"--index {self.directory}" + (f" --model {wanted}" if key == "model" else ""))
+
+    def settings(self) -> Settings:
+        """Settings for writing: what the caller asked for, else what the index was built with."""
+        manifest = read_manifest(self.directory) if live_generation(self.directory) else None
+        base = Settings(**{k: v for k, v in (manifest or {}).items()
+                           if k in Settings.__dataclass_fields__})
+        wanted = {k: v for k, v in self._requested.items() if v is not None}
+        return Settings(**{**base.to_dict(), **wanted})
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The k passages nearest in meaning to the question, best first."""
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("query is empty: type a question or some words to search for")
+        if k < 1:
+            raise QueryError(f"k must be at least 1 (got {k})")
+        snap = self.snapshot()
+        embedder = get_embedder(snap.manifest["model"])
+        vector = embedder.encode([query.strip()])[0]
+        found = snap.search_vectors(vector, k)
+        rows = snap.chunks([i for i, _ in found])
+        hits = [_hit(rows[i], score) for i, score in found if i in rows]
+        for rank, hit in enumerate(hits, start=1):
+            hit.rank = rank
+        return hits
+
+    def documents(self) -> list[StoredDocument]:
+        return self.snapshot().documents()
+
+    def stats(self) -> dict[str, Any]:
+        snap = self.snapshot()
+        docs = snap.documents()
+        m = snap.manifest
+        return {
+            "directory": str(self.directory), "generation": snap.name,
+            "documents": len(docs), "chunks": int(snap.vectors.ntotal),
+            "pages": sum(d.page_count for d in docs), "model": m["model"],
+            "dimension": m["dimension"], "chunk_tokens": m["chunk_tokens"],
+            "built_at": m.get("built_at"), "size_bytes": snap.size_on_disk(),
+            "sources": m.get("sources", []), "format_version": m["format_version"],
+        }
+
+    # -- writing -------------------------------------------------------------------------
+    def refresh(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False,
+                progress: bool = False, on_progress: ProgressHook | None = None) -> IndexReport:
+        """Add new files, re-embed changed ones, drop deleted ones under `paths` (default:
+        the folders indexed before, else corpus/)."""
+        return refresh(self.directory, self._paths(paths), self.settings(), rebuild=rebuild,
+                       progress=progress, on_progress=on_progress)
+
+    def add(self, paths: Sequence[str | Path], *, progress: bool = False,
+            on_progress: ProgressHook | None = None) -> IndexReport:
+        """Index these files (new or changed); removes nothing."""
+        return refresh(self.directory, [Path(p) for p in paths], self.settings(), prune=False,
+                       progress=progress, on_progress=on_progress)
+
+    def remove(self, documents: Sequence[str | Path]) -> IndexReport:
+        """Drop documents by doc id or by path; unknown ones are reported as failed."""
+        report = IndexReport()
+        with writer_lock(self.directory):
+            manifest = read_manifest(self.directory)
+            if manifest is None:
+                return report
+            writer = Writer(self.directory, manifest, rebuild=False)
+            try:
+                known = writer.known()
+                base = self.directory.resolve().parent
+                for item in documents:
+                    doc_id = str(item) if str(item) in known else stored_path(Path(item), base)
+                    (report.removed.append(doc_id) if doc_id in known
+                     else report.failed.append((str(item), "not in the index")))
+                if report.removed:
+                    writer.remove(report.removed)
+                    writer.commit()
+                else:
+                    writer.abort()
+            except BaseException:
+                writer.abort()
+                raise
+        return report
+
+    def _paths(self, paths: Sequence[str | Path] | None) -> list[Path]:
+        if paths:
+            return [Path(p) for p in paths]
+        manifest = read_manifest(self.directory) if live_generation(self.directory) else None
+        sources = (manifest or {}).get("sources") or []
+        return [resolve_stored(s, self.directory) for s in sources] or [Path(DEFAULT_CORPUS_DIR)]
+
+    def source_path(self, doc_id: str) -> Path:
+        """The file a document came from, for opening it at the cited page."""
+        for doc in self.documents():
+            if doc.doc_id == doc_id:
+                return resolve_stored(doc.path, self.directory)
+        raise KeyError(doc_id)
+
+
+def short_section(section: Sequence[str]) -> str:
+    """Citation form of a section path: long numbered questions shrink to their number."""
+    parts = []
+    for heading in section:
+        number = heading.split(" ", 1)[0].rstrip(".)")
+        if len(heading) > 40 and number.replace(".", "").isdigit():
+            parts.append(number)
+        elif len(heading) > 60:
+            parts.append(heading[:57].rstrip() + "…")
+        else:
+            parts.append(heading)
+    return SECTION_SEPARATOR.join(parts)
+
+
+def citation(title: str, page: int | None, page_end: int | None, section: Sequence[str]) -> str:
+    text = title
+    if page is not None:
+        text += f", p. {page}" if page_end in (None, page) else f", pp. {page}–{page_end}"
+    if section:
+        text += f" — {short_section(section)}"
+    return text
+
+
+def _hit(row: StoredChunk, score: float) -> Hit:
+    return Hit(text=row.text, score=round(score, 4), doc_id=row.doc_id, title=row.title,
+               path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
+               start=row.start, end=row.end,
+               citation=citation(row.title, row.page_start, row.page_end, row.section),
+               page_end=row.page_end)

@@ -1,0 +1,188 @@
+"""Files in, index generation out: scan, diff by content hash, extract, chunk, embed, write.
+
+Only new and changed files are read and embedded; unchanged ones cost a hash.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .chunker import chunk_document
+from .config import SIDECAR_SUFFIX, Settings
+from .embedder import Embedder, get_embedder
+from .loaders import LoadError, fingerprint, load_file
+from .records import Chunk, Document, IndexReport
+from .store import IndexCorrupt, IndexMismatch, Writer, read_manifest, writer_lock
+
+ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the web app
+
+
+def stored_path(file: Path, base: Path) -> str:
+    """How a document is named in the index: relative to the index's parent folder when it
+    lies inside it (so a cloned project keeps working), else absolute."""
+    resolved = file.resolve()
+    try:
+        return resolved.relative_to(base).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def resolve_stored(path: str, directory: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else directory.resolve().parent / p
+
+
+def scan(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every candidate file under the given files and folders, skipping hidden files and
+    sidecar metadata; missing paths are reported, not fatal."""
+    files: list[Path] = []
+    failed: list[tuple[str, str]] = []
+    for root in paths:
+        if not root.exists():
+            failed.append((str(root), "no such file or directory"))
+        elif root.is_dir():
+            for f in sorted(root.rglob("*")):
+                rel = f.relative_to(root).parts
+                if f.is_file() and not any(p.startswith(".") for p in rel) \
+                        and not f.name.endswith(SIDECAR_SUFFIX):
+                    files.append(f)
+        else:
+            files.append(root)
+    return files, failed
+
+
+def _under(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def check_settings(manifest: dict, settings: Settings, directory: Path) -> None:
+    """Refuse to mix vectors from different models or chunking in one index."""
+    theirs = {k: manifest.get(k) for k in settings.to_dict()}
+    if theirs != settings.to_dict():
+        diff = ", ".join(f"{k}: index has {theirs[k]!r}, asked for {v!r}"
+                         for k, v in settings.to_dict().items() if theirs[k] != v)
+        raise IndexMismatch(f"{directory}: built with other settings ({diff}); re-index "
+                            f"everything with: evidence-search index --rebuild --index {directory}")
+
+
+def refresh(directory: Path, paths: Sequence[Path], settings: Settings, *, rebuild: bool = False,
+            prune: bool = True, progress: bool = False,
+            on_progress: ProgressHook | None = None) -> IndexReport:
+    """Bring the index at `directory` in step with `paths`; returns what was done."""
+    started = time.perf_counter()
+    report = IndexReport()
+    with writer_lock(directory):
+        try:
+            manifest = read_manifest(directory)
+        except (IndexCorrupt, IndexMismatch):
+            if not rebuild:
+                raise
+            manifest = None
+        if manifest is not None and not rebuild:
+            check_settings(manifest, settings, directory)
+        dimension = (manifest["dimension"] if manifest is not None and not rebuild
+                     else get_embedder(settings.model).dimension)
+        base = directory.resolve().parent
+        roots = [p.resolve() for p in paths]
+        sources = sorted(set(manifest.get("sources", []) if manifest and not rebuild else [])
+                         | {stored_path(p, base) for p in paths})
+        writer = Writer(directory, {**settings.to_dict(), "dimension": dimension,
+                                    "sources": sources}, rebuild)
+        try:
+            _apply(writer, settings, paths, roots, base, prune, progress, on_progress,
+                   report)
+            if manifest is None or rebuild or report.added or report.changed or report.removed \
+                    or sources != manifest.get("sources"):
+                writer.commit()
+            else:
+                writer.abort()  # nothing changed: keep the live generation as it is
+        except BaseException:
+            writer.abort()
+            raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
+           roots: Sequence[Path], base: Path, prune: bool, progress: bool,
+           on_progress: ProgressHook | None, report: IndexReport) -> None:
+    known = writer.known()
+    files, report.failed = scan(paths)
+    seen: set[str] = set()
+    todo: list[tuple[Path, str, bool]] = []
+    for file in files:
+        doc_id = stored_path(file, base)
+        seen.add(doc_id)
+        try:
+            sha = fingerprint(file)
+        except OSError as exc:
+            report.failed.append((str(file), f"cannot read file ({exc.strerror or exc})"))
+            continue
+        if doc_id in known and known[doc_id][1] == sha:
+            report.unchanged.append(doc_id)
+        else:
+            todo.append((file, doc_id, doc_id in known))
+    if prune:
+        for doc_id, (path, _) in known.items():
+            if doc_id not in seen and _under(resolve_stored(path, writer.directory), roots):
+                report.removed.append(doc_id)
+
+    pending: list[tuple[Document, list[Chunk]]] = []
+    if not todo:
+        writer.remove(report.removed)
+        return
+    embedder = get_embedder(settings.model)  # loaded only when there is something to embed
+    budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
+    for n, (file, doc_id, was_known) in enumerate(
+            tqdm(todo, desc="reading", unit="file", disable=not progress or len(todo) < 2)):
+        if on_progress:
+            on_progress("reading", n, len(todo))
+        try:
+            doc = _document(file, doc_id)
+        except LoadError as exc:
+            report.failed.append((str(file), exc.reason))  # an older indexed version is kept
+            continue
+        chunks = chunk_document(doc, embedder.count_tokens, budget, settings.overlap_sentences)
+        if not chunks:
+            report.failed.append((str(file), "no indexable text after extraction"))
+            continue
+        pending.append((doc, chunks))
+        (report.changed if was_known else report.added).append(doc_id)
+
+    texts = [embedder.passage_input(c.text, c.section) for _, chunks in pending for c in chunks]
+    vectors = _embed(embedder, texts, progress, on_progress)
+    report.chunks_embedded = len(texts)
+    writer.remove(report.removed)
+    offset = 0
+    for doc, chunks in pending:
+        writer.add(doc, chunks, vectors[offset:offset + len(chunks)])
+        offset += len(chunks)
+
+
+def _document(file: Path, doc_id: str) -> Document:
+    from .structure import build_document
+
+    return build_document(load_file(file), doc_id, doc_id)
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: bool,
+           on_progress: ProgressHook | None, batch: int = 256) -> np.ndarray:
+    """Embed in slices so a progress hook (the web page's bar) can follow along."""
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    parts = []
+    bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
+    for start in range(0, len(texts), batch):
+        if on_progress:
+            on_progress("embedding", start, len(texts))
+        parts.append(embedder.encode(texts[start:start + batch]))
+        bar.update(len(parts[-1]))
+    bar.close()
+    if on_progress:
+        on_progress("embedding", len(texts), len(texts))
+    return np.concatenate(parts)

@@ -1,0 +1,101 @@
+"""Plain records that cross module lines: files become Documents, Documents become Chunks,
+a query returns Hits."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Page:
+    """A span of a document's clean text that came from one page of the source."""
+
+    number: int | None
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """One structural unit of a document: a heading, a paragraph, a list item or a TOC line."""
+
+    kind: str  # "heading" | "para" | "item" | "toc"
+    start: int
+    end: int
+    level: int = 0  # heading depth; 0 for non-headings
+
+
+@dataclass
+class Document:
+    """A source file after extraction: clean text plus where its pages and blocks lie in it."""
+
+    doc_id: str
+    path: str
+    title: str
+    text: str
+    pages: list[Page]
+    blocks: list[Block]
+    sha256: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def page_count(self) -> int:
+        return sum(1 for p in self.pages if p.number is not None)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage to embed; `text == document.text[start:end]` always holds."""
+
+    doc_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    page_start: int | None
+    page_end: int | None
+    section: tuple[str, ...]
+
+
+@dataclass
+class Hit:
+    """One ranked passage with everything needed to quote and check it."""
+
+    text: str
+    score: float
+    doc_id: str
+    title: str
+    path: str
+    page: int | None
+    section: str
+    start: int
+    end: int
+    citation: str
+    page_end: int | None = None
+    rank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class IndexReport:
+    """What a re-index did, file by file: the summary users read after indexing."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+                f"{len(self.unchanged)} unchanged, {len(self.failed)} failed; "
+                f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s")
