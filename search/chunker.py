@@ -2,8 +2,9 @@
 
 Chunks never cross a section; paragraphs stay whole where they fit, and short neighbours join
 until half the budget (a passage should answer one thing: small models embed long mixed
-passages poorly); a bullet list stays with its lead-in line; long paragraphs split at sentence boundaries with a small overlap. Every
-chunk is a contiguous span of the document's clean text, so citations can be checked.
+passages poorly); a bullet list stays with its lead-in line; long paragraphs split at
+sentence boundaries with a small overlap. Every chunk is a contiguous span of the document's
+clean text, so citations can be checked.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never call the hub
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
+        hf_logging.set_verbosity_error()
 
         self.name = name
         self.model = SentenceTransformer(location, device="cpu")
@@ -47,7 +51,8 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        encoded = self.tokenizer(list(texts), add_special_tokens=False,
+                                 verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def max_chunk_tokens(self) -> int:

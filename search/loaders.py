@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,10 @@ def load_file(path: Path) -> RawFile:
     meta = read_sidecar(path)
     sha = fingerprint(path)
     if suffix == ".pdf":
-        return RawFile(path, "pdf", _pdf_pages(path, data), True, sha, meta)
+        pages, title = _pdf_pages(path, data)
+        if title and "title" not in meta:
+            meta["title"] = title
+        return RawFile(path, "pdf", pages, True, sha, meta)
     return RawFile(path, suffix[1:], [_decode_text(path, data)], False, sha, meta)
 
 
@@ -91,7 +95,7 @@ def _decode_text(path: Path, data: bytes) -> str:
     return text
 
 
-def _pdf_pages(path: Path, data: bytes) -> list[str]:
+def _pdf_pages(path: Path, data: bytes) -> tuple[list[str], str | None]:
     import io
 
     from pypdf import PdfReader
@@ -110,6 +114,7 @@ def _pdf_pages(path: Path, data: bytes) -> list[str]:
             if not ok:
                 raise LoadError(path, "encrypted PDF: needs a password")
         n_pages = len(reader.pages)
+        title = _pdf_title(reader)
     except LoadError:
         raise
     except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
@@ -125,4 +130,19 @@ def _pdf_pages(path: Path, data: bytes) -> list[str]:
         pages.append(text.replace("\x00", ""))
     if not any(p.strip() for p in pages):
         raise LoadError(path, "no extractable text (scanned images? run OCR first)")
-    return pages
+    return pages, title
+
+
+def _pdf_title(reader: object) -> str | None:
+    """The document's own title, unless it is a placeholder a word processor left behind."""
+    try:
+        title = (reader.metadata or {}).get("/Title")  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    if not isinstance(title, str):
+        return None
+    title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title.strip())
+    if len(title) < 3 or title.lower() in {"untitled", "title", "document", "slide 1"} \
+            or re.fullmatch(r"[\w\- ]+\.(docx?|pdf|pptx?|odt|tex|dvi)", title, re.I):
+        return None
+    return title

@@ -13,6 +13,7 @@ from collections import Counter
 
 _MARKUP = re.compile(r"^#{1,6}\s*|\*\*|__")
 _DIGITS = re.compile(r"\d+")
+_ROMAN_EDGE = re.compile(r"^[ivxlc]{1,6}\b(?=\s)|(?<=\s)\b[ivxlc]{1,6}$")
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?(\d{1,4})(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s")
 MAX_BOILERPLATE_CHARS = 70
@@ -24,6 +25,7 @@ def normalize_line(line: str) -> str:
     LONDON" in the header."""
     text = _MARKUP.sub("", line.strip()).strip()
     text = re.sub(r"\s+", " ", text)
+    text = _ROMAN_EDGE.sub("#", text)  # front-matter page numbers: "GeoBase iii"
     return _DIGITS.sub("#", text)
 
 
@@ -87,7 +89,10 @@ def split_text_pages(text: str) -> list[tuple[int | None, str]]:
         current.append(line)
     if any(x.strip() for x in current):
         pages.append((None, current))
-    return _number_pages(pages)
+    # A document that opens with the boilerplate has headers: a printed number belongs to the
+    # page after it. One that opens with text has footers: the number closes its page.
+    headers = bool(opening) and opening[0] in boiler
+    return _number_pages(pages, numbers_follow=headers)
 
 
 def _is_upper(line: str) -> bool:
@@ -95,17 +100,25 @@ def _is_upper(line: str) -> bool:
     return bool(letters) and all(c.isupper() for c in letters)
 
 
-def _number_pages(pages: list[tuple[int | None, list[str]]]) -> list[tuple[int | None, str]]:
+def _number_pages(pages: list[tuple[int | None, list[str]]],
+                  numbers_follow: bool) -> list[tuple[int | None, str]]:
     """Turn (marker, lines) runs into numbered pages: printed numbers win, else count from 1."""
     out: list[tuple[int | None, str]] = []
-    printed: int | None = None
-    for number, lines in pages:
+    pending: int | None = None
+    for i, (number, lines) in enumerate(pages):
         if not lines:
-            printed = number
+            if numbers_follow:
+                pending = number
             continue
-        page_no = printed if printed is not None else (out[-1][0] + 1 if out else 1)
+        if pending is not None:
+            page_no = pending
+        elif (not numbers_follow and i + 1 < len(pages) and not pages[i + 1][1]
+              and pages[i + 1][0] is not None):
+            page_no = pages[i + 1][0]  # its footer, printed after it
+        else:
+            page_no = out[-1][0] + 1 if out and out[-1][0] is not None else len(out) + 1
         out.append((page_no, "\n".join(lines).strip("\n")))
-        printed = None
+        pending = None
     return out
 
 
@@ -124,6 +137,8 @@ def strip_pdf_boilerplate(pages: list[str], edge: int = 3) -> list[str]:
     for lines in split:
         drop = {i for i in _edge_lines(lines, edge)
                 if normalize_line(lines[i]) in boiler or _page_number(lines[i]) is not None}
+        if not any(x.strip() for i, x in enumerate(lines) if i not in drop):
+            drop = set()  # a page that is only "boilerplate" is content (slides, forms)
         cleaned.append("\n".join(x for i, x in enumerate(lines) if i not in drop))
     return cleaned
 

@@ -96,6 +96,7 @@ class IndexReport:
         return not self.failed
 
     def summary(self) -> str:
-        return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+        return (f"{len(self.added)} added, {len(self.changed)} changed, "
+                f"{len(self.removed)} removed, "
                 f"{len(self.unchanged)} unchanged, {len(self.failed)} failed; "
                 f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s")

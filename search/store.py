@@ -190,7 +190,8 @@ def _read_manifest(path: Path, directory: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"{path}: unreadable manifest ({exc}); {rebuild_hint(directory)}") from exc
+        raise IndexCorrupt(f"{path}: unreadable manifest ({exc}); "
+                           f"{rebuild_hint(directory)}") from exc
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexMismatch(f"{path}: index format {found}, this version reads {FORMAT_VERSION}; "

@@ -118,7 +118,8 @@ def _parse_group(group: str, page: int | None) -> list[_Piece]:
         para.clear()
 
     for n, line in enumerate(lines):
-        if n == len(lines) - 1 and n > 0 and _BOLD_LINE.match(line.strip()) and (h := _heading(line)):
+        closing_bold = n == len(lines) - 1 and n > 0 and _BOLD_LINE.match(line.strip())
+        if closing_bold and (h := _heading(line)):
             flush()  # a bold line closing a block introduces what follows: a glued title
             pieces.append(_Piece("heading", h[1], page, h[0]))
         elif _TOC.search(line) and len(line) <= 120:
@@ -175,7 +176,8 @@ def _pdf_paragraphs(page_text: str) -> str:
 
 def _pieces(raw: RawFile) -> list[_Piece]:
     if raw.paged:
-        pages = [(i + 1, _pdf_paragraphs(t)) for i, t in enumerate(strip_pdf_boilerplate(raw.pages))]
+        pages = [(i + 1, _pdf_paragraphs(t))
+                 for i, t in enumerate(strip_pdf_boilerplate(raw.pages))]
     else:
         pages = split_text_pages(unglue_bold(raw.pages[0]))
     pieces: list[_Piece] = []
@@ -233,7 +235,7 @@ def build_document(raw: RawFile, doc_id: str, path: str) -> Document:
 def _title(raw: RawFile, text: str, blocks: list[Block]) -> str:
     if isinstance(raw.meta.get("title"), str) and raw.meta["title"].strip():
         return raw.meta["title"].strip()
-    for block in blocks:
+    for block in blocks[:3]:  # a heading that opens the document, not one deep inside
         if block.kind == "heading" and len(text[block.start:block.end]) <= 150:
             return text[block.start:block.end]
     stem = re.sub(r"[_\-]+", " ", Path(raw.path).stem).strip()

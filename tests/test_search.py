@@ -1,0 +1,66 @@
+"""The Python API end to end: real model, FAISS and SQLite."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FIRE
+
+import search as search_pkg
+from search import Hit, Index, QueryError, search
+from search.embedder import get_embedder
+
+
+def test_psychological_monitoring_question_finds_circa_11000(corpus_index: Index):
+    hits = corpus_index.search("How many Met officers are in regular psychological monitoring?",
+                               k=3)
+    found = [h for h in hits if "Circa 11,000" in h.text]
+    assert found, [h.text[:80] for h in hits]
+    hit = found[0]
+    assert hit.page == 7
+    assert hit.section.startswith("Metropolitan Police Service › 2. Does the MPS have examples")
+    assert hit.citation == ("London Assembly Fire Committee written evidence (Jan 2026), p. 7 "
+                            "— Metropolitan Police Service › 2")
+    assert hit.doc_id.endswith(FIRE)
+
+
+def test_hits_are_complete_and_ranked(corpus_index: Index):
+    hits = corpus_index.search("what peer support do Met officers get after a traumatic incident?",
+                               k=5)
+    assert len(hits) == 5
+    assert all(isinstance(h, Hit) for h in hits)
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert "Trauma Peer Support Programme" in hits[0].text
+    snap = corpus_index.snapshot()
+    for h in hits:
+        assert snap.document_text(h.doc_id)[h.start:h.end] == h.text  # citation checkable
+        assert h.title and h.path and h.citation.startswith(h.title)
+
+
+def test_empty_query_is_a_clear_error(corpus_index: Index):
+    for bad in ("", "   ", "\n\t"):
+        with pytest.raises(QueryError, match="query is empty"):
+            corpus_index.search(bad)
+
+
+def test_search_function_opens_once_and_reuses_model(corpus_index: Index, monkeypatch):
+    monkeypatch.setenv("EVIDENCE_SEARCH_INDEX", str(corpus_index.directory))
+    first = search("Wellbeing Support Vehicles cafes for crews", k=2)
+    loads = get_embedder.cache_info().misses
+    second = search("EMDR therapy for officers", k=2)
+    assert get_embedder.cache_info().misses == loads  # no model load per query
+    assert search_pkg.open_index() is search_pkg.open_index(corpus_index.directory)
+    assert first and second
+    assert any("Wellbeing Support Vehicles" in h.text for h in first)
+    # index= overrides the environment
+    other = search("EMDR therapy for officers", k=2, index=corpus_index.directory)
+    assert [h.text for h in other] == [h.text for h in second]
+
+
+def test_stats_report_what_the_index_holds(corpus_index: Index):
+    stats = corpus_index.stats()
+    assert stats["documents"] == 2
+    assert stats["pages"] == 12
+    assert stats["chunks"] == sum(d.chunks for d in corpus_index.documents())
+    assert stats["model"] == "all-MiniLM-L6-v2" and stats["dimension"] == 384
+    assert stats["size_bytes"] > 0 and stats["built_at"]
