@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff check search tests
 
 bench: install
-	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider -s
+	$(BIN)/python benchmarks/bench_core.py
 
 clean:
 	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT $(INDEX)/.lock
