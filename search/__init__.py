@@ -12,11 +12,13 @@ from pathlib import Path
 
 from .config import Settings, default_index_dir
 from .index import Index, QueryError
-from .records import Chunk, Document, Hit, IndexReport
+from .query import MODES, Fusion
+from .records import Chunk, Document, Filters, Hit, IndexReport
 from .store import IndexCorrupt, IndexError_, IndexMismatch, IndexNotFound
 
 __all__ = [
-    "Chunk", "Document", "Hit", "Index", "IndexCorrupt", "IndexError_", "IndexMismatch",
+    "MODES", "Chunk", "Document", "Filters", "Fusion", "Hit", "Index", "IndexCorrupt",
+    "IndexError_", "IndexMismatch",
     "IndexNotFound", "IndexReport", "QueryError", "Settings", "open_index", "search",
 ]
 __version__ = "0.1.0"
@@ -34,6 +36,12 @@ def open_index(index: str | Path | None = None) -> Index:
         return _open[directory]
 
 
-def search(query: str, k: int = 5, *, index: str | Path | None = None) -> list[Hit]:
-    """Search the default index (or `index=DIR`); returns up to k Hits, best first."""
-    return open_index(index).search(query, k=k)
+def search(query: str, k: int = 5, *, mode: str = "hybrid",
+           filters: Filters | dict | None = None, highlight: bool = True,
+           index: str | Path | None = None) -> list[Hit]:
+    """Search the default index (or `index=DIR`); returns up to k Hits, best first.
+
+    See Index.search for mode, filters and highlight.
+    """
+    return open_index(index).search(query, k=k, mode=mode, filters=filters,
+                                    highlight=highlight)

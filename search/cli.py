@@ -11,10 +11,21 @@ import json
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 
-from .config import DEFAULT_CORPUS_DIR, ENV_INDEX, default_index_dir
+from .confidence import results_weak
+from .config import (
+    DEFAULT_CORPUS_DIR,
+    DEFAULT_INDEX_DIR,
+    ENV_INDEX,
+    Settings,
+    default_index_dir,
+    default_model,
+)
 from .index import Index, QueryError
+from .query import MODES
+from .records import Filters, Hit
 from .store import IndexError_
 
 
@@ -27,22 +38,98 @@ def _human(size: int) -> str:
     return f"{value:.1f} GB"
 
 
+def _filters(args: argparse.Namespace) -> Filters:
+    pages = None
+    if args.pages:
+        low, _, high = args.pages.partition("-")
+        try:
+            pages = (int(low), int(high or low))
+        except ValueError:
+            raise QueryError(f"--pages: expected N or N-M, got {args.pages!r}") from None
+    return Filters(documents=args.doc or None, title=args.title, section=args.section,
+                   pages=pages, date_from=args.since, date_to=args.until)
+
+
+def _marked(hit: Hit, tty: bool) -> str:
+    """The passage with its answering sentences marked: bold on a terminal, »…« otherwise."""
+    text, out, last = hit.text, [], 0
+    on, off = ("\033[1m", "\033[0m") if tty else ("»", "«")
+    for start, end in sorted(hit.highlights):
+        out += [text[last:start], on, text[start:end], off]
+        last = end
+    out.append(text[last:])
+    return " ".join("".join(out).split())
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     index = Index(args.index)
-    hits = index.search(args.question, k=args.k)
+    hits = index.search(args.question, k=args.k, mode=args.mode, filters=_filters(args),
+                        highlight=not args.no_highlight)
     if args.json:
         for hit in hits:
             print(json.dumps(hit.to_dict(), ensure_ascii=False))
         return 0
     if not hits:
-        print("No passages found: the index is empty.")
-    width = min(100, max(60, os.get_terminal_size(1).columns if sys.stdout.isatty() else 100))
+        print("No passages match (the index is empty, or the filters exclude everything).")
+        return 0
+    if results_weak(hits):
+        print("Nothing in the documents answers this well; the closest passages are below.\n")
+    tty = sys.stdout.isatty()
+    width = min(100, max(60, os.get_terminal_size(1).columns if tty else 100))
     for hit in hits:
-        print(f"{hit.rank}. [{hit.score:.3f}] {hit.citation}")
-        body = " ".join(hit.text.split())
-        print(textwrap.fill(body, width=width, initial_indent="   ", subsequent_indent="   "))
+        strength = "weak" if hit.weak else f"{hit.confidence:.0%}"
+        print(f"{hit.rank}. [{strength}] {hit.citation}")
+        print(textwrap.fill(_marked(hit, tty), width=width, initial_indent="   ",
+                            subsequent_indent="   "))
         print()
     return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import (
+        beir_index,
+        evaluate_beir,
+        evaluate_questions,
+        load_beir,
+        load_questions,
+    )
+
+    modes = MODES if args.mode == "all" else (args.mode,)
+    results: dict[str, dict[str, float]] = {}
+    if args.beir:
+        started = time.perf_counter()
+        data = load_beir(args.beir)
+        cache = Path(args.index) if args.index_given else Path(DEFAULT_INDEX_DIR)
+        index, built = beir_index(data, args.beir, cache, _eval_settings(args),
+                                  progress=not args.quiet)
+        what = "built" if built else "cached"
+        print(f"{data.name}: {len(data.documents)} documents, {len(data.queries)} queries; "
+              f"index {what} at {index.directory} in {time.perf_counter() - started:.1f}s")
+        for mode in modes:
+            results[mode] = evaluate_beir(index, data, mode, k=args.k)
+    else:
+        index = Index(args.index)
+        questions = load_questions(args.queries, index)
+        print(f"{args.queries}: {len(questions)} questions "
+              f"({sum(q.answerable for q in questions)} answerable) over {index.directory}")
+        for mode in modes:
+            results[mode] = evaluate_questions(index, questions, mode)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    columns = list(next(iter(results.values())))
+    print("| mode | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for mode, row in results.items():
+        cells = [f"{v:.4f}" if isinstance(v, float) and k != "ms/query" else
+                 (f"{v:.1f}" if isinstance(v, float) else str(v)) for k, v in row.items()]
+        print(f"| {mode} | " + " | ".join(cells) + " |")
+    return 0
+
+
+def _eval_settings(args: argparse.Namespace) -> Settings:
+    return Settings(model=args.model or default_model(),
+                    chunk_tokens=args.chunk_tokens or Settings().chunk_tokens)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -100,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("question")
     q.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
     q.add_argument("--json", action="store_true", help="one JSON object per hit, per line")
+    q.add_argument("--mode", choices=MODES, default="hybrid",
+                   help="hybrid (default): meaning and exact words; semantic; lexical")
+    q.add_argument("--doc", action="append", metavar="DOC_ID",
+                   help="only this document (doc id or path; repeatable)")
+    q.add_argument("--title", help="only documents whose title contains this")
+    q.add_argument("--section", help="only passages whose section path contains this")
+    q.add_argument("--pages", metavar="N[-M]", help="only passages on these pages")
+    q.add_argument("--since", metavar="DATE", help="only documents dated on or after (ISO)")
+    q.add_argument("--until", metavar="DATE", help="only documents dated on or before (ISO)")
+    q.add_argument("--no-highlight", action="store_true", help="skip answer highlighting")
     q.set_defaults(func=cmd_query)
 
     i = sub.add_parser("index", parents=[common], help="add, update and remove documents")
@@ -113,6 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     i.set_defaults(func=cmd_index)
 
+    e = sub.add_parser("eval", parents=[common], help="measure search quality")
+    source = e.add_mutually_exclusive_group(required=True)
+    source.add_argument("--beir", type=Path, metavar="DIR",
+                        help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv); its "
+                             "index is cached under the index directory")
+    source.add_argument("--queries", type=Path, metavar="FILE",
+                        help="JSON lines: question, answers (verbatim spans), kind")
+    e.add_argument("--mode", choices=[*MODES, "all"], default="all")
+    e.add_argument("-k", type=int, default=10, help="cut-off for nDCG and MRR (default 10)")
+    e.add_argument("--model", help="model for a BEIR index (default: the default model)")
+    e.add_argument("--chunk-tokens", type=int)
+    e.add_argument("--json", action="store_true")
+    e.add_argument("-q", "--quiet", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
     n = sub.add_parser("info", parents=[common], help="what the index holds")
     n.add_argument("--json", action="store_true")
     n.set_defaults(func=cmd_info)
@@ -122,11 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "index"):
+    args.index_given = hasattr(args, "index")
+    if not args.index_given:
         args.index = default_index_dir()
     try:
         return int(args.func(args))
-    except (QueryError, IndexError_) as exc:
+    except (QueryError, IndexError_, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .confidence import WEAK_BELOW, calibration_for
 from .config import DEFAULT_CORPUS_DIR, Settings, default_index_dir
 from .embedder import get_embedder
+from .highlight import highlight as highlight_spans
 from .indexer import ProgressHook, refresh, resolve_stored, stored_path
-from .records import Hit, IndexReport
+from .lexical import coverage, term_weights, terms
+from .query import MODES, Fusion, retrieve
+from .records import Filters, Hit, IndexReport
 from .store import (
     IndexMismatch,
     Snapshot,
@@ -19,11 +23,14 @@ from .store import (
     Writer,
     live_generation,
     open_snapshot,
+    peek_manifest,
     read_manifest,
     writer_lock,
 )
 
 SECTION_SEPARATOR = " › "
+DEFAULT_FUSION = Fusion()
+MAX_QUERY_CHARS = 2000  # longer input is cut: the model reads 256 word-pieces anyway
 
 
 class QueryError(ValueError):
@@ -67,26 +74,48 @@ class Index:
 
     def settings(self) -> Settings:
         """Settings for writing: what the caller asked for, else what the index was built with."""
-        manifest = read_manifest(self.directory) if live_generation(self.directory) else None
-        base = Settings(**{k: v for k, v in (manifest or {}).items()
+        manifest = peek_manifest(self.directory)
+        base = Settings(**{k: v for k, v in manifest.items()
                            if k in Settings.__dataclass_fields__})
         wanted = {k: v for k, v in self._requested.items() if v is not None}
         return Settings(**{**base.to_dict(), **wanted})
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The k passages nearest in meaning to the question, best first."""
-        if not isinstance(query, str) or not query.strip():
-            raise QueryError("query is empty: type a question or some words to search for")
+    def search(self, query: str, k: int = 5, *, mode: str = "hybrid",
+               filters: Filters | dict[str, Any] | None = None, highlight: bool = True,
+               fusion: Fusion | None = None) -> list[Hit]:
+        """The k passages that best answer the question, best first.
+
+        mode: "hybrid" (default: meaning and exact words), "semantic" or "lexical".
+        filters: a Filters (or dict of its fields) limiting documents, title, section, pages
+        or dates. highlight: find the answering sentences (costs one small embedding batch).
+        """
+        query = _clean_query(query)
         if k < 1:
             raise QueryError(f"k must be at least 1 (got {k})")
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
+        if isinstance(filters, dict):
+            filters = Filters(**filters)
         snap = self.snapshot()
-        embedder = get_embedder(snap.manifest["model"])
-        vector = embedder.encode([query.strip()])[0]
-        found = snap.search_vectors(vector, k)
-        rows = snap.chunks([i for i, _ in found])
-        hits = [_hit(rows[i], score) for i, score in found if i in rows]
-        for rank, hit in enumerate(hits, start=1):
-            hit.rank = rank
+        model = snap.manifest["model"]
+        embedder = get_embedder(model)
+        vector = embedder.encode([query])[0]
+        found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
+        query_terms = terms(query)
+        weights = term_weights(query_terms, snap.doc_freq, max(1, snap.vectors.ntotal))
+        calibration = calibration_for(model)
+        texts = [c.row.text for c in found if c.row]
+        spans = (highlight_spans(embedder, vector, query_terms, weights, texts) if highlight
+                 else [[] for _ in texts])
+        hits = []
+        for rank, (cand, marks) in enumerate(zip(found, spans, strict=True), start=1):
+            assert cand.row is not None
+            hit = _hit(cand.row, cand.score)
+            hit.rank, hit.similarity, hit.highlights = rank, round(cand.similarity, 4), marks
+            hit.confidence = round(calibration.confidence(
+                cand.similarity, coverage(query_terms, cand.row.text, weights)), 4)
+            hit.weak = hit.confidence < WEAK_BELOW
+            hits.append(hit)
         return hits
 
     def documents(self) -> list[StoredDocument]:
@@ -147,8 +176,7 @@ class Index:
     def _paths(self, paths: Sequence[str | Path] | None) -> list[Path]:
         if paths:
             return [Path(p) for p in paths]
-        manifest = read_manifest(self.directory) if live_generation(self.directory) else None
-        sources = (manifest or {}).get("sources") or []
+        sources = peek_manifest(self.directory).get("sources") or []
         return [resolve_stored(s, self.directory) for s in sources] or [Path(DEFAULT_CORPUS_DIR)]
 
     def source_path(self, doc_id: str) -> Path:
@@ -157,6 +185,17 @@ class Index:
             if doc.doc_id == doc_id:
                 return resolve_stored(doc.path, self.directory)
         raise KeyError(doc_id)
+
+
+def _clean_query(query: object) -> str:
+    """Printable text of bounded length, or a QueryError saying what is wrong."""
+    if not isinstance(query, str):
+        raise QueryError("query must be text")
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in query)
+    cleaned = " ".join(cleaned.split())[:MAX_QUERY_CHARS]
+    if not cleaned:
+        raise QueryError("query is empty: type a question or some words to search for")
+    return cleaned
 
 
 def short_section(section: Sequence[str]) -> str:
@@ -183,7 +222,7 @@ def citation(title: str, page: int | None, page_end: int | None, section: Sequen
 
 
 def _hit(row: StoredChunk, score: float) -> Hit:
-    return Hit(text=row.text, score=round(score, 4), doc_id=row.doc_id, title=row.title,
+    return Hit(text=row.text, score=round(score, 6), doc_id=row.doc_id, title=row.title,
                path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
                start=row.start, end=row.end,
                citation=citation(row.title, row.page_start, row.page_end, row.section),

@@ -5,6 +5,7 @@ Only new and changed files are read and embedded; unchanged ones cost a hash.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from .config import SIDECAR_SUFFIX, Settings
 from .embedder import Embedder, get_embedder
 from .loaders import LoadError, fingerprint, load_file
 from .records import Chunk, Document, IndexReport
-from .store import IndexCorrupt, IndexMismatch, Writer, read_manifest, writer_lock
+from .store import IndexCorrupt, IndexMismatch, IndexOutdated, Writer, read_manifest, writer_lock
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the web app
 
@@ -79,6 +80,9 @@ def refresh(directory: Path, paths: Sequence[Path], settings: Settings, *, rebui
     with writer_lock(directory):
         try:
             manifest = read_manifest(directory)
+        except IndexOutdated as exc:
+            print(f"{exc.args[0].split(';')[0]}; rebuilding it", file=sys.stderr)
+            manifest, rebuild = None, True
         except (IndexCorrupt, IndexMismatch):
             if not rebuild:
                 raise
@@ -162,6 +166,47 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
     for doc, chunks in pending:
         writer.add(doc, chunks, vectors[offset:offset + len(chunks)])
         offset += len(chunks)
+
+
+def add_documents(directory: Path, docs: Sequence[Document], settings: Settings, *,
+                  progress: bool = False) -> IndexReport:
+    """Index Documents made in memory (benchmark corpora, other sources): chunk, embed, write
+    one new generation. Documents with a known doc_id are replaced."""
+    started = time.perf_counter()
+    report = IndexReport()
+    embedder = get_embedder(settings.model)
+    budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
+    with writer_lock(directory):
+        manifest = read_manifest(directory)
+        if manifest is not None:
+            check_settings(manifest, settings, directory)
+        writer = Writer(directory, {**settings.to_dict(), "dimension": embedder.dimension,
+                                    "sources": (manifest or {}).get("sources", [])},
+                        rebuild=False)
+        try:
+            known = writer.known()
+            pending = []
+            for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
+                chunks = chunk_document(doc, embedder.count_tokens, budget,
+                                        settings.overlap_sentences)
+                if not chunks:
+                    report.failed.append((doc.doc_id, "no indexable text"))
+                    continue
+                pending.append((doc, chunks))
+                (report.changed if doc.doc_id in known else report.added).append(doc.doc_id)
+            texts = [embedder.passage_input(c.text, c.section) for _, cs in pending for c in cs]
+            vectors = _embed(embedder, texts, progress, None)
+            report.chunks_embedded = len(texts)
+            offset = 0
+            for doc, chunks in pending:
+                writer.add(doc, chunks, vectors[offset:offset + len(chunks)])
+                offset += len(chunks)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+    report.seconds = time.perf_counter() - started
+    return report
 
 
 def _document(file: Path, doc_id: str) -> Document:

@@ -74,6 +74,10 @@ class Hit:
     citation: str
     page_end: int | None = None
     rank: int = 0
+    similarity: float = 0.0  # cosine between question and passage
+    confidence: float = 0.0  # calibrated probability that the passage answers the question
+    weak: bool = False  # confidence below one half: show as "closest passage", not an answer
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into `text`, ranked
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,3 +104,18 @@ class IndexReport:
                 f"{len(self.removed)} removed, "
                 f"{len(self.unchanged)} unchanged, {len(self.failed)} failed; "
                 f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f}s")
+
+
+@dataclass
+class Filters:
+    """Which passages a search may return; every field left as None lets everything through."""
+
+    documents: list[str] | None = None  # doc ids (or paths) to search within
+    title: str | None = None  # case-insensitive substring of the document title
+    section: str | None = None  # case-insensitive substring of the section path
+    pages: tuple[int, int] | None = None  # passages touching this page range, inclusive
+    date_from: str | None = None  # ISO date or prefix ("2020", "2020-06"), inclusive
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(v in (None, [], ()) for v in asdict(self).values())

@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -32,9 +33,9 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .records import Chunk, Document
+from .records import Chunk, Document, Filters
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DATABASE = "meta.sqlite"
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS documents (
     pages       TEXT NOT NULL,      -- JSON [[number, start, end], ...]
     meta        TEXT NOT NULL,      -- JSON object from the sidecar file
     text        TEXT NOT NULL,      -- the clean text every chunk offset points into
+    date        TEXT,               -- ISO date from metadata, when known
     indexed_at  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -63,10 +65,35 @@ CREATE TABLE IF NOT EXISTS chunks (
     page_start  INTEGER,
     page_end    INTEGER,
     section     TEXT NOT NULL,      -- JSON list of headings, outermost first
-    text        TEXT NOT NULL
+    text        TEXT NOT NULL,
+    context     TEXT NOT NULL       -- title and headings, searchable beside the text
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+-- The lexical index: BM25 over stemmed words, kept in step with chunks by triggers, so no
+-- write can update one without the other.
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, context, content='chunks', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, context) VALUES (new.id, new.text, new.context);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, context)
+    VALUES ('delete', old.id, old.text, old.context);
+END;
 """
+# Words too common to help BM25 pick a passage; dropped from lexical queries.
+STOPWORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
+    "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
+    "it", "its", "me", "my", "of", "on", "or", "our", "should", "so", "such", "than", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "was",
+    "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with",
+    "would", "you", "your",
+])
+CONTEXT_WEIGHT = 0.5  # a word in the title or headings counts half a word in the passage
 
 
 class IndexError_(Exception):
@@ -83,6 +110,10 @@ class IndexCorrupt(IndexError_):
 
 class IndexMismatch(IndexError_):
     pass
+
+
+class IndexOutdated(IndexMismatch):
+    """Written by another version of this program: re-indexing rebuilds it."""
 
 
 def rebuild_hint(directory: Path) -> str:
@@ -151,12 +182,49 @@ class Snapshot:
         with contextlib.suppress(Exception):
             self.db.close()
 
-    def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self.vectors.ntotal == 0 or k <= 0:
+    def search_vectors(self, query: np.ndarray, k: int,
+                       allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Nearest chunks by inner product; `allowed` restricts to those chunk ids."""
+        if self.vectors.ntotal == 0 or k <= 0 or (allowed is not None and not len(allowed)):
             return []
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            k = min(k, len(allowed))
         scores, ids = self.vectors.search(query.reshape(1, -1).astype(np.float32),
-                                          min(k, self.vectors.ntotal))
+                                          min(k, self.vectors.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of these chunks (to score lexical hits semantically)."""
+        return np.vstack([self.vectors.reconstruct(int(i)) for i in ids]) if ids else \
+            np.zeros((0, self.vectors.d), dtype=np.float32)
+
+    def search_lexical(self, query: str, k: int,
+                       filters: Filters | None = None) -> list[tuple[int, float]]:
+        """BM25 over the FTS5 index; the query is reduced to quoted words, so no FTS syntax
+        (quotes, `*`, NEAR, OR, column filters) from the user is ever interpreted."""
+        match = fts_query(query)
+        if match is None or k <= 0:
+            return []
+        where, params = filter_sql(filters)
+        rank = f"bm25(chunks_fts, 1.0, {CONTEXT_WEIGHT})"
+        sql = ("SELECT c.id, -" + rank + " FROM chunks_fts "
+               "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d USING (doc_id) "
+               f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} "
+               f"ORDER BY {rank} LIMIT ?")
+        return [(int(i), float(s)) for i, s in self.db.execute(sql, [match, *params, k])]
+
+    def doc_freq(self, term: str) -> int:
+        """Passages containing a stemmed term (from the lexical index's own vocabulary)."""
+        row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def allowed_ids(self, filters: Filters) -> np.ndarray:
+        where, params = filter_sql(filters)
+        rows = self.db.execute("SELECT c.id FROM chunks c JOIN documents d USING (doc_id) "
+                               f"WHERE {where or '1'}", params).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:
@@ -194,7 +262,7 @@ def _read_manifest(path: Path, directory: Path) -> dict[str, Any]:
                            f"{rebuild_hint(directory)}") from exc
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise IndexMismatch(f"{path}: index format {found}, this version reads {FORMAT_VERSION}; "
+        raise IndexOutdated(f"{path}: index format {found}, this version reads {FORMAT_VERSION}; "
                             f"{rebuild_hint(directory)}")
     for key in ("model", "dimension", "chunk_tokens", "overlap_sentences"):
         if key not in manifest:
@@ -279,17 +347,20 @@ class Writer:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         self.remove([doc.doc_id])
+        date = doc.meta.get("date")
         self.db.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (doc.doc_id, doc.path, doc.title, doc.sha256, doc.page_count,
              json.dumps([[p.number, p.start, p.end] for p in doc.pages]),
-             json.dumps(doc.meta, ensure_ascii=False), doc.text, _now()))
+             json.dumps(doc.meta, ensure_ascii=False), doc.text,
+             str(date) if date else None, _now()))
         next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM chunks").fetchone()[0]
         ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
         self.db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(int(i), c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end,
-              json.dumps(list(c.section), ensure_ascii=False), c.text)
+              json.dumps(list(c.section), ensure_ascii=False), c.text,
+              " › ".join([doc.title, *c.section]))
              for i, c in zip(ids, chunks, strict=True)])
         if len(chunks):
             self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
@@ -317,6 +388,61 @@ class Writer:
         with contextlib.suppress(Exception):
             self.db.close()
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def fts_query(text: str) -> str | None:
+    """Words of a question as an FTS5 OR-query of quoted terms (stopwords dropped)."""
+    words = list(dict.fromkeys(w for w in _WORD.findall(text.lower())))
+    content = [w for w in words if w not in STOPWORDS]
+    chosen = content or words
+    return " OR ".join(f'"{w}"' for w in chosen[:64]) or None
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
+    """A WHERE fragment over chunks `c` and documents `d`, with its parameters."""
+    if filters is None or filters.is_empty():
+        return "", []
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.documents:
+        clauses.append(f"(c.doc_id IN ({','.join('?' * len(filters.documents))}) "
+                       f"OR d.path IN ({','.join('?' * len(filters.documents))}))")
+        params += list(filters.documents) * 2
+    if filters.title:
+        clauses.append("d.title LIKE ? ESCAPE '\\'")
+        params.append(f"%{_like(filters.title)}%")
+    if filters.section:
+        clauses.append("c.section LIKE ? ESCAPE '\\'")
+        params.append(f"%{_like(filters.section)}%")
+    if filters.pages:
+        low, high = filters.pages
+        clauses.append("c.page_end >= ? AND c.page_start <= ?")
+        params += [low, high]
+    if filters.date_from:
+        clauses.append("d.date >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        clauses.append("substr(d.date, 1, ?) <= ?")
+        params += [len(filters.date_to), filters.date_to]
+    return " AND ".join(clauses), params
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def peek_manifest(directory: Path) -> dict[str, Any]:
+    """The live manifest as written, unchecked (settings and sources of an old or damaged
+    index, to rebuild it like it was); empty when there is none to read."""
+    name = live_generation(directory)
+    try:
+        data = json.loads((directory / str(name) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:

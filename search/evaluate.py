@@ -1,0 +1,219 @@
+"""Measure search quality: BEIR folders (nDCG@10, Recall@100, MRR@10 via pytrec_eval) and the
+product's own question files (gold answer spans: Recall@5, MRR@10, weak-flag accuracy)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytrec_eval
+
+from .confidence import results_weak
+from .config import Settings
+from .index import Index
+from .indexer import add_documents
+from .records import Block, Document, Hit, Page
+from .store import live_generation
+
+
+# -- BEIR ------------------------------------------------------------------------------------
+@dataclass
+class Beir:
+    name: str
+    documents: list[Document]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        for n, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from exc
+
+
+def beir_document(doc_id: str, title: str, body: str) -> Document:
+    """A BEIR record as a Document: the title is its heading, the abstract its body."""
+    title, body = " ".join(title.split()), " ".join(body.split())
+    blocks, text = [], ""
+    if title:
+        blocks.append(Block("heading", 0, len(title), 1))
+        text = title
+    if body:
+        start = len(text) + 2 if text else 0
+        text = f"{text}\n\n{body}" if text else body
+        blocks.append(Block("para", start, len(text)))
+    return Document(doc_id=doc_id, path=f"beir:{doc_id}", title=title or doc_id, text=text,
+                    pages=[Page(None, 0, len(text))], blocks=blocks)
+
+
+def load_beir(folder: Path, split: str = "test") -> Beir:
+    for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (folder / need).is_file():
+            raise FileNotFoundError(f"{folder / need}: missing (a BEIR folder has corpus.jsonl, "
+                                    f"queries.jsonl and qrels/{split}.tsv)")
+    docs = [beir_document(str(r["_id"]), r.get("title", ""), r.get("text", ""))
+            for r in _jsonl(folder / "corpus.jsonl")]
+    qrels: dict[str, dict[str, int]] = {}
+    for n, line in enumerate((folder / f"qrels/{split}.tsv").read_text().splitlines()):
+        parts = line.split("\t")
+        if n == 0 and not parts[-1].strip().lstrip("-").isdigit():
+            continue  # header
+        if len(parts) >= 3:
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    queries = {str(r["_id"]): r["text"] for r in _jsonl(folder / "queries.jsonl")
+               if str(r["_id"]) in qrels}
+    return Beir(folder.resolve().name, docs, queries, qrels)
+
+
+def beir_index(data: Beir, folder: Path, cache_root: Path, settings: Settings,
+               progress: bool = True) -> tuple[Index, bool]:
+    """The cached index for this BEIR corpus and settings; built on first use."""
+    stat = (folder / "corpus.jsonl").stat()
+    key = hashlib.sha256(json.dumps([str(folder.resolve()), stat.st_size, stat.st_mtime_ns,
+                                     settings.to_dict()]).encode()).hexdigest()[:12]
+    directory = cache_root / f"beir-{data.name}-{key}"
+    built = False
+    if live_generation(directory) is None:
+        add_documents(directory, data.documents, settings, progress=progress)
+        built = True
+    return Index(directory), built
+
+
+def doc_ranking(hits: Sequence[Hit], depth: int) -> dict[str, float]:
+    """Passages to documents: a document ranks where its best passage ranks."""
+    ranking: dict[str, float] = {}
+    for n, hit in enumerate(hits):
+        if hit.doc_id not in ranking:
+            ranking[hit.doc_id] = float(len(hits) - n)  # rank-preserving score
+        if len(ranking) >= depth:
+            break
+    return ranking
+
+
+def evaluate_beir(index: Index, data: Beir, mode: str, k: int = 10,
+                  depth: int = 100) -> dict[str, float]:
+    run: dict[str, dict[str, float]] = {}
+    started = time.perf_counter()
+    for qid, text in data.queries.items():
+        hits = index.search(text, k=depth * 2, mode=mode, highlight=False)
+        run[qid] = doc_ranking(hits, depth)
+    per_query_ms = (time.perf_counter() - started) * 1000 / max(1, len(data.queries))
+    scores = pytrec_eval.RelevanceEvaluator(
+        data.qrels, {f"ndcg_cut.{k}", f"recall.{depth}"}).evaluate(run)
+    top_k = {q: dict(sorted(r.items(), key=lambda x: -x[1])[:k]) for q, r in run.items()}
+    rr = pytrec_eval.RelevanceEvaluator(data.qrels, {"recip_rank"}).evaluate(top_k)
+    return {
+        f"nDCG@{k}": statistics.mean(v[f"ndcg_cut_{k}"] for v in scores.values()),
+        f"Recall@{depth}": statistics.mean(v[f"recall_{depth}"] for v in scores.values()),
+        f"MRR@{k}": statistics.mean(v["recip_rank"] for v in rr.values()),
+        "ms/query": per_query_ms,
+        "queries": len(data.queries),
+    }
+
+
+# -- the product's own question files ---------------------------------------------------------
+@dataclass
+class Question:
+    id: str
+    question: str
+    answers: list[str]
+    kind: str = ""
+    spans: list[tuple[str, int, int]] = field(default_factory=list)  # (doc_id, start, end)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+def _squash(text: str) -> tuple[str, list[int]]:
+    """Whitespace-collapsed text with a map back to original offsets."""
+    out, where, space = [], [], False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if not space and out:
+                out.append(" ")
+                where.append(i)
+            space = True
+        else:
+            out.append(ch)
+            where.append(i)
+            space = False
+    return "".join(out), where
+
+
+def load_questions(path: Path, index: Index) -> list[Question]:
+    """Read a question file and find every gold span in the indexed documents' text."""
+    snap = index.snapshot()
+    texts = {d.doc_id: snap.document_text(d.doc_id) or "" for d in snap.documents()}
+    squashed = {d: _squash(t) for d, t in texts.items()}
+    questions = []
+    for n, row in enumerate(_jsonl(path), start=1):
+        q = Question(str(row.get("id", n)), row["question"], list(row.get("answers", [])),
+                     row.get("kind", ""))
+        for answer in q.answers:
+            needle = " ".join(answer.replace("**", "").split())
+            found = [(d, where[pos], where[pos + len(needle) - 1] + 1)
+                     for d, (flat, where) in squashed.items()
+                     if (pos := flat.find(needle)) >= 0]
+            if not found:
+                raise ValueError(f"{path}:{n}: answer of {q.id} not found verbatim in any "
+                                 f"indexed document: {answer[:60]!r}")
+            q.spans.append(found[0])
+        questions.append(q)
+    return questions
+
+
+def covers(hit: Hit, span: tuple[str, int, int]) -> bool:
+    doc_id, start, end = span
+    overlap = min(hit.end, end) - max(hit.start, start)
+    return hit.doc_id == doc_id and overlap >= 0.5 * (end - start)
+
+
+def evaluate_questions(index: Index, questions: Sequence[Question], mode: str,
+                       k: int = 10) -> dict[str, float]:
+    recalls, reciprocal, weak_right = [], [], []
+    strong_when_answerable, weak_when_not = [], []
+    started = time.perf_counter()
+    for q in questions:
+        hits = index.search(q.question, k=k, mode=mode, highlight=False)
+        weak = results_weak(hits)
+        weak_right.append(weak != q.answerable)
+        if not q.answerable:
+            weak_when_not.append(weak)
+            continue
+        strong_when_answerable.append(not weak)
+        top5 = hits[:5]
+        recalls.append(sum(any(covers(h, s) for h in top5) for s in q.spans) / len(q.spans))
+        first = next((n for n, h in enumerate(hits[:10], 1)
+                      if any(covers(h, s) for s in q.spans)), None)
+        reciprocal.append(1.0 / first if first else 0.0)
+    return {
+        "Recall@5": statistics.mean(recalls) if recalls else 0.0,
+        "MRR@10": statistics.mean(reciprocal) if reciprocal else 0.0,
+        "weak-flag accuracy": statistics.mean(weak_right),
+        "strong when answerable": statistics.mean(strong_when_answerable or [0.0]),
+        "weak when unanswerable": statistics.mean(weak_when_not or [0.0]),
+        "ms/query": (time.perf_counter() - started) * 1000 / max(1, len(questions)),
+        "questions": len(questions),
+    }
+
+
+def shuffled_queries(queries: Sequence[str], seed: int = 13) -> list[str]:
+    """Word salad with the vocabulary of real queries: on-domain words, no question."""
+    rng = random.Random(seed)
+    words = [w for q in queries for w in q.split()]
+    out = []
+    for q in queries:
+        out.append(" ".join(rng.sample(words, max(3, len(q.split())))))
+    return out

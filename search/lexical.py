@@ -1,0 +1,46 @@
+"""Query terms as the lexical index sees them (Porter stems, as FTS5's `porter` tokenizer makes),
+and how much of a question's rare-word weight a passage covers."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import Stemmer
+
+from .store import STOPWORDS
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_stemmer = Stemmer.Stemmer("porter")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def terms(text: str) -> list[str]:
+    """Distinct content-word stems of a text, in order."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    return list(dict.fromkeys(stem(w) for w in words))
+
+
+def idf(df: int, n: int) -> float:
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def coverage(query_terms: Sequence[str], passage: str, weights: dict[str, float]) -> float:
+    """Share of the question's IDF weight whose words occur in the passage: 1.0 when every
+    rare word of the question is there, near 0 when only common ones are."""
+    total = sum(weights.get(t, 0.0) for t in query_terms)
+    if total <= 0:
+        return 0.0
+    present = set(terms(passage))
+    return sum(weights.get(t, 0.0) for t in query_terms if t in present) / total
+
+
+def term_weights(query_terms: Sequence[str], doc_freq: Callable[[str], int],
+                 n: int) -> dict[str, float]:
+    return {t: idf(doc_freq(t), n) for t in query_terms}
