@@ -24,7 +24,7 @@ from .config import (
     default_model,
 )
 from .index import Index, QueryError
-from .query import MODES
+from .query import MODES, Fusion
 from .records import Filters, Hit
 from .store import IndexError_
 
@@ -64,7 +64,7 @@ def _marked(hit: Hit, tty: bool) -> str:
 def cmd_query(args: argparse.Namespace) -> int:
     index = Index(args.index)
     hits = index.search(args.question, k=args.k, mode=args.mode, filters=_filters(args),
-                        highlight=not args.no_highlight)
+                        highlight=not args.no_highlight, fusion=_fusion(args))
     if args.json:
         for hit in hits:
             print(json.dumps(hit.to_dict(), ensure_ascii=False))
@@ -106,14 +106,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{data.name}: {len(data.documents)} documents, {len(data.queries)} queries; "
               f"index {what} at {index.directory} in {time.perf_counter() - started:.1f}s")
         for mode in modes:
-            results[mode] = evaluate_beir(index, data, mode, k=args.k)
+            results[mode] = evaluate_beir(index, data, mode, k=args.k, fusion=_fusion(args))
     else:
         index = Index(args.index)
         questions = load_questions(args.queries, index)
         print(f"{args.queries}: {len(questions)} questions "
               f"({sum(q.answerable for q in questions)} answerable) over {index.directory}")
         for mode in modes:
-            results[mode] = evaluate_questions(index, questions, mode)
+            results[mode] = evaluate_questions(index, questions, mode, fusion=_fusion(args))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -125,6 +125,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
                  (f"{v:.1f}" if isinstance(v, float) else str(v)) for k, v in row.items()]
         print(f"| {mode} | " + " | ".join(cells) + " |")
     return 0
+
+
+def _fusion(args: argparse.Namespace) -> Fusion:
+    default = Fusion()
+    return Fusion(method=args.fusion or default.method,
+                  rrf_k=args.rrf_k if args.rrf_k is not None else default.rrf_k,
+                  weight=args.weight if args.weight is not None else default.weight)
 
 
 def _eval_settings(args: argparse.Namespace) -> Settings:
@@ -174,6 +181,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fusion_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fusion", choices=["rrf", "weighted"],
+                        help="hybrid fusion: reciprocal rank (default) or weighted scores")
+    parser.add_argument("--weight", type=float, help="semantic share in hybrid (default 0.5)")
+    parser.add_argument("--rrf-k", type=int, help="RRF constant (default 60)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index", type=Path, default=argparse.SUPPRESS, metavar="DIR",
@@ -197,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--since", metavar="DATE", help="only documents dated on or after (ISO)")
     q.add_argument("--until", metavar="DATE", help="only documents dated on or before (ISO)")
     q.add_argument("--no-highlight", action="store_true", help="skip answer highlighting")
+    _fusion_options(q)
     q.set_defaults(func=cmd_query)
 
     i = sub.add_parser("index", parents=[common], help="add, update and remove documents")
@@ -222,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", help="model for a BEIR index (default: the default model)")
     e.add_argument("--chunk-tokens", type=int)
     e.add_argument("--json", action="store_true")
+    _fusion_options(e)
     e.add_argument("-q", "--quiet", action="store_true")
     e.set_defaults(func=cmd_eval)
 

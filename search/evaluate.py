@@ -19,6 +19,7 @@ from .confidence import results_weak
 from .config import Settings
 from .index import Index
 from .indexer import add_documents
+from .query import Fusion
 from .records import Block, Document, Hit, Page
 from .store import live_generation
 
@@ -101,12 +102,14 @@ def doc_ranking(hits: Sequence[Hit], depth: int) -> dict[str, float]:
     return ranking
 
 
-def evaluate_beir(index: Index, data: Beir, mode: str, k: int = 10,
-                  depth: int = 100) -> dict[str, float]:
+def evaluate_beir(index: Index, data: Beir, mode: str, k: int = 10, depth: int = 100,
+                  fusion: Fusion | None = None) -> dict[str, float]:
     run: dict[str, dict[str, float]] = {}
+    index.search("warm up", k=1, mode=mode)  # model load is not query time
     started = time.perf_counter()
     for qid, text in data.queries.items():
-        hits = index.search(text, k=depth * 2, mode=mode, highlight=False)
+        hits = index.search(text, k=depth + depth // 5, mode=mode, highlight=False,
+                            fusion=fusion)
         run[qid] = doc_ranking(hits, depth)
     per_query_ms = (time.perf_counter() - started) * 1000 / max(1, len(data.queries))
     scores = pytrec_eval.RelevanceEvaluator(
@@ -181,12 +184,13 @@ def covers(hit: Hit, span: tuple[str, int, int]) -> bool:
 
 
 def evaluate_questions(index: Index, questions: Sequence[Question], mode: str,
-                       k: int = 10) -> dict[str, float]:
+                       k: int = 10, fusion: Fusion | None = None) -> dict[str, float]:
     recalls, reciprocal, weak_right = [], [], []
     strong_when_answerable, weak_when_not = [], []
+    index.search("warm up", k=1, mode=mode)  # model load is not query time
     started = time.perf_counter()
     for q in questions:
-        hits = index.search(q.question, k=k, mode=mode, highlight=False)
+        hits = index.search(q.question, k=k, mode=mode, highlight=False, fusion=fusion)
         weak = results_weak(hits)
         weak_right.append(weak != q.answerable)
         if not q.answerable:

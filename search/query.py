@@ -50,12 +50,12 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
         fused = lexical
     else:
         fused = fuse(dense, lexical, fusion)
+    top = fused[: k + max(10, k // 2)]  # spare ones replace passages that collapse away
     similarity = dict(dense)
-    missing = [i for i, _ in fused if i not in similarity]
+    missing = [i for i, _ in top if i not in similarity]
     if missing:
         vectors = snap.vectors_of(missing)
         similarity.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
-    top = fused[: max(k * 3, k + 10)]
     rows = snap.chunks([i for i, _ in top])
     candidates = [Candidate(i, s, float(similarity[i]), rows[i]) for i, s in top if i in rows]
     return collapse(candidates)[:k]
@@ -87,15 +87,15 @@ def collapse(candidates: list[Candidate]) -> list[Candidate]:
     document, or with the same words as a better one anywhere, is dropped."""
     kept: list[Candidate] = []
     seen_text: set[str] = set()
+    spans: dict[str, list[tuple[int, int]]] = {}
     for cand in candidates:
         row = cand.row
         assert row is not None
         key = " ".join(row.text.split()).lower()
-        if key in seen_text:
-            continue
-        if any(k.row and k.row.doc_id == row.doc_id and k.row.start < row.end
-               and row.start < k.row.end for k in kept):
+        taken = spans.setdefault(row.doc_id, [])
+        if key in seen_text or any(s < row.end and row.start < e for s, e in taken):
             continue
         kept.append(cand)
         seen_text.add(key)
+        taken.append((row.start, row.end))
     return kept
