@@ -205,9 +205,9 @@ def evaluate_questions(index: Index, questions: Sequence[Question], mode: str,
     return {
         "Recall@5": statistics.mean(recalls) if recalls else 0.0,
         "MRR@10": statistics.mean(reciprocal) if reciprocal else 0.0,
-        "weak-flag accuracy": statistics.mean(weak_right),
-        "strong when answerable": statistics.mean(strong_when_answerable or [0.0]),
-        "weak when unanswerable": statistics.mean(weak_when_not or [0.0]),
+        "weak-flag accuracy": float(statistics.mean(weak_right)),
+        "strong when answerable": float(statistics.mean(strong_when_answerable or [0.0])),
+        "weak when unanswerable": float(statistics.mean(weak_when_not or [0.0])),
         "ms/query": (time.perf_counter() - started) * 1000 / max(1, len(questions)),
         "questions": len(questions),
     }
