@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +42,7 @@ class Embedder:
         hf_logging.set_verbosity_error()
 
         self.name = name
+        self._lock = threading.Lock()  # fast tokenizers fail when shared across threads
         self.model = SentenceTransformer(location, device="cpu")
         self.tokenizer = self.model.tokenizer
         self.max_seq_length = int(self.model.max_seq_length)
@@ -51,8 +53,9 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False,
-                                 verbose=False)["input_ids"]
+        with self._lock:
+            encoded = self.tokenizer(list(texts), add_special_tokens=False,
+                                     verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def max_chunk_tokens(self) -> int:
@@ -64,21 +67,25 @@ class Embedder:
         if not section:
             return text
         heading = " › ".join(section[-2:])
-        ids = self.tokenizer(heading, add_special_tokens=False)["input_ids"]
-        if len(ids) > PREFIX_TOKENS - 2:
-            heading = self.tokenizer.decode(ids[: PREFIX_TOKENS - 2])
+        with self._lock:
+            ids = self.tokenizer(heading, add_special_tokens=False)["input_ids"]
+            if len(ids) > PREFIX_TOKENS - 2:
+                heading = self.tokenizer.decode(ids[: PREFIX_TOKENS - 2])
         return f"{heading}\n{text}"
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=progress)
+        with self._lock:
+            vectors = self.model.encode(list(texts), batch_size=batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
-def get_embedder(name: str = DEFAULT_MODEL) -> Embedder:
-    """One model per process, however many indexes or queries use it."""
+@lru_cache(maxsize=8)
+def get_embedder(name: str = DEFAULT_MODEL, role: str = "query") -> Embedder:
+    """One model per process and role, however many indexes or queries use it. Indexing gets
+    its own copy, so a long re-index never makes a search wait for the shared model."""
     return Embedder(name)

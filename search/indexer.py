@@ -90,7 +90,7 @@ def refresh(directory: Path, paths: Sequence[Path], settings: Settings, *, rebui
         if manifest is not None and not rebuild:
             check_settings(manifest, settings, directory)
         dimension = (manifest["dimension"] if manifest is not None and not rebuild
-                     else get_embedder(settings.model).dimension)
+                     else get_embedder(settings.model, "index").dimension)
         base = directory.resolve().parent
         roots = [p.resolve() for p in paths]
         sources = sorted(set(manifest.get("sources", []) if manifest and not rebuild else [])
@@ -140,7 +140,7 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
     if not todo:
         writer.remove(report.removed)
         return
-    embedder = get_embedder(settings.model)  # loaded only when there is something to embed
+    embedder = get_embedder(settings.model, "index")  # loaded only when there is work
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
     for n, (file, doc_id, was_known) in enumerate(
             tqdm(todo, desc="reading", unit="file", disable=not progress or len(todo) < 2)):
@@ -174,7 +174,7 @@ def add_documents(directory: Path, docs: Sequence[Document], settings: Settings,
     one new generation. Documents with a known doc_id are replaced."""
     started = time.perf_counter()
     report = IndexReport()
-    embedder = get_embedder(settings.model)
+    embedder = get_embedder(settings.model, "index")
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
     with writer_lock(directory):
         manifest = read_manifest(directory)
@@ -216,7 +216,7 @@ def _document(file: Path, doc_id: str) -> Document:
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: bool,
-           on_progress: ProgressHook | None, batch: int = 256) -> np.ndarray:
+           on_progress: ProgressHook | None, batch: int = 128) -> np.ndarray:
     """Embed in slices so a progress hook (the web page's bar) can follow along."""
     if not texts:
         return np.zeros((0, embedder.dimension), dtype=np.float32)

@@ -20,7 +20,7 @@ _BOLD_LINE = re.compile(r"^\*\*([^*](?:.*?[^*])?)\*\*\s*$")
 _NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)[.)]?\s+\S")
 _ITEM = re.compile(r"^\s*(?:[-*•–▪●◦]|\(?[a-zA-Z]\)|\(?\d{1,3}[.)])\s+\S")
 _TOC = re.compile(r"(?:\t+|\.{3,}|\s{3,}|…+)\s*\d{1,4}\s*$")
-_BOLD = re.compile(r"\*\*|__")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
 _TERMINAL = ".!?:;,\"'”’)]"
 
 
@@ -53,7 +53,7 @@ def unglue_bold(text: str) -> str:
 
 def clean_inline(text: str) -> str:
     """Drop emphasis markers and collapse runs of spaces; keeps everything a reader would see."""
-    text = _BOLD.sub("", text)
+    text = _BOLD.sub(lambda m: m.group(1) or m.group(2), text).replace("****", "")
     return re.sub(r"[ \t\u00a0]+", " ", text).strip()
 
 
@@ -235,7 +235,9 @@ def build_document(raw: RawFile, doc_id: str, path: str) -> Document:
 def _title(raw: RawFile, text: str, blocks: list[Block]) -> str:
     if isinstance(raw.meta.get("title"), str) and raw.meta["title"].strip():
         return raw.meta["title"].strip()
-    for block in blocks[:3]:  # a heading that opens the document, not one deep inside
+    # A heading that opens a text document; PDF "headings" are guessed from line lengths and
+    # too often a date or an edition line, so a PDF without a title is named by its file.
+    for block in ([] if raw.paged else blocks[:3]):
         if block.kind == "heading" and len(text[block.start:block.end]) <= 150:
             return text[block.start:block.end]
     stem = re.sub(r"[_\-]+", " ", Path(raw.path).stem).strip()

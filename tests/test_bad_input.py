@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIRE, PDFS, ROOT, copy_corpus
 
 from search import Index
+from tests.conftest import FIRE, PDFS, ROOT, copy_corpus
 
 BAD = {
     "needs-password.pdf": ("pypdf-resources/encrypted-file.pdf", "needs a password"),

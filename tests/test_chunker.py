@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, FIRE, MAYOR
 
 from search.chunker import chunk_document
 from search.loaders import load_file
 from search.structure import build_document
+from tests.conftest import CORPUS, FIRE, MAYOR
 
 
 @pytest.fixture(scope="module", params=[FIRE, MAYOR])

@@ -7,9 +7,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
-
 from search import Index
+from tests.conftest import ROOT
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

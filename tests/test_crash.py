@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT, copy_corpus
-
 from search import Index
+from tests.conftest import ROOT, copy_corpus
 
 
 def start_reindex(corpus: Path, index_dir: Path) -> subprocess.Popen:

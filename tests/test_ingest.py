@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import CORPUS, FIRE, MAYOR, PDFS
-
 from search.loaders import load_file
 from search.structure import build_document
+from tests.conftest import CORPUS, FIRE, MAYOR, PDFS
 
 
 def doc_for(path: Path):

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIRE, MAYOR, ROOT, copy_corpus
 
 from search import Filters, Index
 from search.confidence import results_weak
+from tests.conftest import FIRE, MAYOR, ROOT, copy_corpus
 
 
 def rank_of(index: Index, question: str, needle: str, mode: str) -> int | None:

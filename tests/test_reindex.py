@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIRE, MAYOR, copy_corpus
 
 from search import Index, IndexMismatch
+from tests.conftest import FIRE, MAYOR, copy_corpus
 
 NEW_DOC = """# Control room fatigue review
 

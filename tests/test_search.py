@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FIRE
 
 import search as search_pkg
 from search import Hit, Index, QueryError, search
 from search.embedder import get_embedder
+from tests.conftest import FIRE
 
 
 def test_psychological_monitoring_question_finds_circa_11000(corpus_index: Index):

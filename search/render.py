@@ -1,0 +1,95 @@
+"""Hits as HTML cards, Markdown and CSV. Document text is untrusted (a PDF can say anything):
+every piece of it is escaped here, so tags, scripts, links and images show as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from html import escape
+from urllib.parse import quote
+
+from .confidence import results_weak
+from .records import Hit
+
+WEAK_NOTICE = ("Nothing in the documents answers this question well. These are the closest "
+               "passages — check them before relying on them.")
+
+
+def doc_url(hit: Hit) -> str:
+    """Link to the source file, opened at the cited page when it is a PDF."""
+    url = "/doc/" + quote(hit.doc_id, safe="")
+    if hit.page is not None and hit.path.lower().endswith(".pdf"):
+        url += f"#page={hit.page}"
+    return url
+
+
+def passage_html(hit: Hit) -> str:
+    """The passage, escaped, with its answering sentences in <mark> (the best one first)."""
+    out, last = [], 0
+    order = {span: n for n, span in enumerate(hit.highlights)}
+    for start, end in sorted(hit.highlights):
+        out.append(escape(hit.text[last:start]))
+        best = " best" if order[(start, end)] == 0 else ""
+        out.append(f'<mark class="answer{best}">{escape(hit.text[start:end])}</mark>')
+        last = end
+    out.append(escape(hit.text[last:]))
+    return "".join(out)
+
+
+def card_html(hit: Hit) -> str:
+    cite = escape(hit.citation)
+    strength = "weak match" if hit.weak else f"{hit.confidence:.0%} confidence"
+    page = f", p. {hit.page}" if hit.page is not None else ""
+    return (
+        f'<article class="hit{" weak" if hit.weak else ""}" data-rank="{hit.rank}" '
+        f'data-doc="{escape(hit.doc_id)}">'
+        f'<header><span class="rank">{hit.rank}</span>'
+        f'<span class="citation">{cite}</span>'
+        f'<span class="score" title="ranking score {hit.score:.4f}, similarity '
+        f'{hit.similarity:.3f}">{strength}</span></header>'
+        f'<div class="passage">{passage_html(hit)}</div>'
+        f'<footer><a class="source" href="{escape(doc_url(hit))}" target="_blank" '
+        f'rel="noopener noreferrer">Open source{escape(page)}</a>'
+        f'<button type="button" class="copy-cite" data-cite="{cite}">Copy citation</button>'
+        f"</footer></article>")
+
+
+def results_html(hits: Sequence[Hit], question: str) -> str:
+    if not hits:
+        return ('<div class="notice empty">No passages match. Try other words, or remove '
+                "the document filter.</div>")
+    head = ""
+    if results_weak(list(hits)):
+        head = f'<div class="notice weak-notice" role="status">{escape(WEAK_NOTICE)}</div>'
+    summary = (f'<p class="summary">{len(hits)} passages for “{escape(question)}”, '
+               "best first</p>")
+    return head + summary + "".join(card_html(h) for h in hits)
+
+
+def to_markdown(hits: Sequence[Hit], question: str) -> str:
+    lines = [f"# Evidence for: {question}", ""]
+    if results_weak(list(hits)):
+        lines += [f"> {WEAK_NOTICE}", ""]
+    for hit in hits:
+        quoted = "\n".join("> " + line for line in hit.text.splitlines())
+        lines += [f"## {hit.rank}. {hit.citation}", "", quoted, "",
+                  f"Confidence {hit.confidence:.0%} · `{hit.doc_id}`", ""]
+    return "\n".join(lines)
+
+
+def to_csv(hits: Sequence[Hit]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
+                     "confidence", "weak", "score", "doc_id", "start", "end"])
+    for h in hits:
+        writer.writerow([h.rank, h.citation, h.title, h.page, h.page_end, h.section,
+                         _csv_safe(h.text), h.confidence, h.weak, h.score, h.doc_id, h.start,
+                         h.end])
+    return buffer.getvalue()
+
+
+def _csv_safe(text: str) -> str:
+    """Spreadsheets run cells that start with = + - @ as formulas: defuse them."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

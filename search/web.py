@@ -1,0 +1,331 @@
+"""The web page: ask, read ranked cited passages, add documents. Gradio Blocks mounted on a
+FastAPI app that also serves the source documents — corpus files only."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import mimetypes
+import tempfile
+import time
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse
+
+from .confidence import results_weak
+from .index import Index, QueryError
+from .indexer import resolve_stored
+from .query import MODES
+from .records import Filters, IndexReport
+from .render import results_html, to_csv, to_markdown
+from .uploads import DEFAULT_MAX_BYTES, save_upload
+
+EXAMPLES = [
+    "What peer support do Met officers get after a traumatic incident?",
+    "How many Met officers are in regular psychological monitoring?",
+    "Where can ambulance crews unwind between jobs?",
+    "What is TIPT?",
+    "How much extra funding did the Mayor give the MPS for mental health?",
+]
+
+CSS = """
+#results .hit {border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 12px 14px; margin: 10px 0; background: var(--background-fill-primary);}
+#results .hit.weak {opacity: .85; border-style: dashed;}
+#results .hit header {display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap;}
+#results .rank {font-weight: 700; min-width: 1.5em;}
+#results .citation {font-weight: 600; flex: 1;}
+#results .score {font-size: .85em; color: var(--body-text-color-subdued);}
+#results .passage {white-space: pre-wrap; margin: 8px 0; line-height: 1.5;}
+#results mark.answer {background: #fff3b0; color: inherit; padding: 0 1px;}
+#results mark.answer.best {background: #ffe066;}
+#results footer {display: flex; gap: 14px; align-items: center; font-size: .9em;}
+#results button.copy-cite {font-size: .85em; padding: 2px 10px; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);}
+#results .notice {padding: 10px 14px; border-radius: 8px; margin: 8px 0;}
+#results .weak-notice {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;}
+#results .summary {color: var(--body-text-color-subdued); font-size: .9em;}
+.index-panel table {border-collapse: collapse;} .index-panel td, .index-panel th
+  {padding: 2px 10px 2px 0; text-align: left;}
+"""
+
+PROGRESS = gr.Progress()  # Gradio swaps in a live tracker for each call
+
+# Copy buttons: one delegated listener on the results element (our code, not document text).
+COPY_JS = """
+element.addEventListener('click', async (event) => {
+  const button = event.target.closest('button.copy-cite');
+  if (!button) return;
+  const text = button.dataset.cite;
+  try { await navigator.clipboard.writeText(text); }
+  catch (e) {
+    const area = document.createElement('textarea'); area.value = text;
+    document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove();
+  }
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = 'Copy citation'; }, 1500);
+});
+"""
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class WebConfig:
+    index_dir: Path
+    corpus_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 7860
+    password: str | None = None  # required for upload and re-index when set
+    max_upload_bytes: int = DEFAULT_MAX_BYTES
+
+    @property
+    def reindex_enabled(self) -> bool:
+        """Off when the page is reachable from other machines and nothing protects it."""
+        return bool(self.password) or is_loopback(self.host)
+
+
+class App:
+    """The handlers behind the page; plain methods, so the API endpoint and the UI share them."""
+
+    def __init__(self, config: WebConfig) -> None:
+        self.config = config
+        self.index = Index(config.index_dir)
+        self.exports = Path(tempfile.mkdtemp(prefix="evidence-search-exports-"))
+
+    # -- searching ----------------------------------------------------------------------------
+    def document_choices(self) -> list[tuple[str, str]]:
+        try:
+            docs = self.index.documents()
+        except Exception:
+            return []
+        return [(f"{d.title} ({Path(d.doc_id).name})", d.doc_id) for d in docs]
+
+    def run_search(self, question: str, k: float, mode: str,
+                   documents: list[str] | None) -> list[Any]:
+        filters = Filters(documents=list(documents)) if documents else None
+        return self.index.search(question, k=int(k), mode=mode, filters=filters)
+
+    def search_page(self, question: str, k: float, mode: str, documents: list[str] | None):
+        try:
+            hits = self.run_search(question, k, mode, documents)
+        except QueryError as exc:
+            html = f'<div class="notice">{escape(str(exc))}</div>'
+            return html, gr.update(visible=False), gr.update(visible=False)
+        stamp = f"{time.time_ns()}"
+        md = self.exports / f"evidence-{stamp}.md"
+        md.write_text(to_markdown(hits, question), encoding="utf-8")
+        table = self.exports / f"evidence-{stamp}.csv"
+        table.write_text(to_csv(hits), encoding="utf-8")
+        return (results_html(hits, question), gr.update(value=str(md), visible=bool(hits)),
+                gr.update(value=str(table), visible=bool(hits)))
+
+    def search_api(self, question: str, k: int = 5, mode: str = "hybrid",
+                   documents: list[str] | None = None) -> dict[str, Any]:
+        """Ranked passages as JSON: {"weak": bool, "hits": [Hit fields...]}; a hit's `path` is
+        sent as `document_path` (Gradio clients take any "path" key for a file to fetch)."""
+        hits = self.run_search(question, k, mode, documents)
+        rows = []
+        for hit in hits:
+            row = hit.to_dict()
+            row["document_path"] = row.pop("path")
+            rows.append(row)
+        return {"weak": results_weak(hits), "hits": rows}
+
+    # -- the index panel and re-indexing ------------------------------------------------------
+    def panel_html(self) -> str:
+        try:
+            stats = self.index.stats()
+            docs = self.index.documents()
+        except Exception as exc:
+            return f'<div class="index-panel">No index yet ({escape(str(exc))})</div>'
+        size = stats["size_bytes"] / 1024
+        rows = "".join(
+            f"<tr><td>{escape(d.title)}</td><td>{d.page_count or '–'}</td><td>{d.chunks}</td>"
+            f"<td><code>{escape(d.doc_id)}</code></td></tr>" for d in docs)
+        return (
+            '<div class="index-panel">'
+            f"<p><b>{stats['documents']}</b> documents · <b>{stats['chunks']}</b> passages · "
+            f"model <code>{escape(stats['model'])}</code> · built {escape(str(stats['built_at']))}"
+            f" · {size:,.0f} KB on disk</p>"
+            "<table><tr><th>Document</th><th>Pages</th><th>Passages</th><th>Id</th></tr>"
+            f"{rows}</table></div>")
+
+    def check_password(self, given: str | None) -> str | None:
+        if not self.config.reindex_enabled:
+            return ("Re-indexing from the page is off: the server listens on "
+                    f"{self.config.host} without a password (set EVIDENCE_SEARCH_PASSWORD).")
+        if self.config.password and not hmac.compare_digest(
+                (given or "").encode(), self.config.password.encode()):
+            return "Wrong password: nothing was uploaded or re-indexed."
+        return None
+
+    def reindex(self, files: list[Any] | None, password: str | None, rescan: bool,
+                progress: gr.Progress | None = None) -> tuple[str, str, Any]:
+        refused = self.check_password(password)
+        if refused:
+            return (f"**{refused}**", self.panel_html(),
+                    gr.update(choices=self.document_choices()))
+        failed: list[tuple[str, str]] = []
+        saved: list[Path] = []
+        for item in files or []:
+            source = Path(getattr(item, "name", None) or str(item))
+            original = getattr(item, "orig_name", None) or source.name
+            result = save_upload(source, original, self.config.corpus_dir,
+                                 self.config.max_upload_bytes)
+            if result.path is None:
+                failed.append((result.name, result.reason))
+            else:
+                saved.append(result.path)
+
+        def hook(stage: str, done: int, total: int) -> None:
+            if progress is not None and total:
+                progress(done / total, desc=f"{stage} {done}/{total}")
+
+        if rescan:
+            report = self.index.refresh([self.config.corpus_dir], on_progress=hook)
+        elif saved:
+            report = self.index.add(saved, on_progress=hook)
+        else:
+            report = IndexReport()
+        report.failed = failed + report.failed
+        return (summary_markdown(report, rescan), self.panel_html(),
+                gr.update(choices=self.document_choices()))
+
+
+    def add_files(self, files: list[Any] | None, password: str | None,
+                  progress: gr.Progress = PROGRESS) -> tuple[str, str, Any]:
+        return self.reindex(files, password, False, progress)
+
+    def rescan(self, password: str | None,
+               progress: gr.Progress = PROGRESS) -> tuple[str, str, Any]:
+        return self.reindex(None, password, True, progress)
+
+
+def summary_markdown(report: IndexReport, rescan: bool) -> str:
+    def names(items: list[str]) -> str:
+        return ", ".join(f"`{_md(Path(i).name)}`" for i in items[:20]) + \
+            (f" and {len(items) - 20} more" if len(items) > 20 else "")
+
+    lines = [f"**Done in {report.seconds:.1f} s** — {report.chunks_embedded} passages embedded."]
+    for label, items in (("Added", report.added), ("Changed", report.changed),
+                         ("Removed", report.removed)):
+        if items:
+            lines.append(f"- {label} ({len(items)}): {names(items)}")
+    lines.append(f"- Unchanged: {len(report.unchanged)}" + ("" if rescan else " (not scanned)"))
+    if report.failed:
+        lines.append(f"- Failed ({len(report.failed)}):")
+        lines += [f"    - `{_md(Path(p).name)}`: {_md(reason)}" for p, reason in report.failed]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    """File names and reasons in Markdown: no markup, no HTML."""
+    return escape(text).replace("`", "'").replace("*", "\\*").replace("_", "\\_").replace(
+        "[", "\\[")
+
+
+def build_blocks(app: App) -> gr.Blocks:
+    config = app.config
+    with gr.Blocks(title="Evidence search") as blocks:
+        gr.Markdown("## Evidence search\nAsk in plain words; every passage comes with a "
+                    "citation you can quote.")
+        with gr.Tab("Ask"):
+            with gr.Row():
+                question = gr.Textbox(label="Question", placeholder="e.g. " + EXAMPLES[0],
+                                      scale=5, elem_id="question", max_length=2000)
+                ask = gr.Button("Search", variant="primary", scale=1, elem_id="ask")
+            with gr.Row():
+                k = gr.Slider(1, 20, value=5, step=1, label="Results", elem_id="k")
+                mode = gr.Radio(list(MODES), value="hybrid", label="Search mode",
+                                elem_id="mode")
+                documents = gr.Dropdown(choices=app.document_choices(), multiselect=True,
+                                        label="Only these documents", elem_id="documents")
+            gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+            results = gr.HTML(elem_id="results", js_on_load=COPY_JS)
+            with gr.Row():
+                md_file = gr.DownloadButton("Download Markdown", visible=False,
+                                            elem_id="download-md")
+                csv_file = gr.DownloadButton("Download CSV", visible=False,
+                                             elem_id="download-csv")
+            inputs = [question, k, mode, documents]
+            outputs = [results, md_file, csv_file]
+            for trigger in (question.submit, ask.click):
+                trigger(app.search_page, inputs, outputs, api_visibility="private",
+                        concurrency_limit=4, concurrency_id="search")
+        with gr.Tab("Documents"):
+            panel = gr.HTML(app.panel_html(), elem_id="index-panel")
+            if config.reindex_enabled:
+                gr.Markdown(f"Add PDF, TXT or MD files (up to "
+                            f"{config.max_upload_bytes // 1_000_000} MB each); they are saved "
+                            "in the corpus folder and indexed. Searches keep working meanwhile.")
+                password = gr.Textbox(label="Password", type="password",
+                                      visible=bool(config.password), elem_id="password")
+                upload = gr.File(label="Files", file_count="multiple",
+                                 file_types=[".pdf", ".txt", ".md"], elem_id="upload")
+                with gr.Row():
+                    add = gr.Button("Add and index uploaded files", variant="primary",
+                                    elem_id="add-files")
+                    rescan = gr.Button("Re-scan corpus folder", elem_id="rescan")
+                summary = gr.Markdown(elem_id="reindex-summary")
+                add.click(app.add_files, [upload, password], [summary, panel, documents],
+                          api_visibility="private", concurrency_limit=1,
+                          concurrency_id="reindex")
+                rescan.click(app.rescan, [password], [summary, panel, documents],
+                             api_visibility="private", concurrency_limit=1,
+                             concurrency_id="reindex")
+            else:
+                gr.Markdown(f"**Re-indexing from the page is off**: this server listens on "
+                            f"`{config.host}` without a password. Set "
+                            "`EVIDENCE_SEARCH_PASSWORD` to enable it.")
+        gr.api(app.search_api, api_name="search", concurrency_limit=4, concurrency_id="search")
+        blocks.load(lambda: gr.update(choices=app.document_choices()), None, [documents],
+                    api_visibility="private")
+    return blocks
+
+
+def build_app(config: WebConfig) -> FastAPI:
+    app = App(config)
+    api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @api.get("/doc/{doc_id:path}")
+    def source_document(doc_id: str) -> FileResponse:
+        """A corpus file, by doc id; nothing outside the corpus folder is ever served."""
+        try:
+            stored = next(d.path for d in app.index.documents() if d.doc_id == doc_id)
+        except StopIteration:
+            raise HTTPException(404, "no such document") from None
+        path = resolve_stored(stored, config.index_dir).resolve()
+        corpus = config.corpus_dir.resolve()
+        if not path.is_relative_to(corpus) or not path.is_file():
+            raise HTTPException(404, "not a corpus file")
+        media = "application/pdf" if path.suffix.lower() == ".pdf" else \
+            "text/plain; charset=utf-8"
+        return FileResponse(path, media_type=media, headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'; plugin-types application/pdf"
+            if media == "application/pdf" else "sandbox; default-src 'none'",
+            "Content-Disposition": f"inline; filename=\"{_ascii(path.name)}\""})
+
+    blocks = build_blocks(app)
+    mimetypes.add_type("text/markdown", ".md")
+    return gr.mount_gradio_app(api, blocks, path="", css=CSS,
+                               max_file_size=config.max_upload_bytes, footer_links=["api"],
+                               allowed_paths=[str(app.exports)], ssr_mode=False)
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                   for c in name)

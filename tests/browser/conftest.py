@@ -1,0 +1,111 @@
+"""A real app process on a free loopback port over a temporary corpus and index, and headless
+Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("EVIDENCE_SEARCH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync",
+                 "--disable-quic"]
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    corpus: Path
+    index: Path
+    process: subprocess.Popen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(tmp: Path, env: dict[str, str] | None = None) -> Server:
+    corpus = tmp / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    port = free_port()
+    log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus),
+         "--index", str(tmp / "index")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((tmp / "server.log").read_text())
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError("app did not start: " + (tmp / "server.log").read_text())
+    return Server(url, port, corpus, tmp / "index", process)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("web"))
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 1400})
+    pg = context.new_page()
+    pg.goto(server.url)
+    pg.wait_for_selector("#question textarea")
+    yield pg
+    context.close()
+
+
+def ask(page: Page, question: str) -> None:
+    """Type a question and press Enter; wait for the new result list."""
+    box = page.locator("#question textarea")
+    box.fill(question)
+    before = page.locator("#results").inner_html()
+    box.press("Enter")
+    page.wait_for_function(
+        "([before]) => { const r = document.querySelector('#results');"
+        " return r && r.innerHTML !== before && (r.querySelector('article.hit, .notice')); }",
+        arg=[before], timeout=60_000)

@@ -1,0 +1,194 @@
+"""The web page in a real browser: ask, filter, cite, export, upload, stay safe."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS, Server, ask, start_server, stop_server
+
+PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
+
+
+def test_ask_shows_ranked_cited_passages(page: Page):
+    ask(page, "How many Met officers are in regular psychological monitoring?")
+    cards = page.locator("#results article.hit")
+    expect(cards.first).to_be_visible()
+    citations = cards.locator(".citation").all_inner_texts()
+    hit = next(i for i, t in enumerate(citations)
+               if "p. 7 — Metropolitan Police Service › 2" in t)
+    card = cards.nth(hit)
+    expect(card.locator(".passage")).to_contain_text("Circa 11,000")
+    expect(card.locator("mark.answer.best")).to_contain_text("Circa 11,000")
+    expect(card.locator("a.source")).to_have_attribute("href", "/doc/corpus%2F2026-01_london-"
+                                                       "assembly-fire-committee_written-"
+                                                       "evidence-las-mps.txt")
+    expect(page.locator("#download-md")).to_be_visible()
+    expect(page.locator("#download-csv")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "results.png"))
+
+
+def test_copy_citation_puts_it_on_the_clipboard(page: Page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    ask(page, "What is TIPT?")
+    button = page.locator("#results button.copy-cite").first
+    expected = button.get_attribute("data-cite")
+    button.click()
+    expect(button).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+
+
+def test_filter_by_document(page: Page):
+    page.locator("#documents input").click()
+    page.get_by_role("option", name="Mayor of London").first.click()
+    page.keyboard.press("Escape")
+    ask(page, "mental health training")
+    docs = page.locator("#results article.hit").evaluate_all(
+        "cards => cards.map(c => c.dataset.doc)")
+    assert docs and all("mayor-of-london" in d for d in docs)
+
+
+def test_low_confidence_question_shows_the_notice(page: Page):
+    ask(page, "Which planets in the solar system have rings?")
+    expect(page.locator("#results .weak-notice")).to_contain_text("Nothing in the documents "
+                                                                  "answers this question well")
+    ask(page, "Where can ambulance crews unwind between jobs?")
+    expect(page.locator("#results .weak-notice")).to_have_count(0)
+
+
+def upload(page: Page, path: Path) -> str:
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.wait_for_timeout(500)
+    page.locator("#add-files").click()
+    summary = page.locator("#reindex-summary")
+    expect(summary).to_contain_text("Done in", timeout=120_000)
+    text = summary.inner_text()
+    page.get_by_role("tab", name="Ask").click()
+    return text
+
+
+def test_upload_a_pdf_and_find_a_passage_from_it(page: Page, server: Server, tmp_path: Path):
+    pdf = tmp_path / "hydro model.pdf"
+    shutil.copy(PDFS / "pypdf-resources/GeoBase_NHNC1_Data_Model_UML_EN.pdf", pdf)
+    summary = upload(page, pdf)
+    assert "Added (1)" in summary
+    assert (server.corpus / "uploads" / "hydro model.pdf").exists()
+    ask(page, "National Hydro Network data model")
+    first = page.locator("#results article.hit").first
+    expect(first).to_have_attribute("data-doc", "corpus/uploads/hydro model.pdf")
+    expect(first.locator(".citation")).to_contain_text("Hydro model, p. ")
+    link = first.locator("a.source").get_attribute("href")
+    assert link.startswith("/doc/") and "#page=" in link
+    with urllib.request.urlopen(server.url.rstrip("/") + link.split("#")[0]) as response:
+        assert response.headers["Content-Type"] == "application/pdf"
+        assert response.read(5) == b"%PDF-"
+
+
+def test_hostile_text_shows_literally_and_runs_nothing(page: Page, server: Server,
+                                                       tmp_path: Path):
+    base = f"http://127.0.0.1:{server.port}"
+    hostile = tmp_path / "hostile notes.md"
+    hostile.write_text(
+        "# Quarantine zebra protocol\n\n"
+        "The quarantine zebra protocol says <script>window.__pwned = 1</script> and "
+        f'<img src="{base}/evil.png" onerror="window.__pwned = 2"> plus '
+        f"![tracker]({base}/md-image.png) and [click me](javascript:window.__pwned=3).\n")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    assert "Added (1)" in upload(page, hostile)
+    ask(page, "quarantine zebra protocol")
+    passage = page.locator("#results article.hit .passage").first
+    expect(passage).to_contain_text("<script>window.__pwned = 1</script>")
+    expect(passage).to_contain_text('<img src="')
+    expect(passage).to_contain_text("![tracker](")
+    assert page.locator("#results script, #results img, #results .passage a").count() == 0
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__pwned") is None
+    assert not dialogs
+    assert not [u for u in requests if "evil.png" in u or "md-image.png" in u]
+
+
+def test_api_endpoint_returns_the_same_hits(server: Server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    result = client.predict("How many Met officers are in regular psychological monitoring?",
+                            3, "hybrid", None, api_name="/search")
+    assert result["weak"] is False
+    assert any("Circa 11,000" in h["text"] and h["page"] == 7 for h in result["hits"])
+    assert {"citation", "highlights", "confidence", "doc_id"} <= set(result["hits"][0])
+
+
+def test_only_corpus_files_are_served(server: Server):
+    for bad in ("..%2F..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "no-such-doc",
+                "corpus%2F..%2Fapp.py"):
+        try:
+            urllib.request.urlopen(f"{server.url}doc/{bad}")
+            raise AssertionError(f"served {bad}")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+    fire = "corpus%2F2026-01_london-assembly-fire-committee_written-evidence-las-mps.txt"
+    ok = f"{server.url}doc/{fire}"
+    with urllib.request.urlopen(ok) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_password_protects_reindex(tmp_path: Path, browser):
+    srv = start_server(tmp_path, env={"EVIDENCE_SEARCH_PASSWORD": "s3cret"})
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(srv.url)
+        page.get_by_role("tab", name="Documents").click()
+        note = tmp_path / "note.txt"
+        note.write_text("Firefighters asked for decontamination showers at every station.\n")
+        page.locator("#upload input[type=file]").set_input_files(str(note))
+        page.wait_for_timeout(500)
+        page.locator("#password input").fill("wrong")
+        page.locator("#add-files").click()
+        expect(page.locator("#reindex-summary")).to_contain_text("Wrong password")
+        assert not (srv.corpus / "uploads").exists()
+        page.locator("#password input").fill("s3cret")
+        page.locator("#add-files").click()
+        expect(page.locator("#reindex-summary")).to_contain_text("Added (1)", timeout=120_000)
+        context.close()
+    finally:
+        stop_server(srv)
+
+
+def test_non_loopback_without_password_disables_reindex(tmp_path: Path):
+    from search.web import WebConfig, is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    assert not WebConfig(tmp_path, tmp_path, host="0.0.0.0").reindex_enabled
+    assert WebConfig(tmp_path, tmp_path, host="0.0.0.0", password="x").reindex_enabled
+    assert WebConfig(tmp_path, tmp_path).reindex_enabled
+
+
+def test_searches_keep_working_during_a_rescan(page: Page, server: Server):
+    for n in range(6):
+        (server.corpus / f"bulk-{n}.txt").write_text("\n\n".join(
+            f"Bulk note {n}.{p}: crews described shift patterns and rest breaks at length."
+            for p in range(40)))
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#rescan").click()
+    page.get_by_role("tab", name="Ask").click()
+    started = time.monotonic()
+    ask(page, "What peer support do Met officers get after a traumatic incident?")
+    expect(page.locator("#results article.hit").first).to_contain_text("Peer")
+    assert time.monotonic() - started < 60
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#reindex-summary")).to_contain_text("Added (6)", timeout=180_000)
+    panel = page.locator("#index-panel").inner_text()
+    assert "bulk-5.txt" in panel
