@@ -5,9 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 INDEX  ?= index
 CORPUS ?= corpus
-QUESTION ?= How many Met officers are in regular psychological monitoring?
 
-.PHONY: install index run test lint bench clean
+.PHONY: install index run test lint bench browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,17 +21,25 @@ install: $(STAMP)
 index: install
 	$(BIN)/evidence-search index $(CORPUS) --index $(INDEX) || [ $$? -eq 1 ]
 
-run: index
-	$(BIN)/evidence-search query "$(QUESTION)" --index $(INDEX) -k 3
+# The web page on http://127.0.0.1:7860/ (HOST/PORT via EVIDENCE_SEARCH_HOST/_PORT); it brings
+# the index up to date with corpus/ first, embedding only what changed.
+run: install
+	$(BIN)/python app.py --index $(INDEX) --corpus $(CORPUS)
 
-test: install
+# Browser tests drive Debian's Chromium; install it when missing (needs root, as in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check search tests
 
-bench: install
+bench: install browser
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_web.py
 
 clean:
 	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT $(INDEX)/.lock

@@ -55,7 +55,15 @@ def card_html(hit: Hit) -> str:
         f"</footer></article>")
 
 
-def results_html(hits: Sequence[Hit], question: str) -> str:
+def results_html(hits: Sequence[Hit], question: str, stamp: str = "") -> str:
+    """The result list; `data-question` and `data-stamp` let a page (or a test) tell a fresh
+    answer from the previous one."""
+    opening = (f'<div class="results" data-question="{escape(question)}" '
+               f'data-stamp="{escape(stamp)}">')
+    return opening + _results_body(hits, question) + "</div>"
+
+
+def _results_body(hits: Sequence[Hit], question: str) -> str:
     if not hits:
         return ('<div class="notice empty">No passages match. Try other words, or remove '
                 "the document filter.</div>")

@@ -129,7 +129,8 @@ class App:
         md.write_text(to_markdown(hits, question), encoding="utf-8")
         table = self.exports / f"evidence-{stamp}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
-        return (results_html(hits, question), gr.update(value=str(md), visible=bool(hits)),
+        return (results_html(hits, question, stamp),
+                gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
 
     def search_api(self, question: str, k: int = 5, mode: str = "hybrid",

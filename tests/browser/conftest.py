@@ -100,12 +100,13 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
 
 
 def ask(page: Page, question: str) -> None:
-    """Type a question and press Enter; wait for the new result list."""
+    """Type a question and press Enter; return once the answer to *this* question shows."""
     box = page.locator("#question textarea")
     box.fill(question)
-    before = page.locator("#results").inner_html()
+    before = page.evaluate(
+        "() => document.querySelector('#results .results')?.dataset.stamp || ''")
     box.press("Enter")
     page.wait_for_function(
-        "([before]) => { const r = document.querySelector('#results');"
-        " return r && r.innerHTML !== before && (r.querySelector('article.hit, .notice')); }",
-        arg=[before], timeout=60_000)
+        "([q, before]) => { const r = document.querySelector('#results .results');"
+        " return r && r.dataset.question === q && r.dataset.stamp !== before; }",
+        arg=[" ".join(question.split()), before], timeout=60_000)

@@ -1,0 +1,93 @@
+"""Web page timings in a real browser (Debian Chromium via Playwright):
+
+1. start-up: from launching `python app.py` over an existing index to a page that has answered
+   a question;
+2. the median (and p90) time from pressing Enter to visible results, over 20 questions.
+
+    python benchmarks/bench_web.py [--screenshot docs/screenshot.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ask, free_port  # noqa: E402
+
+QUESTIONS = [json.loads(line)["question"] for line in
+             (ROOT / "eval" / "corpus_queries.jsonl").read_text().splitlines()[:20]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--screenshot", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench" / "web.json")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="bench-web-"))
+    shutil.copytree(ROOT / "corpus", work / "corpus")
+    subprocess.run([sys.executable, "-m", "search", "index", str(work / "corpus"), "--index",
+                    str(work / "index"), "-q"], check=True, cwd=ROOT)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--corpus",
+                             str(work / "corpus"), "--index", str(work / "index")], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=os.environ.copy())
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        served = time.perf_counter() - started
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 1100})
+            page.goto(url)
+            page.wait_for_selector("#question textarea")
+            ask(page, QUESTIONS[0])
+            answered = time.perf_counter() - started
+            times = []
+            for q in QUESTIONS:
+                t = time.perf_counter()
+                ask(page, q)
+                times.append((time.perf_counter() - t) * 1000)
+            if args.screenshot:
+                ask(page, "What peer support do Met officers get after a traumatic incident?")
+                page.wait_for_timeout(1000)  # let the fade-in finish
+                page.screenshot(path=str(args.screenshot))
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    times.sort()
+    result = {"seconds_to_serving": round(served, 2),
+              "seconds_to_first_answer": round(answered, 2),
+              "enter_to_results_ms_median": round(statistics.median(times), 1),
+              "enter_to_results_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
+              "questions": len(times)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for key, value in result.items():
+        print(f"{key:>30}: {value}")
+
+
+if __name__ == "__main__":
+    main()
