@@ -35,7 +35,7 @@ test: install browser
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check search tests
+	$(BIN)/ruff check search tests app.py benchmarks eval
 
 bench: install browser
 	$(BIN)/python benchmarks/bench_core.py

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search import Index  # noqa: E402
-from search.config import Settings  # noqa: E402
 from search.confidence import CALIBRATION_FILE  # noqa: E402
+from search.config import Settings  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions, shuffled_queries  # noqa: E402
 from search.lexical import coverage, term_weights, terms  # noqa: E402
 

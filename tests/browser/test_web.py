@@ -28,8 +28,14 @@ def test_ask_shows_ranked_cited_passages(page: Page):
     expect(card.locator("a.source")).to_have_attribute("href", "/doc/corpus%2F2026-01_london-"
                                                        "assembly-fire-committee_written-"
                                                        "evidence-las-mps.txt")
-    expect(page.locator("#download-md")).to_be_visible()
-    expect(page.locator("#download-csv")).to_be_visible()
+    with page.expect_download() as download:
+        page.locator("#download-md").click()
+    markdown = Path(download.value.path()).read_text()
+    assert "Circa 11,000" in markdown and "p. 7 — Metropolitan Police Service › 2" in markdown
+    with page.expect_download() as download:
+        page.locator("#download-csv").click()
+    rows = Path(download.value.path()).read_text()
+    assert rows.startswith("rank,citation,title,page") and "Circa 11,000" in rows
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "results.png"))
 
