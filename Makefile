@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 INDEX  ?= index
 CORPUS ?= corpus
 
-.PHONY: install index run test lint bench browser clean
+.PHONY: install index run test stress lint bench browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest -q
+
+# The long form of tests/reliability: 20 kill -9 trials, 60 s of web load.
+stress: install browser
+	STRESS_TRIALS=20 STRESS_LOAD_SECONDS=60 $(BIN)/python -m pytest -q -s tests/reliability
 
 lint: install
 	$(BIN)/ruff check search tests app.py benchmarks eval

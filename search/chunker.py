@@ -9,6 +9,7 @@ clean text, so citations can be checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from .records import Block, Chunk, Document
@@ -33,21 +34,29 @@ def section_paths(doc: Document) -> list[tuple[str, ...]]:
     return paths
 
 
-def _units(doc: Document) -> list[tuple[tuple[str, ...], list[Block]]]:
-    """Group body blocks into units that should not be separated: lead-in + its list items."""
-    units: list[tuple[tuple[str, ...], list[Block]]] = []
+Unit = tuple[tuple[str, ...], list[Block], bool]  # section path, blocks, follows a barrier
+
+
+def _units(doc: Document) -> list[Unit]:
+    """Group body blocks into units that should not be separated: lead-in + its list items.
+    A heading or TOC line between units is a barrier: chunks are contiguous text, so no
+    chunk may reach across one."""
+    units: list[Unit] = []
     paths = section_paths(doc)
     previous_kind = ""
+    barrier = False
     for block, path in zip(doc.blocks, paths, strict=True):
         if block.kind in ("heading", "toc"):
             previous_kind = block.kind
+            barrier = True
             continue
         joins_list = block.kind == "item" and previous_kind in ("para", "item")
         if joins_list and units and units[-1][0] == path:
             units[-1][1].append(block)
         else:
-            units.append((path, [block]))
+            units.append((path, [block], barrier))
         previous_kind = block.kind
+        barrier = False
     return units
 
 
@@ -66,9 +75,9 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, max_tokens: int = 
         current, current_tokens = [], 0
 
     units = _units(doc)
-    unit_tokens = count_tokens([doc.text[b[0].start:b[-1].end] for _, b in units])
-    for (path, blocks), tokens in zip(units, unit_tokens, strict=True):
-        if path != current_path:
+    unit_tokens = count_tokens([doc.text[b[0].start:b[-1].end] for _, b, _ in units])
+    for (path, blocks, barrier), tokens in zip(units, unit_tokens, strict=True):
+        if path != current_path or barrier:
             flush()
             current_path = path
         if tokens > max_tokens:
@@ -138,27 +147,25 @@ def _split_sentences(text: str, start: int, end: int, count_tokens: TokenCounter
 
 
 def _split_words(text: str, span: Span, count_tokens: TokenCounter, max_tokens: int) -> list[Span]:
-    """A single sentence over budget (tables, lists without punctuation): cut between words."""
+    """A single sentence over budget (tables, lists without punctuation): cut between words,
+    in windows sized from the measured tokens per word, so even a 20 MB line costs one pass."""
     start, end = span
     if count_tokens([text[start:end]])[0] <= max_tokens:
         return [span]
-    words: list[Span] = []
-    pos = start
-    for word in text[start:end].split():
-        w_start = text.index(word, pos)
-        words.append((w_start, w_start + len(word)))
-        pos = w_start + len(word)
-    counts = count_tokens([text[a:b] for a, b in words])
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    words = [(start + a, start + b) for a, b in words]
     out: list[Span] = []
-    piece_start, total = words[0][0], 0
-    last_end = words[0][1]
-    for (a, b), n in zip(words, counts, strict=True):
-        if total and total + n > max_tokens - 2:  # margin: words tokenise slightly differently
-            out.append((piece_start, last_end))
-            piece_start, total = a, 0
-        total += n
-        last_end = b
-    out.append((piece_start, last_end))
+    i = 0
+    while i < len(words):
+        size = max(1, min(len(words) - i, max_tokens))
+        while True:
+            piece = (words[i][0], words[i + size - 1][1])
+            tokens = count_tokens([text[piece[0]:piece[1]]])[0]
+            if tokens <= max_tokens or size == 1:
+                break
+            size = max(1, int(size * max_tokens / tokens * 0.95))
+        out.append(piece)
+        i += size
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import textwrap
 import time
@@ -257,6 +258,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except (QueryError, IndexError_, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, file too large, permissions: nothing was swapped in
+        where = f" {exc.filename}:" if exc.filename else ""
+        print(f"error:{where} could not write the index ({exc.strerror or exc}); the previous "
+              "index is unchanged", file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as exc:
+        print(f"error: could not write the index ({exc}); the previous index is unchanged",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the previous index is unchanged", file=sys.stderr)

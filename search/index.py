@@ -18,6 +18,7 @@ from .records import Filters, Hit, IndexReport
 from .store import (
     IndexMismatch,
     Snapshot,
+    StaleSnapshot,
     StoredChunk,
     StoredDocument,
     Writer,
@@ -59,9 +60,7 @@ class Index:
             if self._snapshot is None or self._snapshot.name != live:
                 fresh = open_snapshot(self.directory)
                 self._check_requested(fresh.manifest)
-                old, self._snapshot = self._snapshot, fresh
-                if old is not None:
-                    old.close()
+                self._snapshot = fresh  # searches still running finish on the old one
             return self._snapshot
 
     def _check_requested(self, manifest: dict[str, Any]) -> None:
@@ -96,6 +95,13 @@ class Index:
             raise QueryError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
         if isinstance(filters, dict):
             filters = Filters(**filters)
+        try:
+            return self._search(query, k, mode, filters, highlight, fusion)
+        except StaleSnapshot:  # a re-index swapped generations under us: once more
+            return self._search(query, k, mode, filters, highlight, fusion)
+
+    def _search(self, query: str, k: int, mode: str, filters: Filters | None, highlight: bool,
+                fusion: Fusion | None) -> list[Hit]:
         snap = self.snapshot()
         model = snap.manifest["model"]
         embedder = get_embedder(model)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES
+
+MAX_CHARS = int(os.environ.get("EVIDENCE_SEARCH_MAX_CHARS", "5000000"))
 
 
 class LoadError(Exception):
@@ -76,11 +79,20 @@ def load_file(path: Path) -> RawFile:
     meta = read_sidecar(path)
     sha = fingerprint(path)
     if suffix == ".pdf":
-        pages, title = _pdf_pages(path, data)
+        from .sandbox import default_extractor
+
+        pages, title = default_extractor().pdf_pages(path, data)
         if title and "title" not in meta:
             meta["title"] = title
-        return RawFile(path, "pdf", pages, True, sha, meta)
-    return RawFile(path, suffix[1:], [_decode_text(path, data)], False, sha, meta)
+        raw = RawFile(path, "pdf", pages, True, sha, meta)
+    else:
+        raw = RawFile(path, suffix[1:], [_decode_text(path, data)], False, sha, meta)
+    size = sum(len(p) for p in raw.pages)
+    if size > MAX_CHARS:
+        raise LoadError(path, f"too much text ({size:,} characters; the limit is "
+                              f"{MAX_CHARS:,}): split the file, or raise "
+                              "EVIDENCE_SEARCH_MAX_CHARS")
+    return raw
 
 
 def _decode_text(path: Path, data: bytes) -> str:
@@ -95,7 +107,8 @@ def _decode_text(path: Path, data: bytes) -> str:
     return text
 
 
-def _pdf_pages(path: Path, data: bytes) -> tuple[list[str], str | None]:
+def pdf_pages_unsandboxed(path: Path, data: bytes) -> tuple[list[str], str | None]:
+    """Page texts and title of a PDF, in this process: call it through sandbox.Extractor."""
     import io
 
     from pypdf import PdfReader

@@ -24,6 +24,7 @@ import re
 import shutil
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,6 +113,10 @@ class IndexMismatch(IndexError_):
     pass
 
 
+class StaleSnapshot(IndexError_):
+    """A generation removed after a newer one went live; reopen and try again."""
+
+
 class IndexOutdated(IndexMismatch):
     """Written by another version of this program: re-indexing rebuilds it."""
 
@@ -162,15 +167,13 @@ class Snapshot:
         self.name = name
         self.path = directory / name
         self.manifest = _read_manifest(self.path / MANIFEST, directory)
-        db_path = self.path / DATABASE
-        if not db_path.is_file():
-            raise IndexCorrupt(f"{db_path}: missing; {rebuild_hint(directory)}")
+        self.db_path = self.path / DATABASE
+        _check_sqlite_file(self.db_path, directory)
+        self._local = threading.local()
         try:
-            self.db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True,
-                                      check_same_thread=False)
             self.db.execute("SELECT count(*) FROM chunks").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"{db_path}: unreadable SQLite database ({exc}); "
+            raise IndexCorrupt(f"{self.db_path}: unreadable SQLite database ({exc}); "
                                f"{rebuild_hint(directory)}") from exc
         self.vectors = _read_vectors(self.path / VECTORS, directory)
         if self.vectors.d != self.manifest["dimension"]:
@@ -178,9 +181,17 @@ class Snapshot:
                                f"match manifest ({self.manifest['dimension']}); "
                                f"{rebuild_hint(directory)}")
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.db.close()
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's read-only connection: a generation never changes once live, so
+        every thread reads the same version without sharing a connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.db_path.is_file():
+                raise StaleSnapshot(f"{self.path}: replaced by a newer generation")
+            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            self._local.conn = conn
+        return conn
 
     def search_vectors(self, query: np.ndarray, k: int,
                        allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -252,6 +263,26 @@ class Snapshot:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
 
 
+def _check_sqlite_file(path: Path, directory: Path) -> None:
+    """Cheap structural check: the header's page count must fit in the file (a truncated
+    copy otherwise opens fine and fails later, mid-query)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}") from exc
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise IndexCorrupt(f"{path}: not an SQLite database (damaged or truncated); "
+                           f"{rebuild_hint(directory)}")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and size < pages * page_size:
+        raise IndexCorrupt(f"{path}: truncated ({size} of {pages * page_size} bytes); "
+                           f"{rebuild_hint(directory)}")
+
+
 def _read_manifest(path: Path, directory: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -317,15 +348,22 @@ class Writer:
         self.path = directory / self.name
         self.path.mkdir(parents=True)
         self.db = sqlite3.connect(self.path / DATABASE)
-        if previous is not None:
-            source = sqlite3.connect(f"file:{directory / previous / DATABASE}?mode=ro", uri=True)
-            source.backup(self.db)
-            source.close()
-            self.vectors = _read_vectors(directory / previous / VECTORS, directory)
-        else:
-            self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(int(manifest["dimension"])))
-        self.db.executescript(SCHEMA)
-        self.db.execute("PRAGMA foreign_keys = ON")
+        try:
+            if previous is not None:
+                source = sqlite3.connect(f"file:{directory / previous / DATABASE}?mode=ro",
+                                         uri=True)
+                try:
+                    source.backup(self.db)
+                finally:
+                    source.close()
+                self.vectors = _read_vectors(directory / previous / VECTORS, directory)
+            else:
+                self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(int(manifest["dimension"])))
+            self.db.executescript(SCHEMA)
+            self.db.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            self.abort()  # a full disk while copying: leave nothing half-made behind
+            raise
 
     def known(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (path, sha256) of what the index holds now."""
