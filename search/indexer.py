@@ -159,7 +159,9 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
         (report.changed if was_known else report.added).append(doc_id)
 
     texts = [embedder.passage_input(c.text, c.section) for _, chunks in pending for c in chunks]
+    started = time.perf_counter()
     vectors = _embed(embedder, texts, progress, on_progress)
+    report.embed_seconds = time.perf_counter() - started
     report.chunks_embedded = len(texts)
     writer.remove(report.removed)
     offset = 0
@@ -195,7 +197,9 @@ def add_documents(directory: Path, docs: Sequence[Document], settings: Settings,
                 pending.append((doc, chunks))
                 (report.changed if doc.doc_id in known else report.added).append(doc.doc_id)
             texts = [embedder.passage_input(c.text, c.section) for _, cs in pending for c in cs]
+            embed_started = time.perf_counter()
             vectors = _embed(embedder, texts, progress, None)
+            report.embed_seconds = time.perf_counter() - embed_started
             report.chunks_embedded = len(texts)
             offset = 0
             for doc, chunks in pending:

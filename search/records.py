@@ -94,6 +94,7 @@ class IndexReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     chunks_embedded: int = 0
     seconds: float = 0.0
+    embed_seconds: float = 0.0  # of `seconds`, time spent in the model
 
     @property
     def ok(self) -> bool:
