@@ -21,6 +21,7 @@ from .config import (
     DEFAULT_INDEX_DIR,
     ENV_INDEX,
     Settings,
+    default_backend,
     default_index_dir,
     default_model,
 )
@@ -137,11 +138,13 @@ def _fusion(args: argparse.Namespace) -> Fusion:
 
 def _eval_settings(args: argparse.Namespace) -> Settings:
     return Settings(model=args.model or default_model(),
-                    chunk_tokens=args.chunk_tokens or Settings().chunk_tokens)
+                    chunk_tokens=args.chunk_tokens or Settings().chunk_tokens,
+                    backend=args.backend or default_backend())
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    index = Index(args.index, model=args.model, chunk_tokens=args.chunk_tokens)
+    index = Index(args.index, model=args.model, chunk_tokens=args.chunk_tokens,
+                  backend=args.backend)
     paths = args.paths or None
     report = index.refresh(paths, rebuild=args.rebuild, progress=not args.quiet)
     for path, reason in report.failed:
@@ -164,7 +167,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("documents", str(stats["documents"])),
         ("pages", str(stats["pages"])),
         ("chunks", str(stats["chunks"])),
-        ("model", f"{stats['model']} ({stats['dimension']} dimensions)"),
+        ("model", f"{stats['model']} ({stats['dimension']} dimensions, {stats['backend']})"),
         ("chunk budget", f"{stats['chunk_tokens']} word-pieces"),
         ("built at", str(stats["built_at"])),
         ("size on disk", _human(stats["size_bytes"])),
@@ -223,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--model", help="sentence-transformers model name or path (with --rebuild "
                                    "to change an existing index)")
     i.add_argument("--chunk-tokens", type=int, help="word-pieces per passage (default 200)")
+    i.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
+                   help="embedding runtime (default torch; with --rebuild to change)")
     i.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     i.set_defaults(func=cmd_index)
 
@@ -237,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-k", type=int, default=10, help="cut-off for nDCG and MRR (default 10)")
     e.add_argument("--model", help="model for a BEIR index (default: the default model)")
     e.add_argument("--chunk-tokens", type=int)
+    e.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"])
     e.add_argument("--json", action="store_true")
     _fusion_options(e)
     e.add_argument("-q", "--quiet", action="store_true")

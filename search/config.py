@@ -22,6 +22,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     chunk_tokens: int = 200  # word-pieces per chunk, checked with the model's tokenizer
     overlap_sentences: int = 1  # sentences repeated when a long paragraph is split
+    backend: str = "torch"  # "torch", "onnx" or "onnx-int8" (see docs/PERFORMANCE.md)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -33,3 +34,7 @@ def default_index_dir() -> Path:
 
 def default_model() -> str:
     return os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+
+
+def default_backend() -> str:
+    return os.environ.get("EVIDENCE_SEARCH_BACKEND") or Settings.backend

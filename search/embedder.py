@@ -30,7 +30,7 @@ def resolve_model(name: str) -> str:
 class Embedder:
     """Wraps a SentenceTransformer: normalised vectors, token counts, a bounded sequence."""
 
-    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch") -> None:
         location = resolve_model(name)
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never call the hub
@@ -49,6 +49,14 @@ class Embedder:
         getter = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         self.dimension = int(getter())
+        self.backend = backend
+        self.onnx = None
+        if backend != "torch":
+            from .onnx_backend import BACKENDS, OnnxEncoder
+
+            if backend not in BACKENDS:
+                raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
+            self.onnx = OnnxEncoder(self.model, Path(location), quantize=backend == "onnx-int8")
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -78,14 +86,18 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vectors = self.model.encode(list(texts), batch_size=batch_size,
-                                        normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=progress)
+            if self.onnx is not None:
+                vectors = self.onnx.encode(list(texts), batch_size=batch_size)
+            else:
+                vectors = self.model.encode(list(texts), batch_size=batch_size,
+                                            normalize_embeddings=True, convert_to_numpy=True,
+                                            show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 @lru_cache(maxsize=8)
-def get_embedder(name: str = DEFAULT_MODEL, role: str = "query") -> Embedder:
-    """One model per process and role, however many indexes or queries use it. Indexing gets
-    its own copy, so a long re-index never makes a search wait for the shared model."""
-    return Embedder(name)
+def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
+                 backend: str = "torch") -> Embedder:
+    """One model per process, role and backend, however many indexes or queries use it.
+    Indexing gets its own copy, so a long re-index never makes a search wait for the model."""
+    return Embedder(name, backend)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,9 +48,9 @@ class Index:
     """
 
     def __init__(self, directory: str | Path | None = None, *, model: str | None = None,
-                 chunk_tokens: int | None = None) -> None:
+                 chunk_tokens: int | None = None, backend: str | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_index_dir()
-        self._requested = {"model": model, "chunk_tokens": chunk_tokens}
+        self._requested = {"model": model, "chunk_tokens": chunk_tokens, "backend": backend}
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -65,7 +67,7 @@ class Index:
 
     def _check_requested(self, manifest: dict[str, Any]) -> None:
         for key, wanted in self._requested.items():
-            if wanted is not None and manifest.get(key) != wanted:
+            if wanted is not None and manifest.get(key, getattr(Settings, key, None)) != wanted:
                 raise IndexMismatch(
                     f"{self.directory}: built with {key}={manifest.get(key)!r}, asked for "
                     f"{wanted!r}; re-index with: evidence-search index --rebuild "
@@ -104,7 +106,7 @@ class Index:
                 fusion: Fusion | None) -> list[Hit]:
         snap = self.snapshot()
         model = snap.manifest["model"]
-        embedder = get_embedder(model)
+        embedder = get_embedder(model, backend=query_backend(snap.manifest))
         vector = embedder.encode([query])[0]
         found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
         query_terms = terms(query)
@@ -136,6 +138,7 @@ class Index:
             "documents": len(docs), "chunks": int(snap.vectors.ntotal),
             "pages": sum(d.page_count for d in docs), "model": m["model"],
             "dimension": m["dimension"], "chunk_tokens": m["chunk_tokens"],
+            "backend": m.get("backend", "torch"),
             "built_at": m.get("built_at"), "size_bytes": snap.size_on_disk(),
             "sources": m.get("sources", []), "format_version": m["format_version"],
         }
@@ -191,6 +194,18 @@ class Index:
             if doc.doc_id == doc_id:
                 return resolve_stored(doc.path, self.directory)
         raise KeyError(doc_id)
+
+
+def query_backend(manifest: dict[str, Any]) -> str:
+    """The runtime that embeds questions: the index's own, except that an index built with
+    torch may be queried through ONNX fp32 (EVIDENCE_SEARCH_QUERY_BACKEND=onnx), which gives
+    the same vectors (mean cosine 1.0000 on SciFact passages) at about half the latency for
+    one short text. Off by default until it is measured end to end (docs/PERFORMANCE.md)."""
+    built = manifest.get("backend", "torch")
+    wanted = os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND", "torch")
+    if built != "torch" or wanted != "onnx" or importlib.util.find_spec("onnxruntime") is None:
+        return built
+    return "onnx"
 
 
 def _clean_query(query: object) -> str:

@@ -63,7 +63,8 @@ def _under(path: Path, roots: Sequence[Path]) -> bool:
 
 def check_settings(manifest: dict, settings: Settings, directory: Path) -> None:
     """Refuse to mix vectors from different models or chunking in one index."""
-    theirs = {k: manifest.get(k) for k in settings.to_dict()}
+    defaults = Settings().to_dict()  # keys added later read as their defaults
+    theirs = {k: manifest.get(k, defaults[k]) for k in settings.to_dict()}
     if theirs != settings.to_dict():
         diff = ", ".join(f"{k}: index has {theirs[k]!r}, asked for {v!r}"
                          for k, v in settings.to_dict().items() if theirs[k] != v)
@@ -90,7 +91,7 @@ def refresh(directory: Path, paths: Sequence[Path], settings: Settings, *, rebui
         if manifest is not None and not rebuild:
             check_settings(manifest, settings, directory)
         dimension = (manifest["dimension"] if manifest is not None and not rebuild
-                     else get_embedder(settings.model, "index").dimension)
+                     else get_embedder(settings.model, "index", settings.backend).dimension)
         base = directory.resolve().parent
         roots = [p.resolve() for p in paths]
         sources = sorted(set(manifest.get("sources", []) if manifest and not rebuild else [])
@@ -140,7 +141,7 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
     if not todo:
         writer.remove(report.removed)
         return
-    embedder = get_embedder(settings.model, "index")  # loaded only when there is work
+    embedder = get_embedder(settings.model, "index", settings.backend)  # only when needed
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
     for n, (file, doc_id, was_known) in enumerate(
             tqdm(todo, desc="reading", unit="file", disable=not progress or len(todo) < 2)):
@@ -176,7 +177,7 @@ def add_documents(directory: Path, docs: Sequence[Document], settings: Settings,
     one new generation. Documents with a known doc_id are replaced."""
     started = time.perf_counter()
     report = IndexReport()
-    embedder = get_embedder(settings.model, "index")
+    embedder = get_embedder(settings.model, "index", settings.backend)
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
     with writer_lock(directory):
         manifest = read_manifest(directory)
