@@ -54,6 +54,17 @@ def main(path: str) -> None:
         for name, row in data["indexing"].items():
             lines.append(f"| {name} | {row['chunks']:,} | {row['seconds']} | "
                          f"{row['chunks_per_s']} | {row['embedding_share']:.0%} |")
+    backends = Path(path).with_name("backends.json")
+    if backends.exists():
+        rows = json.loads(backends.read_text())
+        lines += ["", "## Embedding runtimes (`benchmarks/bench_backends.py`)", "",
+                  "| backend | query p50 ms | passages/s (256 abstracts) | mean cosine to torch |",
+                  "|---|---|---|---|"]
+        lines += [f"| {name} | {r['query_ms_p50']} | {r['passages_per_s']} | "
+                  f"{r['cosine_to_torch']} |" for name, r in rows.items()]
+    notes = ROOT / "benchmarks" / "NOTES.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
     plot = _plot(sizes)
     if plot:
         lines += ["", f"![latency and memory against size]({plot})"]

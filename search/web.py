@@ -19,7 +19,6 @@ from fastapi.responses import FileResponse
 
 from .confidence import results_weak
 from .index import Index, QueryError
-from .indexer import resolve_stored
 from .query import MODES
 from .records import Filters, IndexReport
 from .render import results_html, to_csv, to_markdown
@@ -305,10 +304,9 @@ def build_app(config: WebConfig) -> FastAPI:
     def source_document(doc_id: str) -> FileResponse:
         """A corpus file, by doc id; nothing outside the corpus folder is ever served."""
         try:
-            stored = next(d.path for d in app.index.documents() if d.doc_id == doc_id)
-        except StopIteration:
+            path = app.index.source_path(doc_id).resolve()
+        except KeyError:
             raise HTTPException(404, "no such document") from None
-        path = resolve_stored(stored, config.index_dir).resolve()
         corpus = config.corpus_dir.resolve()
         if not path.is_relative_to(corpus) or not path.is_file():
             raise HTTPException(404, "not a corpus file")
