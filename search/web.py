@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import mimetypes
 import tempfile
 import time
 from dataclasses import dataclass
@@ -319,7 +318,6 @@ def build_app(config: WebConfig) -> FastAPI:
             "Content-Disposition": f"inline; filename=\"{_ascii(path.name)}\""})
 
     blocks = build_blocks(app)
-    mimetypes.add_type("text/markdown", ".md")
     return gr.mount_gradio_app(api, blocks, path="", css=CSS,
                                max_file_size=config.max_upload_bytes, footer_links=["api"],
                                allowed_paths=[str(app.exports)], ssr_mode=False)
