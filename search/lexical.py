@@ -12,7 +12,7 @@ import Stemmer
 
 from .store import STOPWORDS
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"\w+", re.UNICODE)
 _stemmer = Stemmer.Stemmer("porter")
 
 
@@ -23,7 +23,7 @@ def stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Distinct content-word stems of a text, in order."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
     return list(dict.fromkeys(stem(w) for w in words))
 
 

@@ -3,14 +3,20 @@ de-duplication. Knows nothing of files; reads one index snapshot."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from .lexical import WORD, stem
 from .records import Filters
-from .store import Snapshot, StoredChunk
+from .store import STOPWORDS, Snapshot, StoredChunk
 
 MODES = ("semantic", "lexical", "hybrid")
+# In a large index, words found in over a tenth of all passages add little to BM25 (low IDF)
+# but make FTS5 score most of the index; they are left out of the lexical query there.
+PRUNE_ABOVE = int(os.environ.get("EVIDENCE_SEARCH_PRUNE_ABOVE", "50000"))
+COMMON_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,8 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
     depth = max(50, 3 * k)
     allowed = snap.allowed_ids(filters) if filters and not filters.is_empty() else None
     dense = snap.search_vectors(query_vector, depth, allowed) if mode != "lexical" else []
-    lexical = snap.search_lexical(query, depth, filters) if mode != "semantic" else []
+    lexical = (snap.search_lexical(lexical_query(snap, query), depth, filters)
+               if mode != "semantic" else [])
     if mode == "semantic":
         fused = dense
     elif mode == "lexical":
@@ -59,6 +66,17 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
     rows = snap.chunks([i for i, _ in top])
     candidates = [Candidate(i, s, float(similarity[i]), rows[i]) for i, s in top if i in rows]
     return collapse(candidates)[:k]
+
+
+def lexical_query(snap: Snapshot, query: str) -> str:
+    """The question's words for BM25; in a large index, without its very common words."""
+    total = snap.vectors.ntotal
+    if total <= PRUNE_ABOVE:
+        return query
+    words = list(dict.fromkeys(w for w in WORD.findall(query.lower()) if w not in STOPWORDS))
+    freq = {w: snap.doc_freq(stem(w)) for w in words}
+    keep = [w for w in words if freq[w] <= COMMON_FRACTION * total]
+    return " ".join(keep or sorted(words, key=freq.__getitem__)[:2]) or query
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
