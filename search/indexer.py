@@ -159,12 +159,19 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
         pending.append((doc, chunks))
         (report.changed if was_known else report.added).append(doc_id)
 
+    writer.remove(report.removed)
+    _embed_and_write(writer, embedder, pending, report, progress, on_progress)
+
+
+def _embed_and_write(writer: Writer, embedder: Embedder,
+                     pending: list[tuple[Document, list[Chunk]]], report: IndexReport,
+                     progress: bool, on_progress: ProgressHook | None) -> None:
+    """Embed every pending chunk in one pass (each with its section prefix), then add them."""
     texts = [embedder.passage_input(c.text, c.section) for _, chunks in pending for c in chunks]
     started = time.perf_counter()
     vectors = _embed(embedder, texts, progress, on_progress)
     report.embed_seconds = time.perf_counter() - started
     report.chunks_embedded = len(texts)
-    writer.remove(report.removed)
     offset = 0
     for doc, chunks in pending:
         writer.add(doc, chunks, vectors[offset:offset + len(chunks)])
@@ -188,7 +195,7 @@ def add_documents(directory: Path, docs: Sequence[Document], settings: Settings,
                         rebuild=False)
         try:
             known = writer.known()
-            pending = []
+            pending: list[tuple[Document, list[Chunk]]] = []
             for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
                 chunks = chunk_document(doc, embedder.count_tokens, budget,
                                         settings.overlap_sentences)
@@ -197,15 +204,7 @@ def add_documents(directory: Path, docs: Sequence[Document], settings: Settings,
                     continue
                 pending.append((doc, chunks))
                 (report.changed if doc.doc_id in known else report.added).append(doc.doc_id)
-            texts = [embedder.passage_input(c.text, c.section) for _, cs in pending for c in cs]
-            embed_started = time.perf_counter()
-            vectors = _embed(embedder, texts, progress, None)
-            report.embed_seconds = time.perf_counter() - embed_started
-            report.chunks_embedded = len(texts)
-            offset = 0
-            for doc, chunks in pending:
-                writer.add(doc, chunks, vectors[offset:offset + len(chunks)])
-                offset += len(chunks)
+            _embed_and_write(writer, embedder, pending, report, progress, None)
             writer.commit()
         except BaseException:
             writer.abort()

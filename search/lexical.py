@@ -10,9 +10,16 @@ from functools import lru_cache
 
 import Stemmer
 
-from .store import STOPWORDS
-
 WORD = re.compile(r"\w+", re.UNICODE)
+# Words too common to help BM25 pick a passage; dropped from lexical queries.
+STOPWORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
+    "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
+    "it", "its", "me", "my", "of", "on", "or", "our", "should", "so", "such", "than", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "was",
+    "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with",
+    "would", "you", "your",
+])
 _stemmer = Stemmer.Stemmer("porter")
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lexical import WORD, stem
+from .lexical import STOPWORDS, WORD, stem
 from .records import Filters
-from .store import STOPWORDS, Snapshot, StoredChunk
+from .store import Snapshot, StoredChunk
 
 MODES = ("semantic", "lexical", "hybrid")
 # In a large index, words found in over a tenth of all passages add little to BM25 (low IDF)

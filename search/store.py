@@ -20,7 +20,6 @@ import errno
 import fcntl
 import json
 import os
-import re
 import shutil
 import sqlite3
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from .lexical import STOPWORDS, WORD
 from .records import Chunk, Document, Filters
 
 FORMAT_VERSION = 2
@@ -85,15 +85,6 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
     VALUES ('delete', old.id, old.text, old.context);
 END;
 """
-# Words too common to help BM25 pick a passage; dropped from lexical queries.
-STOPWORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "could", "did",
-    "do", "does", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is",
-    "it", "its", "me", "my", "of", "on", "or", "our", "should", "so", "such", "than", "that",
-    "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "was",
-    "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with",
-    "would", "you", "your",
-])
 CONTEXT_WEIGHT = 0.5  # a word in the title or headings counts half a word in the passage
 
 
@@ -430,13 +421,10 @@ class Writer:
 
 def fts_query(text: str) -> str | None:
     """Words of a question as an FTS5 OR-query of quoted terms (stopwords dropped)."""
-    words = list(dict.fromkeys(w for w in _WORD.findall(text.lower())))
+    words = list(dict.fromkeys(w for w in WORD.findall(text.lower())))
     content = [w for w in words if w not in STOPWORDS]
     chosen = content or words
     return " OR ".join(f'"{w}"' for w in chosen[:64]) or None
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
