@@ -150,7 +150,25 @@ def cmd_index(args: argparse.Namespace) -> int:
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())
+    index.wait_for_merges()  # a merge it started finishes before the command returns
     return 1 if report.failed else 0
+
+
+def cmd_optimize(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    done = Index(args.index).optimize(full=args.full)
+    if done is None:
+        print("nothing to merge")
+    else:
+        print(f"merged {done['merged']} segments into one {done['kind']} segment of "
+              f"{done['vectors']} vectors ({done['dropped']} deleted dropped) in "
+              f"{time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def _segments_line(stats: dict) -> str:
+    parts = ", ".join(f"{s['kind']} {s['vectors']:,}" for s in stats["segments"]) or "none"
+    return f"{len(stats['segments'])} segments ({parts}); {stats['tombstones']:,} deleted"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -167,6 +185,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("documents", str(stats["documents"])),
         ("pages", str(stats["pages"])),
         ("chunks", str(stats["chunks"])),
+        ("vectors", _segments_line(stats)),
         ("model", f"{stats['model']} ({stats['dimension']} dimensions, {stats['backend']})"),
         ("chunk budget", f"{stats['chunk_tokens']} word-pieces"),
         ("built at", str(stats["built_at"])),
@@ -247,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     _fusion_options(e)
     e.add_argument("-q", "--quiet", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    o = sub.add_parser("optimize", parents=[common],
+                       help="merge vector segments now (re-indexing merges when needed)")
+    o.add_argument("--full", action="store_true",
+                   help="merge everything into one segment, dropping deleted vectors")
+    o.set_defaults(func=cmd_optimize)
 
     n = sub.add_parser("info", parents=[common], help="what the index holds")
     n.add_argument("--json", action="store_true")

@@ -28,6 +28,33 @@ class Settings:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class VectorSettings:
+    """How stored vectors are searched. None of this changes a vector, so it needs no
+    re-embedding: a new value applies to the next segment written or merged (docs/SCALING.md).
+    Environment variables override each field, for users tuning a large index."""
+
+    approx_above: int = 50_000  # a segment this large is built as HNSW, smaller ones stay exact
+    hnsw_m: int = 32  # graph links per vector
+    ef_construction: int = 40
+    ef_search: int = 128  # candidates explored per query; recall@10 against exact ≥ 0.98
+    rerank: int = 50  # HNSW candidates re-scored with exact (float16) vectors
+    max_segments: int = 8  # more than this and the smallest are merged
+
+    @classmethod
+    def from_env(cls) -> VectorSettings:
+        values = {}
+        for name in cls.__dataclass_fields__:
+            raw = os.environ.get(f"EVIDENCE_SEARCH_{name.upper()}")
+            if raw:
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: not a whole number "
+                                     f"({raw!r})") from None
+        return cls(**values)
+
+
 def default_index_dir() -> Path:
     return Path(os.environ.get(ENV_INDEX) or DEFAULT_INDEX_DIR)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from .lexical import coverage, term_weights, terms
 from .query import MODES, Fusion, retrieve
 from .records import Filters, Hit, IndexReport
 from .store import (
+    Generation,
     IndexMismatch,
     Snapshot,
     StaleSnapshot,
@@ -25,7 +27,9 @@ from .store import (
     StoredDocument,
     Writer,
     live_generation,
-    open_snapshot,
+    merge,
+    needs_merge,
+    open_generation,
     peek_manifest,
     read_manifest,
     writer_lock,
@@ -51,19 +55,26 @@ class Index:
                  chunk_tokens: int | None = None, backend: str | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_index_dir()
         self._requested = {"model": model, "chunk_tokens": chunk_tokens, "backend": backend}
-        self._snapshot: Snapshot | None = None
+        self._generation: Generation | None = None
         self._lock = threading.Lock()
+        self._merging: threading.Thread | None = None
 
     # -- reading -------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        """The live generation; reopened when a re-index has swapped in a new one."""
+        """A consistent view of the index as it is now (one read transaction on this thread;
+        close it, or use `with`, when done). A rebuilt generation is picked up here."""
         with self._lock:
             live = live_generation(self.directory)
-            if self._snapshot is None or self._snapshot.name != live:
-                fresh = open_snapshot(self.directory)
-                self._check_requested(fresh.manifest)
-                self._snapshot = fresh  # searches still running finish on the old one
-            return self._snapshot
+            if self._generation is None or self._generation.name != live:
+                fresh = open_generation(self.directory)
+                snap = fresh.snapshot()
+                self._check_requested(snap.manifest)
+                self._generation = fresh  # searches still running finish on the old one
+                return snap
+            generation = self._generation
+        snap = generation.snapshot()
+        self._check_requested(snap.manifest)
+        return snap
 
     def _check_requested(self, manifest: dict[str, Any]) -> None:
         for key, wanted in self._requested.items():
@@ -104,13 +115,13 @@ class Index:
 
     def _search(self, query: str, k: int, mode: str, filters: Filters | None, highlight: bool,
                 fusion: Fusion | None) -> list[Hit]:
-        snap = self.snapshot()
-        model = snap.manifest["model"]
-        embedder = get_embedder(model, backend=query_backend(snap.manifest))
-        vector = embedder.encode([query])[0]
-        found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
-        query_terms = terms(query)
-        weights = term_weights(query_terms, snap.doc_freq, max(1, snap.vectors.ntotal))
+        with self.snapshot() as snap:
+            model = snap.manifest["model"]
+            embedder = get_embedder(model, backend=query_backend(snap.manifest))
+            vector = embedder.encode([query])[0]
+            found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
+            query_terms = terms(query)
+            weights = term_weights(query_terms, snap.doc_freq, max(1, snap.count))
         calibration = calibration_for(model)
         texts = [c.row.text for c in found if c.row]
         spans = (highlight_spans(embedder, vector, query_terms, weights, texts) if highlight
@@ -127,35 +138,68 @@ class Index:
         return hits
 
     def documents(self) -> list[StoredDocument]:
-        return self.snapshot().documents()
+        with self.snapshot() as snap:
+            return snap.documents()
 
     def stats(self) -> dict[str, Any]:
-        snap = self.snapshot()
-        docs = snap.documents()
-        m = snap.manifest
-        return {
-            "directory": str(self.directory), "generation": snap.name,
-            "documents": len(docs), "chunks": int(snap.vectors.ntotal),
-            "pages": sum(d.page_count for d in docs), "model": m["model"],
-            "dimension": m["dimension"], "chunk_tokens": m["chunk_tokens"],
-            "backend": m.get("backend", "torch"),
-            "built_at": m.get("built_at"), "size_bytes": snap.size_on_disk(),
-            "sources": m.get("sources", []), "format_version": m["format_version"],
-        }
+        with self.snapshot() as snap:
+            docs = snap.documents()
+            m = snap.manifest
+            return {
+                "directory": str(self.directory), "generation": snap.name,
+                "documents": len(docs), "chunks": snap.count,
+                "pages": sum(d.page_count for d in docs), "model": m["model"],
+                "dimension": m["dimension"], "chunk_tokens": m["chunk_tokens"],
+                "backend": m.get("backend", "torch"),
+                "built_at": m.get("built_at"), "size_bytes": snap.size_on_disk(),
+                "sources": m.get("sources", []), "format_version": m["format_version"],
+                **snap.describe(),
+            }
 
     # -- writing -------------------------------------------------------------------------
     def refresh(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False,
                 progress: bool = False, on_progress: ProgressHook | None = None) -> IndexReport:
         """Add new files, re-embed changed ones, drop deleted ones under `paths` (default:
         the folders indexed before, else corpus/)."""
-        return refresh(self.directory, self._paths(paths), self.settings(), rebuild=rebuild,
-                       progress=progress, on_progress=on_progress)
+        report = refresh(self.directory, self._paths(paths), self.settings(), rebuild=rebuild,
+                         progress=progress, on_progress=on_progress)
+        self._merge_later()
+        return report
 
     def add(self, paths: Sequence[str | Path], *, progress: bool = False,
             on_progress: ProgressHook | None = None) -> IndexReport:
         """Index these files (new or changed); removes nothing."""
-        return refresh(self.directory, [Path(p) for p in paths], self.settings(), prune=False,
-                       progress=progress, on_progress=on_progress)
+        report = refresh(self.directory, [Path(p) for p in paths], self.settings(), prune=False,
+                         progress=progress, on_progress=on_progress)
+        self._merge_later()
+        return report
+
+    def optimize(self, *, full: bool = False) -> dict[str, Any] | None:
+        """Merge vector segments now (all of them with `full`), dropping deleted vectors;
+        returns what was merged, or None when there was nothing to do."""
+        self.wait_for_merges()
+        return merge(self.directory, full=full)
+
+    def wait_for_merges(self) -> None:
+        thread = self._merging
+        if thread is not None:
+            thread.join()
+
+    def _merge_later(self) -> None:
+        """Merge in a background thread when segments pile up; searches go on meanwhile and a
+        re-index waits for it. A merge killed half-way leaves the index as it was."""
+        if not needs_merge(self.directory) or (self._merging and self._merging.is_alive()):
+            return
+
+        def run() -> None:
+            try:
+                merge(self.directory)
+            except Exception as exc:  # noqa: BLE001 - a failed merge loses nothing; say so
+                print(f"{self.directory}: background merge failed ({exc}); the index is "
+                      "unchanged", file=sys.stderr)
+
+        self._merging = threading.Thread(target=run, name="evidence-search-merge", daemon=True)
+        self._merging.start()
 
     def remove(self, documents: Sequence[str | Path]) -> IndexReport:
         """Drop documents by doc id or by path; unknown ones are reported as failed."""
@@ -180,6 +224,7 @@ class Index:
             except BaseException:
                 writer.abort()
                 raise
+        self._merge_later()
         return report
 
     def _paths(self, paths: Sequence[str | Path] | None) -> list[Path]:

@@ -70,7 +70,7 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
 
 def lexical_query(snap: Snapshot, query: str) -> str:
     """The question's words for BM25; in a large index, without its very common words."""
-    total = snap.vectors.ntotal
+    total = snap.count
     if total <= PRUNE_ABOVE:
         return query
     words = list(dict.fromkeys(w for w in WORD.findall(query.lower()) if w not in STOPWORDS))

@@ -1,16 +1,22 @@
 """The one place that knows the on-disk format of an index.
 
     index/
-      CURRENT            name of the live generation, replaced atomically
-      .lock              held by the one writer
-      gen-000007/
-        manifest.json    format version, model, dimension, chunking settings, counts
-        meta.sqlite      documents and chunks (text, offsets, pages, sections)
-        vectors.faiss    normalised vectors, ids = chunks.id, inner product
+      CURRENT              name of the live generation, replaced atomically
+      .lock                held by the one writer
+      gen-000003/
+        meta.sqlite        (WAL) documents, chunks, lexical index, manifest, the list of live
+                           vector segments, tombstones of deleted chunks
+        seg-000001.faiss   immutable vector segments (segments.py), ids = chunks.id
+        seg-000009.faiss   (+ seg-000009.f16.npy when the segment is HNSW)
 
-A writer builds the next generation beside the live one and only then points CURRENT at it,
-so a crash or kill at any moment leaves the last good index usable; readers notice the new
-CURRENT and reopen.
+A re-index changes the live generation in place, in proportion to the change: one SQLite
+transaction adds and deletes rows, one new small segment holds the new vectors, and deleted
+chunks become tombstones that searches skip. Segments are merged later (`merge`), as search
+engines do; a merged segment above a size threshold becomes an HNSW graph. A rebuild (new
+model, damaged or old-format index) writes a whole new generation beside the live one and
+then points CURRENT at it. Either way a crash or kill at any moment leaves the last good
+index usable: SQLite's transaction and the CURRENT swap are the only commit points, and a
+segment file counts only once a committed transaction lists it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import shutil
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,16 +40,19 @@ from typing import Any
 import faiss
 import numpy as np
 
+from . import segments as seglib
+from .config import VectorSettings
 from .lexical import STOPWORDS, WORD
 from .records import Chunk, Document, Filters
+from .segments import Segment, SegmentError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
-MANIFEST = "manifest.json"
+LEGACY_MANIFEST = "manifest.json"  # format 2 kept its manifest in a file
 DATABASE = "meta.sqlite"
-VECTORS = "vectors.faiss"
 LOCK = ".lock"
 KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers still holding it
+RETIRE_GRACE_SECONDS = 60.0  # merged-away segment files outlive their last possible reader
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -84,6 +94,20 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text, context)
     VALUES ('delete', old.id, old.text, old.context);
 END;
+CREATE TABLE IF NOT EXISTS manifest (
+    key         TEXT PRIMARY KEY,   -- format version, model, dimension, settings, counts
+    value       TEXT NOT NULL       -- JSON
+);
+CREATE TABLE IF NOT EXISTS segments (
+    name        TEXT PRIMARY KEY,   -- seg-NNNNNN: the live vector segments
+    kind        TEXT NOT NULL,      -- flat or hnsw
+    vectors     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+);
+-- Chunks deleted since their segment was written: searches skip them, a merge drops them.
+CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY);
+-- Segments merged away; their files are removed once no reader can still be opening them.
+CREATE TABLE IF NOT EXISTS retired (name TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 CONTEXT_WEIGHT = 0.5  # a word in the title or headings counts half a word in the passage
 
@@ -105,7 +129,7 @@ class IndexMismatch(IndexError_):
 
 
 class StaleSnapshot(IndexError_):
-    """A generation removed after a newer one went live; reopen and try again."""
+    """A generation or segment removed after a newer one went live; reopen and try again."""
 
 
 class IndexOutdated(IndexMismatch):
@@ -150,58 +174,129 @@ def live_generation(directory: Path) -> str | None:
     return name or None
 
 
-class Snapshot:
-    """A read-only view of one generation: what every query of a search runs against."""
+
+class Generation:
+    """Readers' handle on one generation: a connection per thread, the segments loaded so
+    far (immutable, so shared by all threads) and the tombstones of the latest version."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.name = name
         self.path = directory / name
-        self.manifest = _read_manifest(self.path / MANIFEST, directory)
         self.db_path = self.path / DATABASE
         _check_sqlite_file(self.db_path, directory)
         self._local = threading.local()
-        try:
-            self.db.execute("SELECT count(*) FROM chunks").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise IndexCorrupt(f"{self.db_path}: unreadable SQLite database ({exc}); "
-                               f"{rebuild_hint(directory)}") from exc
-        self.vectors = _read_vectors(self.path / VECTORS, directory)
-        if self.vectors.d != self.manifest["dimension"]:
-            raise IndexCorrupt(f"{self.path / VECTORS}: dimension {self.vectors.d} does not "
-                               f"match manifest ({self.manifest['dimension']}); "
-                               f"{rebuild_hint(directory)}")
+        self._lock = threading.Lock()
+        self._segments: dict[str, Segment] = {}
+        self._deleted: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
+        self.snapshot().close()  # fail now, with the file named, if anything is unreadable
 
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's read-only connection: a generation never changes once live, so
-        every thread reads the same version without sharing a connection."""
+    def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if not self.db_path.is_file():
                 raise StaleSnapshot(f"{self.path}: replaced by a newer generation")
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA query_only = ON")
             self._local.conn = conn
         return conn
 
+    def snapshot(self) -> Snapshot:
+        """Begin a read transaction: everything read through the snapshot is one version,
+        whatever a writer commits meanwhile (SQLite WAL)."""
+        conn = self.connection()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        try:
+            conn.execute("BEGIN")
+            manifest = _manifest_from_db(conn, self.path, self.directory)
+            listed = conn.execute("SELECT name, kind FROM segments ORDER BY name").fetchall()
+            parts = [self._segment(n, kind, int(manifest["dimension"])) for n, kind in listed]
+            deleted = self._tombstones(conn, int(manifest.get("version", 0)))
+        except sqlite3.DatabaseError as exc:
+            _rollback(conn)
+            raise IndexCorrupt(f"{self.db_path}: unreadable SQLite database ({exc}); "
+                               f"{rebuild_hint(self.directory)}") from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+        snap = Snapshot(self, conn, manifest, parts, deleted)
+        self._local.owner = snap
+        return snap
+
+    def _segment(self, name: str, kind: str, dimension: int) -> Segment:
+        with self._lock:
+            if name not in self._segments:
+                try:
+                    self._segments[name] = seglib.read(self.path, name, kind, dimension)
+                except SegmentError as exc:
+                    raise IndexCorrupt(f"{exc}; {rebuild_hint(self.directory)}") from exc
+            return self._segments[name]
+
+    def _tombstones(self, conn: sqlite3.Connection, version: int) -> np.ndarray:
+        with self._lock:
+            if self._deleted[0] != version:
+                ids = np.array([r[0] for r in conn.execute("SELECT id FROM tombstones")],
+                               dtype=np.int64)
+                self._deleted = (version, ids)
+                live = {r[0] for r in conn.execute("SELECT name FROM segments")}
+                for name in [n for n in self._segments if n not in live]:
+                    del self._segments[name]  # merged away; snapshots holding it keep it
+            return self._deleted[1]
+
+
+class Snapshot:
+    """One consistent view of the index, for one search: a read transaction on this thread's
+    connection plus the vector segments it lists. Close it (or use `with`) when done."""
+
+    def __init__(self, generation: Generation, conn: sqlite3.Connection,
+                 manifest: dict[str, Any], parts: list[Segment], deleted: np.ndarray) -> None:
+        self.generation = generation
+        self.directory = generation.directory
+        self.name = generation.name
+        self.path = generation.path
+        self.db = conn
+        self.manifest = manifest
+        self.segments = parts
+        self.deleted = deleted
+        self.count = int(manifest.get("chunks", 0))
+        self.vector_settings = VectorSettings.from_env()
+        self._skip = (faiss.IDSelectorBatch(deleted) if len(deleted) else None)
+        self._not = faiss.IDSelectorNot(self._skip) if self._skip is not None else None
+
+    def close(self) -> None:
+        if getattr(self.generation._local, "owner", None) is self:
+            _rollback(self.db)
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def search_vectors(self, query: np.ndarray, k: int,
                        allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """Nearest chunks by inner product; `allowed` restricts to those chunk ids."""
-        if self.vectors.ntotal == 0 or k <= 0 or (allowed is not None and not len(allowed)):
+        """Nearest chunks by inner product over every segment; `allowed` restricts to those
+        chunk ids."""
+        if k <= 0 or (allowed is not None and not len(allowed)):
             return []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            k = min(k, len(allowed))
-        scores, ids = self.vectors.search(query.reshape(1, -1).astype(np.float32),
-                                          min(k, self.vectors.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        found: list[tuple[int, float]] = []
+        for part in self.segments:
+            found += part.search(query, k, self.vector_settings, self._not, allowed)
+        found.sort(key=lambda item: (-item[1], item[0]))
+        return found[:k]
 
     def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors of these chunks (to score lexical hits semantically)."""
-        return np.vstack([self.vectors.reconstruct(int(i)) for i in ids]) if ids else \
-            np.zeros((0, self.vectors.d), dtype=np.float32)
-
+        wanted = np.asarray(list(ids), dtype=np.int64)
+        out = np.zeros((len(wanted), int(self.manifest["dimension"])), dtype=np.float32)
+        for part in self.segments:
+            pos = np.searchsorted(part.ids, wanted)
+            pos = np.minimum(pos, max(0, part.size - 1))
+            hit = part.ids[pos] == wanted if part.size else np.zeros(len(wanted), bool)
+            if hit.any():
+                out[hit] = part.vectors(pos[hit])
+        return out
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 index; the query is reduced to quoted words, so no FTS syntax
@@ -253,10 +348,23 @@ class Snapshot:
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
 
+    def describe(self) -> dict[str, Any]:
+        """Segments and tombstones, for `info` and the index panel."""
+        return {"segments": [{"name": p.name, "kind": p.kind, "vectors": p.size}
+                             for p in self.segments],
+                "tombstones": len(self.deleted)}
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
 
 def _check_sqlite_file(path: Path, directory: Path) -> None:
     """Cheap structural check: the header's page count must fit in the file (a truncated
-    copy otherwise opens fine and fails later, mid-query)."""
+    copy otherwise opens fine and fails later, mid-query). With a write-ahead log present
+    the header may lag the log, so only the magic is checked then."""
     try:
         with open(path, "rb") as handle:
             header = handle.read(100)
@@ -266,6 +374,9 @@ def _check_sqlite_file(path: Path, directory: Path) -> None:
     if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
         raise IndexCorrupt(f"{path}: not an SQLite database (damaged or truncated); "
                            f"{rebuild_hint(directory)}")
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return
     page_size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(header[28:32], "big")
@@ -274,41 +385,50 @@ def _check_sqlite_file(path: Path, directory: Path) -> None:
                            f"{rebuild_hint(directory)}")
 
 
-def _read_manifest(path: Path, directory: Path) -> dict[str, Any]:
+def _manifest_from_db(conn: sqlite3.Connection, path: Path, directory: Path) -> dict[str, Any]:
+    """The manifest table, checked: format version and the keys every reader needs."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"{path}: unreadable manifest ({exc}); "
+        rows = conn.execute("SELECT key, value FROM manifest").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        legacy = _legacy_manifest(path)
+        found = legacy.get("format_version")
+        raise IndexOutdated(f"{path / DATABASE}: index format {found}, this version reads "
+                            f"{FORMAT_VERSION}; {rebuild_hint(directory)}") from exc
+    try:
+        manifest = {key: json.loads(value) for key, value in rows}
+    except json.JSONDecodeError as exc:
+        raise IndexCorrupt(f"{path / DATABASE}: unreadable manifest ({exc}); "
                            f"{rebuild_hint(directory)}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        raise IndexOutdated(f"{path}: index format {found}, this version reads {FORMAT_VERSION}; "
-                            f"{rebuild_hint(directory)}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexOutdated(f"{path / DATABASE}: index format {manifest.get('format_version')}, "
+                            f"this version reads {FORMAT_VERSION}; {rebuild_hint(directory)}")
     for key in ("model", "dimension", "chunk_tokens", "overlap_sentences"):
         if key not in manifest:
-            raise IndexCorrupt(f"{path}: manifest lacks '{key}'; {rebuild_hint(directory)}")
+            raise IndexCorrupt(f"{path / DATABASE}: manifest lacks '{key}'; "
+                               f"{rebuild_hint(directory)}")
     return manifest
 
 
-def _read_vectors(path: Path, directory: Path) -> faiss.Index:
-    if not path.is_file():
-        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}")
+def _legacy_manifest(path: Path) -> dict[str, Any]:
     try:
-        return faiss.read_index(str(path))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "read failed"
-        raise IndexCorrupt(f"{path}: unreadable FAISS index ({first}); "
-                           f"{rebuild_hint(directory)}") from exc
+        data = json.loads((path / LEGACY_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def open_snapshot(directory: Path) -> Snapshot:
+def open_generation(directory: Path) -> Generation:
     name = live_generation(directory)
     if name is None:
         raise IndexNotFound(f"{directory}: no index here yet; build one with: "
                             f"evidence-search index corpus/ --index {directory}")
-    return Snapshot(directory, name)
+    return Generation(directory, name)
+
+
+def open_snapshot(directory: Path) -> Snapshot:
+    return open_generation(directory).snapshot()
 
 
 @contextlib.contextmanager
@@ -328,51 +448,72 @@ def writer_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class Writer:
-    """Builds the next generation from the live one (or from nothing when rebuilding)."""
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, timeout=60)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = FULL")
+    return db
 
-    def __init__(self, directory: Path, manifest: dict[str, Any], rebuild: bool) -> None:
+
+class Writer:
+    """Changes the live generation in place (or builds a new one when rebuilding): rows in
+    one SQLite transaction, new vectors in one new segment, deletions as tombstones."""
+
+    def __init__(self, directory: Path, manifest: dict[str, Any], rebuild: bool,
+                 vector_settings: VectorSettings | None = None) -> None:
         self.directory = directory
         self.manifest = dict(manifest)
-        previous = None if rebuild else live_generation(directory)
-        self.name = _next_name(directory)
+        self.vector_settings = vector_settings or VectorSettings.from_env()
+        live = None if rebuild else live_generation(directory)
+        self.fresh = live is None
+        self.name = _next_name(directory) if live is None else live
         self.path = directory / self.name
-        self.path.mkdir(parents=True)
-        self.db = sqlite3.connect(self.path / DATABASE)
+        self._pending: list[tuple[str, np.ndarray, np.ndarray]] = []  # doc, ids, vectors
+        self._pending_docs: set[str] = set()
+        self._written: list[Path] = []
+        self.db: sqlite3.Connection | None = None
         try:
-            if previous is not None:
-                source = sqlite3.connect(f"file:{directory / previous / DATABASE}?mode=ro",
-                                         uri=True)
-                try:
-                    source.backup(self.db)
-                finally:
-                    source.close()
-                self.vectors = _read_vectors(directory / previous / VECTORS, directory)
+            if self.fresh:
+                self.path.mkdir(parents=True)
             else:
-                self.vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(int(manifest["dimension"])))
-            self.db.executescript(SCHEMA)
-            self.db.execute("PRAGMA foreign_keys = ON")
+                _check_sqlite_file(self.path / DATABASE, directory)
+            self.db = _connect_writer(self.path / DATABASE)
+            if self.fresh:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.executescript(SCHEMA)
+            self.db.execute("BEGIN IMMEDIATE")
+            stored = {} if self.fresh else _manifest_from_db(self.db, self.path, directory)
+            self.version = int(stored.get("version", 0))
+            self.next_id = int(stored.get("next_chunk_id", 1))
         except BaseException:
-            self.abort()  # a full disk while copying: leave nothing half-made behind
+            self.abort()  # a full disk while starting: leave nothing half-made behind
             raise
 
     def known(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (path, sha256) of what the index holds now."""
+        assert self.db is not None
         return {r[0]: (r[1], r[2]) for r in
                 self.db.execute("SELECT doc_id, path, sha256 FROM documents")}
 
     def remove(self, doc_ids: Iterable[str]) -> int:
-        ids: list[int] = []
+        assert self.db is not None
+        removed = 0
         for doc_id in doc_ids:
-            ids += [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?",
-                                                  (doc_id,))]
+            ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?",
+                                                 (doc_id,))]
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        if ids:
-            self.vectors.remove_ids(np.array(ids, dtype=np.int64))
-        return len(ids)
+            removed += len(ids)
+            if doc_id in self._pending_docs:  # added earlier in this same write: no vector
+                self._pending = [p for p in self._pending if p[0] != doc_id]  # stored yet
+                self._pending_docs.discard(doc_id)
+            elif ids and not self.fresh:
+                self.db.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)",
+                                    [(i,) for i in ids])
+        return removed
 
     def add(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        assert self.db is not None
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         self.remove([doc.doc_id])
@@ -383,8 +524,8 @@ class Writer:
              json.dumps([[p.number, p.start, p.end] for p in doc.pages]),
              json.dumps(doc.meta, ensure_ascii=False), doc.text,
              str(date) if date else None, _now()))
-        next_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM chunks").fetchone()[0]
-        ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
+        ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
+        self.next_id += len(chunks)
         self.db.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(int(i), c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end,
@@ -392,31 +533,213 @@ class Writer:
               " › ".join([doc.title, *c.section]))
              for i, c in zip(ids, chunks, strict=True)])
         if len(chunks):
-            self.vectors.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+            self._pending.append((doc.doc_id, ids,
+                                  np.ascontiguousarray(vectors, dtype=np.float32)))
+            self._pending_docs.add(doc.doc_id)
 
     def commit(self) -> str:
-        """Make this generation live: write, flush to disk, then swap CURRENT atomically."""
-        documents, chunks = self.db.execute(
-            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)").fetchone()
-        if chunks != self.vectors.ntotal:
-            raise IndexCorrupt(f"{self.path}: {chunks} chunks but {self.vectors.ntotal} vectors")
-        self.db.commit()
-        self.db.close()
-        faiss.write_index(self.vectors, str(self.path / VECTORS))
+        """Write the new segment, then commit the transaction that lists it (the one commit
+        point); a rebuilt generation then goes live by swapping CURRENT."""
+        assert self.db is not None
+        documents, chunks, stored, dead = self.db.execute(
+            "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
+            "(SELECT coalesce(sum(vectors), 0) FROM segments), "
+            "(SELECT count(*) FROM tombstones)").fetchone()
+        pending = sum(len(ids) for _, ids, _ in self._pending)
+        if chunks != stored - dead + pending:
+            raise IndexCorrupt(f"{self.path}: {chunks} chunks but {stored - dead + pending} "
+                               f"vectors; {rebuild_hint(self.directory)}")
+        if pending:
+            name = _next_segment_name(self.path, self.db)
+            part = seglib.build(name, np.concatenate([p[1] for p in self._pending]),
+                                np.concatenate([p[2] for p in self._pending]),
+                                self.vector_settings)
+            self._written += seglib.write(part, self.path)
+            _fsync(self.path)
+            self.db.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
+                            (name, part.kind, part.size, _now()))
+        self.version += 1
         self.manifest.update(format_version=FORMAT_VERSION, generation=self.name,
-                             built_at=_now(), documents=documents, chunks=chunks)
-        _write_atomic(self.path / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
-        for name in (DATABASE, VECTORS):
-            _fsync(self.path / name)
-        _fsync(self.path)
-        _write_atomic(self.directory / CURRENT, self.name + "\n")
-        _collect_garbage(self.directory)
+                             built_at=_now(), documents=documents, chunks=chunks,
+                             version=self.version, next_chunk_id=self.next_id)
+        _write_manifest(self.db, self.manifest)
+        expired = _expire_retired(self.db)
+        self.db.execute("COMMIT")
+        self._written = []  # listed by a committed transaction: the index's now
+        if self.fresh:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.close()
+        self.db = None
+        _remove_segment_files(self.path, expired)
+        if self.fresh:
+            for f in self.path.iterdir():
+                _fsync(f)
+            _fsync(self.path)
+            _write_atomic(self.directory / CURRENT, self.name + "\n")
+            _collect_garbage(self.directory)
+        else:
+            _remove_orphans(self.path)
         return self.name
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self.db.close()
-        shutil.rmtree(self.path, ignore_errors=True)
+        if self.db is not None:
+            _rollback(self.db)
+            with contextlib.suppress(Exception):
+                self.db.close()
+            self.db = None
+        for path in self._written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self._written = []
+        if self.fresh:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _write_manifest(db: sqlite3.Connection, manifest: dict[str, Any]) -> None:
+    db.execute("DELETE FROM manifest")
+    db.executemany("INSERT INTO manifest VALUES (?, ?)",
+                   [(k, json.dumps(v, ensure_ascii=False)) for k, v in manifest.items()])
+
+
+def _next_segment_name(path: Path, db: sqlite3.Connection) -> str:
+    names = [r[0] for r in db.execute("SELECT name FROM segments UNION SELECT name FROM retired")]
+    names += [p.name.split(".")[0] for p in path.glob("seg-*")]
+    numbers = [int(n.split("-")[1]) for n in names if n.split("-")[1].isdigit()]
+    return f"seg-{max(numbers, default=0) + 1:06d}"
+
+
+def _expire_retired(db: sqlite3.Connection) -> list[str]:
+    """Retired segments past their grace period: forget them (files go after commit)."""
+    cutoff = time.time() - RETIRE_GRACE_SECONDS
+    names = [r[0] for r in db.execute("SELECT name FROM retired WHERE at < ?", (cutoff,))]
+    db.execute("DELETE FROM retired WHERE at < ?", (cutoff,))
+    return names
+
+
+def _remove_segment_files(path: Path, names: Iterable[str]) -> None:
+    for name in names:
+        for file in seglib.files_of(name):
+            with contextlib.suppress(OSError):
+                (path / file).unlink()
+
+
+def _remove_orphans(path: Path) -> None:
+    """Segment files no committed transaction lists (a writer killed mid-way). Runs under
+    the writer lock, so no other writer is making one right now."""
+    db = sqlite3.connect(path / DATABASE, isolation_level=None, timeout=30)
+    try:
+        known = {r[0] for r in db.execute("SELECT name FROM segments UNION "
+                                          "SELECT name FROM retired")}
+    except sqlite3.Error:
+        return
+    finally:
+        db.close()
+    for file in path.glob("seg-*"):
+        if file.name.split(".")[0] not in known or file.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                file.unlink()
+
+
+# -- merging --------------------------------------------------------------------------------
+
+def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
+               settings: VectorSettings, full: bool = False) -> list[str]:
+    """Which segments to merge now: all when asked (or when over a fifth of the vectors
+    are deleted); all exact ones once together they reach the HNSW threshold; the smallest
+    ones when there are too many segments. Empty when nothing needs doing."""
+    names = [n for n, _, _ in listed]
+    total = sum(v for _, _, v in listed)
+    if full or (tombstones and tombstones > 0.2 * total):
+        return names if len(names) > 1 or tombstones else []
+    chosen: set[str] = set()
+    flat = [(n, v) for n, kind, v in listed if kind == seglib.FLAT]
+    if len(flat) > 1 and sum(v for _, v in flat) >= settings.approx_above:
+        chosen |= {n for n, _ in flat}
+    if len(listed) > settings.max_segments:
+        smallest = sorted(listed, key=lambda row: (row[2], row[0]))
+        chosen |= {n for n, _, _ in smallest[: len(listed) - settings.max_segments // 2]}
+    return sorted(chosen) if len(chosen) > 1 else []
+
+
+def needs_merge(directory: Path, settings: VectorSettings | None = None) -> bool:
+    """Cheap check (two small queries) whether `merge` has anything to do."""
+    name = live_generation(directory)
+    if name is None or not (directory / name / DATABASE).is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{directory / name / DATABASE}?mode=ro", uri=True, timeout=30)
+        try:
+            listed = db.execute("SELECT name, kind, vectors FROM segments").fetchall()
+            dead = db.execute("SELECT count(*) FROM tombstones").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return bool(merge_plan(listed, dead, settings or VectorSettings.from_env()))
+
+
+def merge(directory: Path, *, full: bool = False,
+          settings: VectorSettings | None = None) -> dict[str, Any] | None:
+    """Merge segments as `merge_plan` says, dropping deleted vectors; a merged segment at or
+    above the threshold is built as HNSW. Holds the writer lock: a re-index waits for it."""
+    settings = settings or VectorSettings.from_env()
+    started = time.perf_counter()
+    with writer_lock(directory):
+        name = live_generation(directory)
+        if name is None:
+            return None
+        path = directory / name
+        db = _connect_writer(path / DATABASE)
+        written: list[Path] = []
+        try:
+            manifest = _manifest_from_db(db, path, directory)
+            listed = db.execute("SELECT name, kind, vectors FROM segments ORDER BY name").fetchall()
+            dead = np.array([r[0] for r in db.execute("SELECT id FROM tombstones")],
+                            dtype=np.int64)
+            chosen = merge_plan(listed, len(dead), settings, full)
+            if not chosen:
+                return None
+            kinds = {n: kind for n, kind, _ in listed}
+            try:
+                parts = [seglib.read(path, n, kinds[n], int(manifest["dimension"]))
+                         for n in chosen]
+            except SegmentError as exc:
+                raise IndexCorrupt(f"{exc}; {rebuild_hint(directory)}") from exc
+            ids = np.concatenate([p.ids for p in parts])
+            vectors = np.concatenate([p.all_vectors() for p in parts])
+            keep = ~np.isin(ids, dead)
+            new = _next_segment_name(path, db)
+            merged = seglib.build(new, ids[keep], vectors[keep], settings)
+            del vectors
+            if merged.size:
+                written = seglib.write(merged, path)
+                _fsync(path)
+            db.execute("BEGIN IMMEDIATE")
+            if merged.size:
+                db.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
+                           (new, merged.kind, merged.size, _now()))
+            db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in chosen])
+            db.executemany("INSERT OR REPLACE INTO retired VALUES (?, ?)",
+                           [(n, time.time()) for n in chosen])
+            db.executemany("DELETE FROM tombstones WHERE id = ?",
+                           [(int(i),) for i in ids[~keep]])
+            manifest["version"] = int(manifest.get("version", 0)) + 1
+            _write_manifest(db, manifest)
+            expired = _expire_retired(db)
+            db.execute("COMMIT")
+            written = []
+        except BaseException:
+            _rollback(db)
+            for file in written:
+                with contextlib.suppress(OSError):
+                    file.unlink()
+            raise
+        finally:
+            db.close()
+        _remove_segment_files(path, expired)
+        _remove_orphans(path)
+    return {"merged": len(chosen), "vectors": merged.size, "kind": merged.kind,
+            "dropped": int((~keep).sum()), "seconds": round(time.perf_counter() - started, 2)}
 
 
 def fts_query(text: str) -> str | None:
@@ -464,16 +787,35 @@ def peek_manifest(directory: Path) -> dict[str, Any]:
     """The live manifest as written, unchecked (settings and sources of an old or damaged
     index, to rebuild it like it was); empty when there is none to read."""
     name = live_generation(directory)
-    try:
-        data = json.loads((directory / str(name) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if name is None:
         return {}
-    return data if isinstance(data, dict) else {}
+    path = directory / name
+    try:
+        db = sqlite3.connect(f"file:{path / DATABASE}?mode=ro", uri=True, timeout=30)
+        try:
+            return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM manifest")}
+        finally:
+            db.close()
+    except (sqlite3.Error, ValueError):
+        return _legacy_manifest(path)
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:
+    """The live manifest, checked (IndexCorrupt / IndexOutdated say what is wrong)."""
     name = live_generation(directory)
-    return None if name is None else _read_manifest(directory / name / MANIFEST, directory)
+    if name is None:
+        return None
+    path = directory / name
+    _check_sqlite_file(path / DATABASE, directory)
+    try:
+        db = sqlite3.connect(f"file:{path / DATABASE}?mode=ro", uri=True, timeout=30)
+        try:
+            return _manifest_from_db(db, path, directory)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorrupt(f"{path / DATABASE}: unreadable SQLite database ({exc}); "
+                           f"{rebuild_hint(directory)}") from exc
 
 
 def _next_name(directory: Path) -> str:

@@ -56,9 +56,10 @@ def test_lexical_index_stays_in_step(tmp_path: Path):
     note.unlink()
     index.refresh([corpus])
     assert index.search("kingfisher", k=3, mode="lexical") == []
-    snap = index.snapshot()
-    fts_rows = snap.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
-    assert fts_rows == snap.vectors.ntotal == index.stats()["chunks"]
+    with index.snapshot() as snap:
+        fts_rows = snap.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
+        vectors = sum(p.size for p in snap.segments) - len(snap.deleted)
+    assert fts_rows == vectors == index.stats()["chunks"]
 
 
 def test_highlights_point_inside_the_hit_at_the_answer(corpus_index: Index):

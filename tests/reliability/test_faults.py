@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -34,15 +35,25 @@ def garbage(path: Path) -> None:
     path.write_bytes(b"\x00garbage\xff" * 100)
 
 
+def sql(statement: str):
+    def spoil(path: Path) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute(statement)
+        db.close()
+    return spoil
+
+
 DAMAGE = {
-    "truncated FAISS file": ("vectors.faiss", truncate),
-    "garbage FAISS file": ("vectors.faiss", garbage),
-    "deleted FAISS file": ("vectors.faiss", Path.unlink),
+    "truncated FAISS segment": ("seg-000001.faiss", truncate),
+    "garbage FAISS segment": ("seg-000001.faiss", garbage),
+    "deleted FAISS segment": ("seg-000001.faiss", Path.unlink),
     "truncated SQLite file": ("meta.sqlite", truncate),
     "garbage SQLite file": ("meta.sqlite", garbage),
     "deleted SQLite file": ("meta.sqlite", Path.unlink),
-    "garbage manifest": ("manifest.json", garbage),
-    "deleted manifest": ("manifest.json", Path.unlink),
+    "garbage manifest": ("meta.sqlite", sql("UPDATE manifest SET value = '{' "
+                                            "WHERE key = 'dimension'")),
+    "manifest without the model": ("meta.sqlite", sql("DELETE FROM manifest "
+                                                      "WHERE key = 'model'")),
 }
 
 
@@ -80,6 +91,7 @@ def test_disk_full_during_a_write_keeps_the_old_index(built):
     assert "previous index is unchanged" in result.stderr
     assert (live_dir(index_dir).name, indexed(index_dir)) == before
     assert sorted(p.name for p in index_dir.glob("gen-*")) == [before[0]]  # nothing left over
+    assert sorted(p.name for p in live_dir(index_dir).glob("seg-*")) == ["seg-000001.faiss"]
     assert cli("index", str(corpus), "--index", str(index_dir), "-q").returncode == 0
     assert len(indexed(index_dir)) == 5
 

@@ -3,9 +3,11 @@ its documents are exactly the old set or exactly the new one. `make stress` runs
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -20,6 +22,31 @@ def wait_until(condition, timeout: float = 120.0) -> None:
         time.sleep(0.002)
 
 
+def writer_running(index_dir: Path) -> bool:
+    with open(index_dir / ".lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def segment_files(index_dir: Path) -> set[str]:
+    live = index_dir / (index_dir / "CURRENT").read_text().strip()
+    return {p.name for p in live.glob("seg-*")}
+
+
+def listed_segments(index_dir: Path) -> set[str]:
+    live = index_dir / (index_dir / "CURRENT").read_text().strip()
+    db = sqlite3.connect(live / "meta.sqlite")
+    try:
+        return {r[0] for r in db.execute("SELECT name FROM segments UNION "
+                                          "SELECT name FROM retired")}
+    finally:
+        db.close()
+
+
 def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):
     corpus = copy_corpus(tmp_path / "corpus")
     index_dir = tmp_path / "index"
@@ -27,12 +54,10 @@ def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):
     old = indexed(index_dir)
     new = old | add_bulk(corpus, 12)
     rng = random.Random(20261122)
-    live = lambda: (index_dir / "CURRENT").read_text().strip()  # noqa: E731
     moments = [
-        ("while reading and embedding", lambda: len(list(index_dir.glob("gen-*"))) > 1),
-        ("while writing the new generation",
-         lambda: any((g / "vectors.faiss").exists() for g in index_dir.glob("gen-*")
-                     if g.name != live())),
+        ("while reading and embedding", lambda: writer_running(index_dir)),
+        ("while writing the new segment",
+         lambda: len(segment_files(index_dir)) > len(listed_segments(index_dir))),
     ]
     outcomes = []
     for trial in range(TRIALS):
@@ -41,7 +66,7 @@ def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):
         if condition is None:
             time.sleep(rng.uniform(0.5, 8.0))
         else:
-            wait_until(condition)
+            wait_until(lambda c=condition, p=proc: c() or p.poll() is not None)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         now = indexed(index_dir)
@@ -53,5 +78,8 @@ def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):
     assert report.ok and len(report.added) == len(new - old)
     assert indexed(index_dir) == new
     assert len(list(index_dir.glob("gen-*"))) <= 2  # abandoned generations are cleaned up
+    assert {name.split(".")[0] for name in segment_files(index_dir)} <= listed_segments(
+        index_dir)  # and segments written by killed writers
+    assert not any(name.endswith(".tmp") for name in segment_files(index_dir))
     print(f"{TRIALS} kills: {outcomes.count(False)} left the old set, "
           f"{outcomes.count(True)} the new one")

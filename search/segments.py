@@ -1,0 +1,189 @@
+"""Vector segments: immutable FAISS files, each holding the vectors of some chunks.
+
+A small segment is exact (inner product over float32). A segment of at least
+`VectorSettings.approx_above` vectors is an HNSW graph over 8-bit codes, with the exact
+vectors beside it as float16 (memory-mapped, read only for the few candidates of a query):
+HNSW finds candidates, the exact vectors re-score them, so scores stay true cosines and
+recall@10 stays ≥ 0.98 at a fraction of exact search's cost (docs/PERFORMANCE.md).
+
+    seg-000004.faiss     IndexIDMap2 over IndexFlatIP or IndexHNSWSQ (ids = chunk ids, sorted)
+    seg-000004.f16.npy   exact vectors of an HNSW segment, rows in id order
+
+Only store.py decides where segments live and which are live.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .config import VectorSettings
+
+FLAT, HNSW = "flat", "hnsw"
+SUFFIX, EXACT_SUFFIX = ".faiss", ".f16.npy"
+EXACT_FILTER_MAX = 20_000  # a filter this selective is answered exactly from float16 vectors
+
+
+class SegmentError(Exception):
+    """A segment file that cannot be read; the message names it."""
+
+
+@dataclass
+class Segment:
+    name: str
+    kind: str
+    index: faiss.Index
+    ids: np.ndarray  # chunk ids held, ascending (row i of the segment holds ids[i])
+    exact: np.ndarray | None  # float16 rows of an HNSW segment (memory-mapped)
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Row numbers of those of `ids` this segment holds (others dropped)."""
+        pos = np.searchsorted(self.ids, ids)
+        pos = np.minimum(pos, max(0, len(self.ids) - 1))
+        return pos[self.ids[pos] == ids] if len(self.ids) else pos[:0]
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Exact vectors (float32) of these rows."""
+        if self.exact is not None:
+            return np.asarray(self.exact[rows], dtype=np.float32)
+        flat = faiss.downcast_index(self.index.index)
+        return np.vstack([flat.reconstruct(int(r)) for r in rows]) if len(rows) else \
+            np.zeros((0, self.index.d), dtype=np.float32)
+
+    def all_vectors(self) -> np.ndarray:
+        if self.exact is not None:
+            return np.asarray(self.exact, dtype=np.float32)
+        flat = faiss.downcast_index(self.index.index)
+        return flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else \
+            np.zeros((0, self.index.d), dtype=np.float32)
+
+    def search(self, query: np.ndarray, k: int, settings: VectorSettings,
+               deleted: faiss.IDSelector | None, allowed: np.ndarray | None
+               ) -> list[tuple[int, float]]:
+        """Best k (chunk id, cosine) of this segment. `allowed`: only these ids (already
+        free of deleted ones); `deleted`: a selector of ids to skip."""
+        if not self.size or k <= 0:
+            return []
+        q = query.reshape(1, -1).astype(np.float32)
+        if allowed is not None:
+            rows = self.rows(allowed)
+            if not len(rows):
+                return []
+            if self.kind == HNSW and len(rows) <= EXACT_FILTER_MAX:
+                return _top(self.ids[rows], self.vectors(rows) @ q[0], k)
+            selector: faiss.IDSelector | None = faiss.IDSelectorBatch(self.ids[rows])
+        else:
+            selector = deleted
+        if self.kind == FLAT:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+            scores, ids = self.index.search(q, min(k, self.size), params=params)
+            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
+                    if i >= 0]
+        depth = min(max(k, settings.rerank), self.size)
+        params = faiss.SearchParametersHNSW(efSearch=max(settings.ef_search, depth))
+        if selector is not None:
+            params.sel = selector
+        _, ids = self.index.search(q, depth, params=params)
+        found = ids[0][ids[0] >= 0]
+        rows = self.rows(found)
+        return _top(self.ids[rows], self.vectors(rows) @ q[0], k)
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def build(name: str, ids: np.ndarray, vectors: np.ndarray, settings: VectorSettings) -> Segment:
+    """A segment over these vectors: exact when small, HNSW + float16 when large."""
+    order = np.argsort(ids, kind="stable")
+    ids = np.ascontiguousarray(ids[order], dtype=np.int64)
+    vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+    dimension = vectors.shape[1]
+    if len(ids) >= settings.approx_above:
+        inner = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, settings.hnsw_m,
+                                  faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = settings.ef_construction
+        sample = vectors[np.random.default_rng(0).choice(len(vectors),
+                                                         min(len(vectors), 200_000),
+                                                         replace=False)]
+        inner.train(sample)
+        index = faiss.IndexIDMap2(inner)
+        index.add_with_ids(vectors, ids)
+        return Segment(name, HNSW, index, ids, vectors.astype(np.float16))
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    if len(ids):
+        index.add_with_ids(vectors, ids)
+    return Segment(name, FLAT, index, ids, None)
+
+
+def write(segment: Segment, directory: Path) -> list[Path]:
+    """Write a segment's files (temporary names, flushed, then renamed); returns them."""
+    written = []
+    final = directory / (segment.name + SUFFIX)
+    tmp = final.with_name(final.name + ".tmp")
+    try:
+        faiss.write_index(segment.index, str(tmp))
+    except RuntimeError as exc:  # FAISS reports a full disk as a RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise OSError(errno.EIO, f"write failed ({str(exc).strip().splitlines()[-1]})",
+                      str(tmp)) from exc
+    _fsync_file(tmp)
+    if segment.exact is not None:
+        exact = directory / (segment.name + EXACT_SUFFIX)
+        exact_tmp = exact.with_name(exact.name + ".tmp")
+        with open(exact_tmp, "wb") as handle:
+            np.save(handle, segment.exact)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(exact_tmp, exact)
+        written.append(exact)
+    os.replace(tmp, final)
+    written.append(final)
+    return written
+
+
+def read(directory: Path, name: str, kind: str, dimension: int) -> Segment:
+    """Load a segment; SegmentError names the file when it is missing or damaged."""
+    path = directory / (name + SUFFIX)
+    if not path.is_file():
+        raise SegmentError(f"{path}: missing")
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "read failed"
+        raise SegmentError(f"{path}: unreadable FAISS index ({first})") from exc
+    if index.d != dimension:
+        raise SegmentError(f"{path}: dimension {index.d}, the index has {dimension}")
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # read_index gives IDMap2
+    exact = None
+    if kind == HNSW:
+        exact_path = directory / (name + EXACT_SUFFIX)
+        try:
+            exact = np.load(exact_path, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise SegmentError(f"{exact_path}: missing or unreadable ({exc})") from exc
+        if exact.shape != (len(ids), dimension):
+            raise SegmentError(f"{exact_path}: shape {exact.shape} does not match {path}")
+    return Segment(name, kind, index, ids, exact)
+
+
+def files_of(name: str) -> tuple[str, str]:
+    return name + SUFFIX, name + EXACT_SUFFIX
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
