@@ -34,24 +34,32 @@ class VectorSettings:
     re-embedding: a new value applies to the next segment written or merged (docs/SCALING.md).
     Environment variables override each field, for users tuning a large index."""
 
-    approx_above: int = 50_000  # a segment this large is built as HNSW, smaller ones stay exact
-    hnsw_m: int = 32  # graph links per vector
+    approx_above: int = 50_000  # a segment this large is approximate, smaller ones exact
+    approx_kind: str = "ivf"  # "ivf" (inverted lists, 8-bit codes) or "hnsw" (graph, 8-bit)
+    nprobe: int = 64  # IVF lists visited per query; recall@10 ≥ 0.98 (docs/PERFORMANCE.md)
+    hnsw_m: int = 32  # HNSW graph links per vector
     ef_construction: int = 40
-    ef_search: int = 128  # candidates explored per query; recall@10 against exact ≥ 0.98
-    rerank: int = 50  # HNSW candidates re-scored with exact (float16) vectors
+    ef_search: int = 128  # HNSW candidates explored per query
+    rerank: int = 50  # approximate candidates re-scored with the exact (float16) vectors
     max_segments: int = 8  # more than this and the smallest are merged
 
     @classmethod
     def from_env(cls) -> VectorSettings:
-        values = {}
+        values: dict[str, int | str] = {}
         for name in cls.__dataclass_fields__:
             raw = os.environ.get(f"EVIDENCE_SEARCH_{name.upper()}")
-            if raw:
-                try:
-                    values[name] = int(raw)
-                except ValueError:
-                    raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: not a whole number "
-                                     f"({raw!r})") from None
+            if not raw:
+                continue
+            if name == "approx_kind":
+                if raw not in ("ivf", "hnsw"):
+                    raise ValueError(f"EVIDENCE_SEARCH_APPROX_KIND: 'ivf' or 'hnsw', not {raw!r}")
+                values[name] = raw
+                continue
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: not a whole number "
+                                 f"({raw!r})") from None
         return cls(**values)
 
 

@@ -306,11 +306,14 @@ class Snapshot:
             return []
         where, params = filter_sql(filters)
         rank = f"bm25(chunks_fts, 1.0, {CONTEXT_WEIGHT})"
-        sql = ("SELECT c.id, -" + rank + " FROM chunks_fts "
-               "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d USING (doc_id) "
-               f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} "
-               f"ORDER BY {rank} LIMIT ?")
-        return [(int(i), float(s)) for i, s in self.db.execute(sql, [match, *params, k])]
+        if not where:  # no joins: scoring every match is the cost, fetching rows is not
+            sql = (f"SELECT rowid, -{rank} FROM chunks_fts WHERE chunks_fts MATCH ? "
+                   f"ORDER BY {rank} LIMIT ?")
+        else:
+            sql = (f"SELECT c.id, -{rank} FROM chunks_fts "
+                   "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d USING (doc_id) "
+                   f"WHERE chunks_fts MATCH ? AND {where} ORDER BY {rank} LIMIT ?")
+        return [(int(i), float(x)) for i, x in self.db.execute(sql, [match, *params, k])]
 
     def doc_freq(self, term: str) -> int:
         """Passages containing a stemmed term (from the lexical index's own vocabulary)."""

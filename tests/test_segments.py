@@ -1,0 +1,141 @@
+"""Incremental writes cost in proportion to the change: a new small segment per re-index,
+tombstones for deletions, merges later; approximate segments above a size threshold."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search import Index
+from search.store import IndexOutdated
+from tests.conftest import FIRE, copy_corpus
+from tests.test_reindex import NEW_DOC
+
+QUESTION = "How many Met officers are in regular psychological monitoring?"
+
+
+def live(index: Index) -> Path:
+    return index.directory / (index.directory / "CURRENT").read_text().strip()
+
+
+def test_adding_a_document_writes_one_small_segment_and_rewrites_nothing(tmp_path: Path):
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    generation = live(index)
+    first = generation / "seg-000001.faiss"
+    before = (first.stat().st_ino, first.stat().st_mtime_ns,
+              (generation / "meta.sqlite").stat().st_ino)
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    report = index.refresh([corpus])
+    assert report.added == [f"{corpus.name}/fatigue.md"]
+    assert live(index) == generation  # changed in place, no new generation
+    assert (first.stat().st_ino, first.stat().st_mtime_ns,
+            (generation / "meta.sqlite").stat().st_ino) == before
+    stats = index.stats()
+    assert [s["vectors"] for s in stats["segments"]][1:] == [report.chunks_embedded]
+    assert "fatigue" in index.search("rota fatigue of call handlers", k=1)[0].text
+
+
+def test_deleted_documents_are_never_found_and_a_merge_drops_them(tmp_path: Path):
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.refresh([corpus])
+    total = index.stats()["chunks"]
+    gone = {d.doc_id: d.chunks for d in index.documents()}[f"{corpus.name}/fatigue.md"]
+    (corpus / "fatigue.md").unlink()
+    index.refresh([corpus])
+    index.wait_for_merges()  # too few deletions to merge for
+    stats = index.stats()
+    assert stats["tombstones"] == gone and stats["chunks"] == total - gone
+    for mode in ("semantic", "hybrid", "lexical"):
+        hits = index.search("rota fatigue of call handlers at night", k=20, mode=mode)
+        assert hits and all("fatigue.md" not in h.doc_id for h in hits)
+    done = index.optimize(full=True)
+    assert done is not None and done["dropped"] == gone
+    stats = index.stats()
+    assert stats["tombstones"] == 0 and len(stats["segments"]) == 1
+    assert stats["segments"][0]["vectors"] == stats["chunks"]
+    # Deleting most of the index merges by itself, in the background.
+    (corpus / FIRE).unlink()
+    Index(tmp_path / "index").refresh([corpus])
+    index.wait_for_merges()
+    for _ in range(100):
+        if index.stats()["tombstones"] == 0:
+            break
+        time.sleep(0.1)
+    assert index.stats()["tombstones"] == 0
+
+
+def test_many_small_writes_are_merged_in_the_background(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EVIDENCE_SEARCH_MAX_SEGMENTS", "3")
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    for n in range(4):
+        (corpus / f"note-{n}.md").write_text(NEW_DOC.replace("fatigue", f"fatigue {n}"))
+        index.refresh([corpus])
+        index.wait_for_merges()
+        assert len(index.stats()["segments"]) <= 3
+    assert len(list(live(index).glob("seg-*.faiss"))) <= 3 + 4  # merged-away files expire
+    hits = index.search("rota fatigue 3 of call handlers", k=10, mode="lexical")
+    assert any("note-3" in h.doc_id for h in hits)
+
+
+def test_a_large_segment_is_approximate_and_finds_what_exact_search_finds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    corpus = copy_corpus(tmp_path / "corpus")
+    exact = Index(tmp_path / "exact")
+    exact.refresh([corpus])
+    monkeypatch.setenv("EVIDENCE_SEARCH_APPROX_ABOVE", "20")  # the seed corpus counts as large
+    for kind in ("ivf", "hnsw"):
+        monkeypatch.setenv("EVIDENCE_SEARCH_APPROX_KIND", kind)
+        index = Index(tmp_path / kind)
+        index.refresh([corpus])
+        assert [s["kind"] for s in index.stats()["segments"]] == [kind]
+        assert list(live(index).glob("seg-000001.f16.npy"))  # exact vectors for re-scoring
+        for question in (QUESTION, "peer support after a traumatic incident",
+                         "fire fighters cancer screening"):
+            want = exact.search(question, k=5, mode="semantic")
+            got = index.search(question, k=5, mode="semantic")
+            assert [h.text for h in got][:3] == [h.text for h in want][:3]
+            assert got[0].similarity == pytest.approx(want[0].similarity, abs=2e-3)
+        doc = index.documents()[0].doc_id
+        hits = index.search(QUESTION, k=5, filters={"documents": [doc]})
+        assert hits and all(h.doc_id == doc for h in hits)
+
+
+def test_vectors_of_lexical_hits_come_from_every_segment_kind(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EVIDENCE_SEARCH_APPROX_ABOVE", "20")
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])  # one approximate segment
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.refresh([corpus])  # plus a small exact one
+    with index.snapshot() as snap:
+        ids = [r[0] for r in snap.db.execute("SELECT id FROM chunks ORDER BY id")]
+        vectors = snap.vectors_of(ids)
+    assert vectors.shape == (len(ids), 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-2)
+
+
+def test_an_index_in_the_old_format_says_so_and_is_rebuilt(tmp_path: Path):
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    db = sqlite3.connect(live(index) / "meta.sqlite")
+    db.execute("UPDATE manifest SET value = '2' WHERE key = 'format_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(IndexOutdated, match="index format 2, this version reads 3"):
+        Index(tmp_path / "index").search(QUESTION)
+    report = Index(tmp_path / "index").refresh([corpus])
+    assert report.ok and len(report.added) == 2
+    assert Index(tmp_path / "index").search(QUESTION, k=1)
