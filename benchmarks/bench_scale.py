@@ -284,6 +284,9 @@ def main() -> None:
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--recall", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--real", type=Path, default=WORK / "throughput-scifact",
+                        help="an index of the SciFact corpus (default: the one the "
+                             "throughput step builds)")
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.queries)))
@@ -299,7 +302,7 @@ def main() -> None:
     if not args.skip_throughput:
         results["indexing"] = indexing_throughput()
         print(json.dumps(results["indexing"]), flush=True)
-    real = WORK / "throughput-scifact"
+    real = args.real
     real_vecs = None
     if (real / "CURRENT").exists():
         row = in_fresh_process("--measure", str(real), "--queries", str(args.queries))

@@ -25,28 +25,53 @@ def main(path: str) -> None:
         "",
         "## Query latency, memory and size",
         "",
-        "Warm latency through `Index.search(k=5)` for distinct SciFact claims: encode, FAISS "
-        "search, FTS5 (hybrid), metadata fetch and highlighting. 100k and 1M hold real text "
-        "with random unit vectors.",
+        "Warm latency through `Index.search(k=5)` for distinct SciFact claims: encode, vector "
+        "search, FTS5 (hybrid), metadata fetch and highlighting (the default; one column "
+        "without it). 100k and 1M hold real text; their vectors are mixtures of real SciFact "
+        "passage vectors plus noise (see `benchmarks/bench_scale.py`).",
         "",
-        "| passages | vectors | semantic p50/p95/p99 ms | hybrid p50/p95/p99 ms | encode p50 ms "
-        "| peak RSS MB | on disk MB | cold first search s | `info` s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| passages | vectors | segments | semantic p50/p95/p99 ms | hybrid p50/p95/p99 ms "
+        "| hybrid, no highlight p50/p95 ms | encode p50 ms | peak RSS MB | on disk MB "
+        "| cold first search s | `info` s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, row in sizes:
         sem, hyb = row["semantic"], row["hybrid"]
+        bare = row.get("hybrid_no_highlight", {})
         lines.append(
-            f"| {int(size):,} | {row['kind']} | {sem['p50']} / {sem['p95']} / {sem['p99']} | "
-            f"{hyb['p50']} / {hyb['p95']} / {hyb['p99']} | {row['encode_ms_p50']} | "
+            f"| {int(size):,} | {row['kind']} | {', '.join(row.get('segments', []))} | "
+            f"{sem['p50']} / {sem['p95']} / {sem['p99']} | "
+            f"{hyb['p50']} / {hyb['p95']} / {hyb['p99']} | "
+            f"{bare.get('p50', '-')} / {bare.get('p95', '-')} | {row['encode_ms_p50']} | "
             f"{row['peak_rss_mb']:,} | {row['size_bytes'] / 1e6:,.0f} | "
             f"{row['cold_first_search_s']} | {row['info_s']} |")
+    recalls = [(s, r["recall"]) for s, r in sizes if "recall" in r]
+    real = data.get("recall_real")
+    if recalls or real:
+        lines += ["", "## Recall@10 of approximate search against exact search", "",
+                  "Real SciFact questions (the query path's own encoder); exact = brute force "
+                  "over the same vectors. Default settings (HNSW M=32, efSearch 128, 50 "
+                  "candidates re-scored with exact float16 vectors; IVF 4·√n lists, nprobe "
+                  "64).", "",
+                  "| vectors | index | recall@10 | ms per query (vector search only) "
+                  "| build s |", "|---|---|---|---|---|"]
+        if real:
+            for kind in ("hnsw", "ivf"):
+                r = real[kind]
+                lines.append(f"| {real['vectors']:,} real (SciFact passages + sentences) | "
+                             f"{kind} | {r['recall_at_10']} | {r['ms_per_query']} | "
+                             f"{r['build_s']} |")
+        for size, r in recalls:
+            lines.append(f"| {int(size):,} mixed real vectors | {', '.join(r['kinds'])} "
+                         f"(as built) | {r['recall_at_10']} | - | - |")
     adds = [(s, r["add_pdf"]) for s, r in sizes if "add_pdf" in r]
     if adds:
         lines += ["", "## Adding one 19-page PDF", "",
-                  "| index size | passages added | total s | embedding s | beyond embedding s |",
-                  "|---|---|---|---|---|"]
+                  "| index size | passages added | total s | embedding s | beyond embedding s "
+                  "| removing it again s |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {int(s):,} | {a['chunks']} | {a['total_s']} | {a['embedding_s']} | "
-                  f"{a['beyond_embedding_s']} |" for s, a in adds]
+                  f"{a['beyond_embedding_s']} | {a.get('remove_s', '-')} |" for s, a in adds]
     if "indexing" in data:
         lines += ["", "## Indexing throughput (end to end, model loaded)", "",
                   "| corpus | passages | seconds | passages/s | embedding share |",
