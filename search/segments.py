@@ -43,7 +43,7 @@ class Segment:
     kind: str
     index: faiss.Index
     ids: np.ndarray  # chunk ids held, ascending (row i of the segment holds ids[i])
-    exact: np.ndarray | None  # float16 rows of an HNSW segment (memory-mapped)
+    exact: np.ndarray | ExactRows | None  # float16 rows of an approximate segment
 
     @property
     def size(self) -> int:
@@ -57,6 +57,8 @@ class Segment:
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """Exact vectors (float32) of these rows."""
+        if isinstance(self.exact, ExactRows):
+            return self.exact.take(rows)
         if self.exact is not None:
             return np.asarray(self.exact[rows], dtype=np.float32)
         flat = faiss.downcast_index(self.index.index)
@@ -64,6 +66,8 @@ class Segment:
             np.zeros((0, self.index.d), dtype=np.float32)
 
     def all_vectors(self) -> np.ndarray:
+        if isinstance(self.exact, ExactRows):
+            return self.exact.everything()
         if self.exact is not None:
             return np.asarray(self.exact, dtype=np.float32)
         flat = faiss.downcast_index(self.index.index)
@@ -103,6 +107,49 @@ class Segment:
         found = ids[0][ids[0] >= 0]
         rows = self.rows(found)
         return _top(self.ids[rows], self.vectors(rows) @ q[0], k)
+
+
+class ExactRows:
+    """The float16 file of a segment, read a few rows at a time with pread: a query reads
+    ~50 scattered rows, and reading them (rather than mapping the file) keeps them out of the
+    process's memory — a mapping would fault in read-ahead pages around every row."""
+
+    BULK = 2_000  # more rows than this are read through a temporary mapping
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            self.offset = handle.tell()
+        if fortran or dtype != np.float16 or len(shape) != 2:
+            raise ValueError(f"expected a C-order float16 matrix, found {dtype} {shape}")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.row_bytes = self.shape[1] * 2
+        if os.path.getsize(path) < self.offset + self.shape[0] * self.row_bytes:
+            raise ValueError("truncated")
+        self.fd = os.open(path, os.O_RDONLY)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) > self.BULK:
+            mapped = np.load(self.path, mmap_mode="r")
+            return np.asarray(mapped[rows], dtype=np.float32)
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float16)
+        for n, row in enumerate(rows.tolist()):
+            out[n] = np.frombuffer(os.pread(self.fd, self.row_bytes,
+                                            self.offset + row * self.row_bytes), np.float16)
+        return out.astype(np.float32)
+
+    def everything(self) -> np.ndarray:
+        return np.load(self.path).astype(np.float32)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "fd", None)
+        if fd is not None:
+            os.close(fd)
 
 
 def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -195,7 +242,7 @@ def read(directory: Path, name: str, kind: str, dimension: int) -> Segment:
     if kind != FLAT:
         exact_path = directory / (name + EXACT_SUFFIX)
         try:
-            exact = np.load(exact_path, mmap_mode="r")
+            exact = ExactRows(exact_path)
         except (OSError, ValueError) as exc:
             raise SegmentError(f"{exact_path}: missing or unreadable ({exc})") from exc
         if exact.shape != (len(ids), dimension):
