@@ -40,6 +40,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from . import lexical_engine
 from . import segments as seglib
 from .config import VectorSettings
 from .lexical import STOPWORDS, WORD
@@ -54,6 +55,7 @@ LOCK = ".lock"
 KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers still holding it
 DOC_FREQ_CACHE = 200_000  # words whose passage counts are remembered per version
 RETIRE_GRACE_SECONDS = 60.0  # merged-away segment files outlive their last possible reader
+LEXICAL_REPLAY_MAX = 200_000  # changes replayed into tantivy; beyond, it is rebuilt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -191,6 +193,7 @@ class Generation:
         self._segments: dict[str, Segment] = {}
         self._deleted: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
         self._doc_freq: tuple[int, dict[str, int]] = (-1, {})
+        self.lexical = lexical_engine.Reader(self.path)
         self.snapshot().close()  # fail now, with the file named, if anything is unreadable
 
     def connection(self) -> sqlite3.Connection:
@@ -324,6 +327,10 @@ class Snapshot:
         if match is None or k <= 0:
             return []
         where, params = filter_sql(filters)
+        if not where and lexical_engine.enabled(self.count):
+            found = self.generation.lexical.search(query, k, int(self.manifest.get("version", 0)))
+            if found is not None:
+                return found
         rank = f"bm25(chunks_fts, 1.0, {CONTEXT_WEIGHT})"
         if not where:  # no joins: scoring every match is the cost, fetching rows is not
             sql = (f"SELECT rowid, -{rank} FROM chunks_fts WHERE chunks_fts MATCH ? "
@@ -367,7 +374,7 @@ class Snapshot:
         return row[0] if row else None
 
     def size_on_disk(self) -> int:
-        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
     def describe(self) -> dict[str, Any]:
         """Segments and tombstones, for `info` and the index panel."""
@@ -491,6 +498,7 @@ class Writer:
         self.path = directory / self.name
         self._pending: list[tuple[str, np.ndarray, np.ndarray]] = []  # doc, ids, vectors
         self._pending_docs: set[str] = set()
+        self._lexical_ops: list[lexical_engine.Op] | None = []  # None: too many, rebuild
         self._written: list[Path] = []
         self.db: sqlite3.Connection | None = None
         try:
@@ -525,6 +533,7 @@ class Writer:
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             removed += len(ids)
+            self._note(("delete", (doc_id,)))
             if doc_id in self._pending_docs:  # added earlier in this same write: no vector
                 self._pending = [p for p in self._pending if p[0] != doc_id]  # stored yet
                 self._pending_docs.discard(doc_id)
@@ -553,10 +562,20 @@ class Writer:
               json.dumps(list(c.section), ensure_ascii=False), c.text,
               " › ".join([doc.title, *c.section]))
              for i, c in zip(ids, chunks, strict=True)])
+        for i, c in zip(ids, chunks, strict=True):
+            self._note(("add", (int(i), c.doc_id, c.text, " › ".join([doc.title, *c.section]))))
         if len(chunks):
             self._pending.append((doc.doc_id, ids,
                                   np.ascontiguousarray(vectors, dtype=np.float32)))
             self._pending_docs.add(doc.doc_id)
+
+    def _note(self, op: lexical_engine.Op) -> None:
+        """Remember a change for the tantivy index (a rebuild replays nothing)."""
+        if self.fresh or self._lexical_ops is None:
+            return
+        self._lexical_ops.append(op)
+        if len(self._lexical_ops) > LEXICAL_REPLAY_MAX:
+            self._lexical_ops = None
 
     def commit(self) -> str:
         """Write the new segment, then commit the transaction that lists it (the one commit
@@ -592,6 +611,8 @@ class Writer:
         self.db.close()
         self.db = None
         _remove_segment_files(self.path, expired)
+        _sync_lexical(self.path, chunks, self.version - (0 if self.fresh else 1), self.version,
+                      None if self.fresh else self._lexical_ops)
         if self.fresh:
             for f in self.path.iterdir():
                 _fsync(f)
@@ -614,6 +635,26 @@ class Writer:
         self._written = []
         if self.fresh:
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _sync_lexical(path: Path, chunks: int, previous: int, version: int,
+                  ops: list[lexical_engine.Op] | None) -> None:
+    """After a commit: bring the tantivy index to this version (large indexes only). The
+    commit has happened, so a failure here costs speed, not data: FTS5 answers meanwhile."""
+    if not lexical_engine.enabled(chunks):
+        return
+    db = sqlite3.connect(f"file:{path / DATABASE}?mode=ro", uri=True, timeout=60)
+    try:
+        if ops is None:
+            lexical_engine.rebuild(path, db, version)
+        else:
+            lexical_engine.sync(path, db, previous, version, ops)
+    except Exception as exc:  # noqa: BLE001 - reported, and searches stay correct
+        lexical_engine.mark_stale(path)
+        print(f"{path}: lexical engine not updated ({exc}); searches use FTS5 until the "
+              "next re-index", file=sys.stderr)
+    finally:
+        db.close()
 
 
 def _write_manifest(db: sqlite3.Connection, manifest: dict[str, Any]) -> None:
@@ -749,6 +790,7 @@ def merge(directory: Path, *, full: bool = False,
             expired = _expire_retired(db)
             db.execute("COMMIT")
             written = []
+            lexical_engine.advance(path, manifest["version"] - 1, manifest["version"])
         except BaseException:
             _rollback(db)
             for file in written:
