@@ -45,7 +45,7 @@ def features(index: Index, questions: list[str]) -> list[np.ndarray]:
     for q in questions:
         hits = index.search(q, k=10, highlight=False)
         qt = terms(q)
-        weights = term_weights(qt, snap.doc_freq, max(1, snap.vectors.ntotal))
+        weights = term_weights(qt, snap.doc_freq, max(1, snap.count))
         out.append(np.array([[h.similarity, coverage(qt, h.text, weights)] for h in hits]
                             or [[0.0, 0.0]]))
     return out

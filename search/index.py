@@ -15,7 +15,7 @@ from .config import DEFAULT_CORPUS_DIR, Settings, default_index_dir
 from .embedder import get_embedder
 from .highlight import highlight as highlight_spans
 from .indexer import ProgressHook, refresh, resolve_stored, stored_path
-from .lexical import coverage, term_weights, terms
+from .lexical import coverage, term_weights, terms, words_by_term
 from .query import MODES, Fusion, retrieve
 from .records import Filters, Hit, IndexReport
 from .store import (
@@ -121,7 +121,9 @@ class Index:
             vector = embedder.encode([query])[0]
             found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
             query_terms = terms(query)
-            weights = term_weights(query_terms, snap.doc_freq, max(1, snap.count))
+            words = words_by_term(query)
+            weights = term_weights(query_terms, lambda t: snap.doc_freq(t, words.get(t)),
+                                   max(1, snap.count))
         calibration = calibration_for(model)
         texts = [c.row.text for c in found if c.row]
         spans = (highlight_spans(embedder, vector, query_terms, weights, texts) if highlight

@@ -28,6 +28,11 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+def words_by_term(text: str) -> dict[str, str]:
+    """A word of the text for each of its stems (engines that stem differently need it)."""
+    return {stem(w): w for w in reversed(WORD.findall(text.lower())) if w not in STOPWORDS}
+
+
 def terms(text: str) -> list[str]:
     """Distinct content-word stems of a text, in order."""
     words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]

@@ -74,7 +74,7 @@ def lexical_query(snap: Snapshot, query: str) -> str:
     if total <= PRUNE_ABOVE:
         return query
     words = list(dict.fromkeys(w for w in WORD.findall(query.lower()) if w not in STOPWORDS))
-    freq = {w: snap.doc_freq(stem(w)) for w in words}
+    freq = {w: snap.doc_freq(stem(w), w) for w in words}
     keep = [w for w in words if freq[w] <= COMMON_FRACTION * total]
     return " ".join(keep or sorted(words, key=freq.__getitem__)[:2]) or query
 

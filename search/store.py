@@ -341,9 +341,15 @@ class Snapshot:
                    f"WHERE chunks_fts MATCH ? AND {where} ORDER BY {rank} LIMIT ?")
         return [(int(i), float(x)) for i, x in self.db.execute(sql, [match, *params, k])]
 
-    def doc_freq(self, term: str) -> int:
-        """Passages containing a stemmed term (from the lexical index's own vocabulary)."""
-        return self.generation.doc_freq(self.db, int(self.manifest.get("version", 0)), term)
+    def doc_freq(self, term: str, word: str | None = None) -> int:
+        """Passages containing a stemmed term (from the lexical index's own vocabulary); in a
+        large index, given the word itself, tantivy's term dictionary answers instantly."""
+        version = int(self.manifest.get("version", 0))
+        if word is not None and lexical_engine.enabled(self.count):
+            found = self.generation.lexical.doc_freq(word, version)
+            if found is not None:
+                return found
+        return self.generation.doc_freq(self.db, version, term)
 
     def allowed_ids(self, filters: Filters) -> np.ndarray:
         where, params = filter_sql(filters)

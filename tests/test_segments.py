@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from search import Index
+from search.lexical import stem
 from search.store import IndexOutdated
 from tests.conftest import FIRE, copy_corpus
 from tests.test_reindex import NEW_DOC
@@ -155,6 +156,9 @@ def test_large_indexes_search_words_through_tantivy_kept_in_step(
         direct = snap.generation.lexical.search("psychological monitoring officers", 5,
                                                 snap.manifest["version"])
         assert direct and direct == snap.search_lexical("psychological monitoring officers", 5)
+        quick = snap.doc_freq(stem("officers"), "officers")  # tantivy's term dictionary
+        assert 0 < quick <= snap.generation.doc_freq(snap.db, snap.manifest["version"],
+                                                     stem("officers"))  # FTS5 adds titles
     for question in ("psychological monitoring", "Trauma Peer Support Programme TIPT",
                      "firefighters contaminants cancer"):
         want = fts.search(question, k=3, mode="lexical")
