@@ -144,8 +144,18 @@ def measure(directory: Path, n_queries: int) -> dict:
     result["chunks"] = stats["chunks"]
     result["size_bytes"] = stats["size_bytes"]
     result["segments"] = [f"{s['kind']} {s['vectors']}" for s in stats["segments"]]
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries
+    that over fork and exec, so a child of the process that built 1M vectors would report
+    the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def recall_of_index(directory: Path, n_queries: int) -> dict:
@@ -284,6 +294,9 @@ def main() -> None:
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--recall", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure synthetic indexes built by an earlier run (keeps its "
+                             "build time)")
     parser.add_argument("--real", type=Path, default=WORK / "throughput-scifact",
                         help="an index of the SciFact corpus (default: the one the "
                              "throughput step builds)")
@@ -314,7 +327,12 @@ def main() -> None:
         print(json.dumps(results["recall_real"]), flush=True)
     for size in [int(s) for s in args.sizes.split(",") if s]:
         directory = WORK / f"synthetic-{size}"
-        build = build_synthetic(directory, size, real=real_vecs)
+        earlier = json.loads(previous.read_text())["sizes"].get(str(size), {}) \
+            if previous.exists() else {}
+        if args.reuse and (directory / "CURRENT").exists() and "build_s" in earlier:
+            build = earlier["build_s"]
+        else:
+            build = build_synthetic(directory, size, real=real_vecs)
         row = in_fresh_process("--measure", str(directory), "--queries", str(args.queries))
         row.update(kind=("mixed real vectors" if real_vecs is not None else "random vectors")
                    + ", real text", build_s=round(build, 1),

@@ -202,15 +202,34 @@ def evaluate_questions(index: Index, questions: Sequence[Question], mode: str,
         first = next((n for n, h in enumerate(hits[:10], 1)
                       if any(covers(h, s) for s in q.spans)), None)
         reciprocal.append(1.0 / first if first else 0.0)
+    elapsed = time.perf_counter() - started
     return {
         "Recall@5": statistics.mean(recalls) if recalls else 0.0,
         "MRR@10": statistics.mean(reciprocal) if reciprocal else 0.0,
         "weak-flag accuracy": float(statistics.mean(weak_right)),
         "strong when answerable": float(statistics.mean(strong_when_answerable or [0.0])),
         "weak when unanswerable": float(statistics.mean(weak_when_not or [0.0])),
-        "ms/query": (time.perf_counter() - started) * 1000 / max(1, len(questions)),
+        "highlight on answer": highlight_accuracy(index, questions, mode, fusion),
+        "ms/query": elapsed * 1000 / max(1, len(questions)),
         "questions": len(questions),
     }
+
+
+def highlight_accuracy(index: Index, questions: Sequence[Question], mode: str,
+                       fusion: Fusion | None = None) -> float:
+    """Of the top-5 hits that hold a gold answer, the share whose first highlighted sentence
+    overlaps it: does the page point the reader at the answer?"""
+    right = []
+    for q in questions:
+        if not q.answerable:
+            continue
+        for hit in index.search(q.question, k=5, mode=mode, fusion=fusion):
+            for doc_id, start, end in q.spans:
+                if hit.doc_id == doc_id and hit.start < end and start < hit.end \
+                        and hit.highlights:
+                    a, b = hit.highlights[0]
+                    right.append(hit.start + a < end and start < hit.start + b)
+    return float(statistics.mean(right)) if right else 0.0
 
 
 def shuffled_queries(queries: Sequence[str], seed: int = 13) -> list[str]:

@@ -19,7 +19,7 @@ from .text import sentence_spans
 
 MAX_SENTENCES = 3
 MAX_CANDIDATES = 16  # sentences per passage considered
-EMBED_BUDGET_CHARS = 600  # ≈ 130 word-pieces embedded per query (docs/PERFORMANCE.md)
+EMBED_BUDGET_CHARS = 300  # ≈ 65 word-pieces embedded per query (docs/EVALUATION.md)
 LEXICAL_BONUS = 0.25  # exact rare words ("TIPT", "136") lift a sentence that names them
 WITHIN = 0.08  # further sentences must score within this of the best one
 
