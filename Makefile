@@ -45,6 +45,7 @@ bench: install browser
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_backends.py
+	$(BIN)/python benchmarks/bench_batching.py
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:

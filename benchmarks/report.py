@@ -87,6 +87,15 @@ def main(path: str) -> None:
                   "|---|---|---|---|"]
         lines += [f"| {name} | {r['query_ms_p50']} | {r['passages_per_s']} | "
                   f"{r['cosine_to_torch']} |" for name, r in rows.items()]
+    batching = Path(path).with_name("batching.json")
+    if batching.exists():
+        data_b = json.loads(batching.read_text())
+        lines += ["", "## Embedding batch size and threads (`benchmarks/bench_batching.py`)", "",
+                  f"Passages per second embedding {data_b['passages']} real SciFact passages "
+                  "(PyTorch); 'sorted' = the whole re-index ordered by length before batching.",
+                  "", "| torch threads | batch | sorted | passages/s |", "|---|---|---|---|"]
+        lines += [f"| {r['threads']} | {r['batch']} | {'yes' if r['sorted'] else 'no'} | "
+                  f"{r['passages_per_s']} |" for r in data_b["rows"]]
     notes = ROOT / "benchmarks" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]

@@ -1,0 +1,75 @@
+"""Embedding throughput on 2 cores: batch size, torch threads, and sorting a whole re-index
+by length before slicing it into batches (sentence-transformers sorts only within one call).
+
+    python benchmarks/bench_batching.py   # writes artifacts/bench/batching.json
+
+Passages are real SciFact chunks as the indexer embeds them (section prefix included), in
+corpus order; each setting embeds the same passages once after a warm-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
+
+
+def passages(n: int) -> list[str]:
+    from search.chunker import chunk_document
+    from search.embedder import get_embedder
+    from search.evaluate import load_beir
+
+    embedder = get_embedder(role="index")
+    out: list[str] = []
+    for doc in load_beir(SCIFACT).documents:
+        for c in chunk_document(doc, embedder.count_tokens, 200, 1):
+            out.append(embedder.passage_input(c.text, c.section))
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def embed(texts: list[str], batch: int, slice_size: int, global_sort: bool) -> float:
+    from search.embedder import get_embedder
+
+    embedder = get_embedder(role="index")
+    order = (sorted(range(len(texts)), key=lambda i: len(texts[i])) if global_sort
+             else list(range(len(texts))))
+    started = time.perf_counter()
+    parts = [embedder.encode([texts[i] for i in order[s:s + slice_size]], batch_size=batch)
+             for s in range(0, len(order), slice_size)]
+    seconds = time.perf_counter() - started
+    vectors = np.concatenate(parts)
+    assert vectors.shape[0] == len(texts)
+    return len(texts) / seconds
+
+
+def main() -> None:
+    import torch
+
+    texts = passages(int(os.environ.get("BENCH_PASSAGES", "768")))
+    embed(texts[:64], 32, 128, False)  # warm-up
+    rows = []
+    for threads in (2, 1):
+        torch.set_num_threads(threads)
+        for batch in (4, 8, 16, 32, 64):
+            for global_sort in (False, True):
+                rate = embed(texts, batch, 128, global_sort)
+                rows.append({"threads": threads, "batch": batch, "sorted": global_sort,
+                             "passages_per_s": round(rate, 1)})
+                print(json.dumps(rows[-1]), flush=True)
+    out = ROOT / "artifacts" / "bench" / "batching.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"passages": len(texts), "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
