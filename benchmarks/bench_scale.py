@@ -122,7 +122,9 @@ def measure(directory: Path, n_queries: int) -> dict:
     assert first
     result: dict = {"cold_first_search_s": round(cold, 2)}
     qs = questions(n_queries)
-    for label, mode, highlight in (("semantic", "semantic", True), ("hybrid", "hybrid", True),
+    # The default (hybrid with highlighting) goes first, so its questions are unseen: later
+    # passes repeat the same 200 questions and find their words' pages already cached.
+    for label, mode, highlight in (("hybrid", "hybrid", True), ("semantic", "semantic", True),
                                    ("hybrid_no_highlight", "hybrid", False)):
         times = []
         for q in qs:
