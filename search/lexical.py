@@ -28,6 +28,14 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+def query_words(text: str, limit: int = 64) -> list[str]:
+    """A question's distinct words for a BM25 engine: stopwords dropped (unless that leaves
+    nothing), nothing else, so no engine's query syntax is ever interpreted."""
+    words = list(dict.fromkeys(WORD.findall(text.lower())))
+    content = [w for w in words if w not in STOPWORDS]
+    return (content or words)[:limit]
+
+
 def words_by_term(text: str) -> dict[str, str]:
     """A word of the text for each of its stems (engines that stem differently need it)."""
     return {stem(w): w for w in reversed(WORD.findall(text.lower())) if w not in STOPWORDS}

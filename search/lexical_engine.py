@@ -25,7 +25,7 @@ from pathlib import Path
 import Stemmer
 import tantivy
 
-from .lexical import STOPWORDS, WORD
+from .lexical import query_words
 
 DIRNAME = "lexical"
 VERSION_FILE = "VERSION"
@@ -130,13 +130,6 @@ def advance(generation: Path, previous: int, version: int) -> None:
         _write_version(generation, version)
 
 
-def query_words(text: str) -> str:
-    """The question as bare lowercase words: nothing reaches tantivy's query syntax."""
-    words = list(dict.fromkeys(WORD.findall(text.lower())))
-    content = [w for w in words if w not in STOPWORDS] or words
-    return " ".join(content[:64])
-
-
 class Reader:
     """Searches one generation's tantivy index, reopening it after a rebuild."""
 
@@ -148,10 +141,9 @@ class Reader:
         self._version: int | None = None
 
     def search(self, text: str, k: int, version: int) -> list[tuple[int, float]] | None:
-        """Best k (chunk id, BM25 score), or None when the index is not at `version`."""
-        if read_version(self.generation) != version:
-            return None
-        words = query_words(text)
+        """Best k (chunk id, BM25 score); None when unreadable (FTS5 answers then). The
+        caller has checked that the index is at the version it reads."""
+        words = " ".join(query_words(text))
         if not words or k <= 0:
             return []
         try:
@@ -170,10 +162,7 @@ class Reader:
     def doc_freq(self, word: str, version: int) -> int | None:
         """Passages whose text holds this word (stemmed as tantivy does): a term-dictionary
         lookup, where FTS5 reads the word's whole posting list (12 ms for a common word at
-        1M passages). Counts deleted passages until a merge drops them. None when out of
-        step."""
-        if read_version(self.generation) != version:
-            return None
+        1M passages). Counts deleted passages until a merge drops them."""
         try:
             with self._lock:
                 index = self._open(version)
@@ -182,6 +171,8 @@ class Reader:
             return None
 
     def _open(self, version: int) -> tantivy.Index:
+        """The index, reopened after a rebuild and reloaded when `version` (already checked
+        by the caller against the version file) is new."""
         path = self.generation / DIRNAME
         stat = path.stat()
         identity = (stat.st_ino, stat.st_dev)

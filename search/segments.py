@@ -49,11 +49,17 @@ class Segment:
     def size(self) -> int:
         return len(self.ids)
 
+    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(held, rows): which of `ids` this segment holds, and their row numbers."""
+        if not len(self.ids):
+            return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        held = self.ids[pos] == ids
+        return held, pos[held]
+
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Row numbers of those of `ids` this segment holds (others dropped)."""
-        pos = np.searchsorted(self.ids, ids)
-        pos = np.minimum(pos, max(0, len(self.ids) - 1))
-        return pos[self.ids[pos] == ids] if len(self.ids) else pos[:0]
+        return self.locate(ids)[1]
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """Exact vectors (float32) of these rows."""

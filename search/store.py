@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ import numpy as np
 from . import lexical_engine
 from . import segments as seglib
 from .config import VectorSettings
-from .lexical import STOPWORDS, WORD
+from .lexical import query_words
 from .records import Chunk, Document, Filters
 from .segments import Segment, SegmentError
 
@@ -286,6 +287,13 @@ class Snapshot:
         self._skip = (faiss.IDSelectorBatch(deleted) if len(deleted) else None)
         self._not = faiss.IDSelectorNot(self._skip) if self._skip is not None else None
 
+    @functools.cached_property
+    def lexical_ready(self) -> bool:
+        """Whether the tantivy index serves this snapshot: a large index, and tantivy at the
+        version being read (checked once per snapshot)."""
+        return lexical_engine.enabled(self.count) and lexical_engine.read_version(
+            self.path) == int(self.manifest.get("version", 0))
+
     def close(self) -> None:
         if getattr(self.generation._local, "owner", None) is self:
             _rollback(self.db)
@@ -313,11 +321,9 @@ class Snapshot:
         wanted = np.asarray(list(ids), dtype=np.int64)
         out = np.zeros((len(wanted), int(self.manifest["dimension"])), dtype=np.float32)
         for part in self.segments:
-            pos = np.searchsorted(part.ids, wanted)
-            pos = np.minimum(pos, max(0, part.size - 1))
-            hit = part.ids[pos] == wanted if part.size else np.zeros(len(wanted), bool)
-            if hit.any():
-                out[hit] = part.vectors(pos[hit])
+            held, rows = part.locate(wanted)
+            if len(rows):
+                out[held] = part.vectors(rows)
         return out
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
@@ -327,7 +333,7 @@ class Snapshot:
         if match is None or k <= 0:
             return []
         where, params = filter_sql(filters)
-        if not where and lexical_engine.enabled(self.count):
+        if not where and self.lexical_ready:
             found = self.generation.lexical.search(query, k, int(self.manifest.get("version", 0)))
             if found is not None:
                 return found
@@ -344,12 +350,11 @@ class Snapshot:
     def doc_freq(self, term: str, word: str | None = None) -> int:
         """Passages containing a stemmed term (from the lexical index's own vocabulary); in a
         large index, given the word itself, tantivy's term dictionary answers instantly."""
-        version = int(self.manifest.get("version", 0))
-        if word is not None and lexical_engine.enabled(self.count):
-            found = self.generation.lexical.doc_freq(word, version)
+        if word is not None and self.lexical_ready:
+            found = self.generation.lexical.doc_freq(word, int(self.manifest.get("version", 0)))
             if found is not None:
                 return found
-        return self.generation.doc_freq(self.db, version, term)
+        return self.generation.doc_freq(self.db, int(self.manifest.get("version", 0)), term)
 
     def allowed_ids(self, filters: Filters) -> np.ndarray:
         where, params = filter_sql(filters)
@@ -813,10 +818,7 @@ def merge(directory: Path, *, full: bool = False,
 
 def fts_query(text: str) -> str | None:
     """Words of a question as an FTS5 OR-query of quoted terms (stopwords dropped)."""
-    words = list(dict.fromkeys(w for w in WORD.findall(text.lower())))
-    content = [w for w in words if w not in STOPWORDS]
-    chosen = content or words
-    return " OR ".join(f'"{w}"' for w in chosen[:64]) or None
+    return " OR ".join(f'"{w}"' for w in query_words(text)) or None
 
 
 def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
