@@ -59,10 +59,7 @@ def real_vectors(directory: Path) -> np.ndarray:
     from search import Index
 
     with Index(directory).snapshot() as snap:
-        dead = set(snap.deleted.tolist())
-        parts = [p.all_vectors()[[i not in dead for i in p.ids.tolist()]]
-                 for p in snap.segments]
-    return np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
+        return snap.live_vectors()[1]
 
 
 def synthetic_vectors(rng: np.random.Generator, n: int, real: np.ndarray | None) -> np.ndarray:
@@ -168,9 +165,8 @@ def recall_of_index(directory: Path, n_queries: int) -> dict:
     queries = get_embedder().encode(questions(n_queries))
     with Index(directory).snapshot() as snap:
         got = [[i for i, _ in snap.search_vectors(q, 10)] for q in queries]
-        ids = np.concatenate([p.ids for p in snap.segments])
-        scores = np.concatenate([p.all_vectors() @ queries.T for p in snap.segments])
-        scores[np.isin(ids, snap.deleted)] = -np.inf
+        ids, vectors = snap.live_vectors()
+        scores = vectors @ queries.T
         kinds = sorted({p.kind for p in snap.segments})
     exact = [set(ids[np.argpartition(-scores[:, n], 10)[:10]].tolist())
              for n in range(len(queries))]

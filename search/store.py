@@ -325,6 +325,16 @@ class Snapshot:
             if len(rows):
                 out[held] = part.vectors(rows)
         return out
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, exact vectors) of every live chunk: tombstoned ones left out."""
+        if not self.segments:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, int(self.manifest["dimension"])),
+                                                          dtype=np.float32)
+        ids = np.concatenate([p.ids for p in self.segments])
+        vectors = np.concatenate([p.all_vectors() for p in self.segments])
+        live = ~np.isin(ids, self.deleted)
+        return ids[live], vectors[live]
+
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 index; the query is reduced to quoted words, so no FTS syntax
@@ -601,14 +611,12 @@ class Writer:
             raise IndexCorrupt(f"{self.path}: {chunks} chunks but {stored - dead + pending} "
                                f"vectors; {rebuild_hint(self.directory)}")
         if pending:
-            name = _next_segment_name(self.path, self.db)
-            part = seglib.build(name, np.concatenate([p[1] for p in self._pending]),
-                                np.concatenate([p[2] for p in self._pending]),
-                                self.vector_settings)
-            self._written += seglib.write(part, self.path)
-            _fsync(self.path)
-            self.db.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
-                            (name, part.kind, part.size, _now()))
+            part, written = _write_segment(
+                self.path, _next_segment_name(self.path, self.db),
+                np.concatenate([p[1] for p in self._pending]),
+                np.concatenate([p[2] for p in self._pending]), self.vector_settings)
+            self._written += written
+            _list_segment(self.db, part)
         self.version += 1
         self.manifest.update(format_version=FORMAT_VERSION, generation=self.name,
                              built_at=_now(), documents=documents, chunks=chunks,
@@ -666,6 +674,22 @@ def _sync_lexical(path: Path, chunks: int, previous: int, version: int,
               "next re-index", file=sys.stderr)
     finally:
         db.close()
+
+
+def _write_segment(path: Path, name: str, ids: np.ndarray, vectors: np.ndarray,
+                   settings: VectorSettings) -> tuple[Segment, list[Path]]:
+    """Build a segment and write its files durably; it counts once `_list_segment` commits."""
+    part = seglib.build(name, ids, vectors, settings)
+    if not part.size:
+        return part, []
+    written = seglib.write(part, path)
+    _fsync(path)
+    return part, written
+
+
+def _list_segment(db: sqlite3.Connection, part: Segment) -> None:
+    db.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
+               (part.name, part.kind, part.size, _now()))
 
 
 def _write_manifest(db: sqlite3.Connection, manifest: dict[str, Any]) -> None:
@@ -781,16 +805,12 @@ def merge(directory: Path, *, full: bool = False,
             ids = np.concatenate([p.ids for p in parts])
             vectors = np.concatenate([p.all_vectors() for p in parts])
             keep = ~np.isin(ids, dead)
-            new = _next_segment_name(path, db)
-            merged = seglib.build(new, ids[keep], vectors[keep], settings)
+            merged, written = _write_segment(path, _next_segment_name(path, db), ids[keep],
+                                             vectors[keep], settings)
             del vectors
-            if merged.size:
-                written = seglib.write(merged, path)
-                _fsync(path)
             db.execute("BEGIN IMMEDIATE")
             if merged.size:
-                db.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
-                           (new, merged.kind, merged.size, _now()))
+                _list_segment(db, merged)
             db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in chosen])
             db.executemany("INSERT OR REPLACE INTO retired VALUES (?, ?)",
                            [(n, time.time()) for n in chosen])
