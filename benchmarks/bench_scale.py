@@ -132,11 +132,14 @@ def measure(directory: Path, n_queries: int) -> dict:
         result[label] = {f"p{p}": round(times[min(len(times) - 1, int(p / 100 * len(times)))], 1)
                          for p in (50, 95, 99)}
     encode = []
-    from search.embedder import get_embedder
+    from search.embedder import query_embedder
 
+    with index.snapshot() as snap:
+        embedder = query_embedder(snap.manifest["model"], snap.manifest.get("backend", "torch"))
+    result["query_runtime"] = embedder.backend
     for q in qs[:50]:
         t = time.perf_counter()
-        get_embedder().encode([q])
+        embedder.encode([q])
         encode.append((time.perf_counter() - t) * 1000)
     result["encode_ms_p50"] = round(statistics.median(encode), 1)
     stats = index.stats()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -14,6 +15,10 @@ from .config import DEFAULT_MODEL
 
 _PACKAGED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
+PROBE = ("Peer support for officers after a traumatic incident.",
+         "Ambulance staff sickness absence rose in 2023, mostly from stress and anxiety.")
+log = logging.getLogger(__name__)
+_no_onnx: set[str] = set()  # models whose ONNX query runtime failed in this process
 
 
 def resolve_model(name: str) -> str:
@@ -57,6 +62,17 @@ class Embedder:
             if backend not in BACKENDS:
                 raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
             self.onnx = OnnxEncoder(self.model, Path(location), quantize=backend == "onnx-int8")
+            if backend == "onnx" and not self.matches_torch():
+                raise ValueError(f"{name}: ONNX vectors differ from the PyTorch model's")
+
+    def matches_torch(self) -> bool:
+        """Whether this runtime returns the PyTorch model's vectors, checked once at load: an
+        export that went wrong would otherwise be searched wrongly, silently."""
+        if self.onnx is None:
+            return True
+        reference = self.model.encode(list(PROBE), normalize_embeddings=True,
+                                      convert_to_numpy=True)
+        return bool(np.min(np.sum(self.encode(PROBE) * reference, axis=1)) > 0.999)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -101,3 +117,24 @@ def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
     """One model per process, role and backend, however many indexes or queries use it.
     Indexing gets its own copy, so a long re-index never makes a search wait for the model."""
     return Embedder(name, backend)
+
+
+def query_embedder(name: str, built: str = "torch") -> Embedder:
+    """The runtime that embeds questions for an index built with `built`.
+
+    A PyTorch-built index is queried through ONNX Runtime fp32 by default: the same vectors
+    (checked at load) in about half the time for one short text, which is most of a search's
+    cost (docs/PERFORMANCE.md). EVIDENCE_SEARCH_QUERY_BACKEND=torch turns that off; if the
+    export or the check fails, questions go through PyTorch and the reason is logged once.
+    """
+    wanted = os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx")
+    if built != "torch" or wanted != "onnx" or name in _no_onnx:
+        return get_embedder(name, backend=built)
+    try:
+        return get_embedder(name, backend="onnx")
+    except Exception as exc:  # any export, check or runtime failure means: use torch
+        reason = f"{type(exc).__name__}: {exc}"
+    _no_onnx.add(name)
+    log.warning("questions for %s are embedded with PyTorch: ONNX Runtime unusable (%s)",
+                name, reason)
+    return get_embedder(name, backend=built)

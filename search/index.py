@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -12,7 +10,7 @@ from typing import Any
 
 from .confidence import WEAK_BELOW, calibration_for
 from .config import DEFAULT_CORPUS_DIR, Settings, default_index_dir
-from .embedder import get_embedder
+from .embedder import query_embedder
 from .highlight import highlight as highlight_spans
 from .indexer import ProgressHook, refresh, resolve_stored, stored_path
 from .lexical import coverage, term_weights, terms, words_by_term
@@ -117,7 +115,7 @@ class Index:
                 fusion: Fusion | None) -> list[Hit]:
         with self.snapshot() as snap:
             model = snap.manifest["model"]
-            embedder = get_embedder(model, backend=query_backend(snap.manifest))
+            embedder = query_embedder(model, snap.manifest.get("backend", "torch"))
             vector = embedder.encode([query])[0]
             found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
             query_terms = terms(query)
@@ -241,18 +239,6 @@ class Index:
             if doc.doc_id == doc_id:
                 return resolve_stored(doc.path, self.directory)
         raise KeyError(doc_id)
-
-
-def query_backend(manifest: dict[str, Any]) -> str:
-    """The runtime that embeds questions: the index's own, except that an index built with
-    torch may be queried through ONNX fp32 (EVIDENCE_SEARCH_QUERY_BACKEND=onnx), which gives
-    the same vectors (mean cosine 1.0000 on SciFact passages) at about half the latency for
-    one short text. Off by default until it is measured end to end (docs/PERFORMANCE.md)."""
-    built = manifest.get("backend", "torch")
-    wanted = os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND", "torch")
-    if built != "torch" or wanted != "onnx" or importlib.util.find_spec("onnxruntime") is None:
-        return built
-    return "onnx"
 
 
 def _clean_query(query: object) -> str:

@@ -9,9 +9,9 @@ directly avoids that conflict. Pooling and normalisation follow the model's own 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,21 @@ def cache_dir() -> Path:
     return Path(base) / "onnx"
 
 
-def _pooling(model_dir: Path) -> str:
-    config = model_dir / "1_Pooling" / "config.json"
-    if not config.is_file():
-        return "mean"
-    data = json.loads(config.read_text())
-    if data.get("pooling_mode_mean_tokens"):
-        return "mean"
-    if data.get("pooling_mode_cls_token"):
-        return "cls"
-    raise ValueError(f"{config}: only mean or CLS pooling is supported by the ONNX backend")
+def _pooling(st_model: Any, model_dir: Path) -> str:
+    """The pooling the export must reproduce, or a ValueError naming what it cannot: the
+    export covers the transformer, then mean or CLS pooling and normalisation, nothing else."""
+    kinds = [type(module).__name__ for module in st_model]
+    extra = [k for k in kinds[1:] if k not in ("Pooling", "Normalize")]
+    if not kinds or kinds[0] != "Transformer" or "Pooling" not in kinds or extra:
+        raise ValueError(f"{model_dir}: layers {' → '.join(kinds)}; the ONNX backend supports "
+                         "Transformer → Pooling (→ Normalize) only")
+    pooling = st_model[kinds.index("Pooling")]
+    mode = getattr(pooling, "pooling_mode", None)
+    if not isinstance(mode, str):  # sentence-transformers before 6
+        mode = pooling.get_pooling_mode_str()
+    if mode not in ("mean", "cls"):
+        raise ValueError(f"{model_dir}: {mode} pooling; the ONNX backend supports mean or CLS")
+    return mode
 
 
 def export(st_model: Any, model_dir: Path, quantize: bool) -> Path:
@@ -54,7 +59,7 @@ def export(st_model: Any, model_dir: Path, quantize: bool) -> Path:
         names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
         dynamic = {n: {0: "batch", 1: "sequence"} for n in names}
         dynamic["last_hidden_state"] = {0: "batch", 1: "sequence"}
-        tmp = fp32.with_suffix(".tmp")
+        tmp = fp32.with_suffix(f".{os.getpid()}.tmp")  # two processes may export at once
 
         class Hidden(torch.nn.Module):  # keyword arguments only: forward()'s order varies
             def __init__(self) -> None:
@@ -65,7 +70,8 @@ def export(st_model: Any, model_dir: Path, quantize: bool) -> Path:
                 kwargs = dict(zip(names, tensors, strict=True))
                 return self.inner(**kwargs).last_hidden_state
 
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's opset notes are not the user's concern
             torch.onnx.export(Hidden(), tuple(sample[n] for n in names), str(tmp),
                               input_names=names, output_names=["last_hidden_state"],
                               dynamic_axes=dynamic, opset_version=17, dynamo=False)
@@ -73,7 +79,7 @@ def export(st_model: Any, model_dir: Path, quantize: bool) -> Path:
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = int8.with_suffix(".tmp")
+        tmp = int8.with_suffix(f".{os.getpid()}.tmp")
         quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True,
                          op_types_to_quantize=["MatMul"])
         os.replace(tmp, int8)
@@ -89,10 +95,13 @@ class OnnxEncoder:
 
         self.tokenizer = st_model.tokenizer
         self.max_length = int(st_model.max_seq_length)
-        self.pooling = _pooling(model_dir)
+        self.pooling = _pooling(st_model, model_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: on 2 cores a spinning thread starves the
+        # FAISS, SQLite and highlight work that follows each query (semantic search 15 → 9.5 ms).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = export(st_model, model_dir, quantize)
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])

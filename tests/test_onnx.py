@@ -3,13 +3,16 @@ PyTorch (fp32) or close to them (int8), usable for a whole index."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from search import Index, IndexMismatch
-from search.embedder import Embedder
+from search import embedder as embedder_module
+from search.config import DEFAULT_MODEL
+from search.embedder import Embedder, get_embedder, query_embedder, resolve_model
 from tests.conftest import copy_corpus
 
 TEXTS = ["Peer support after a traumatic incident.", "Wellbeing cafes for call handlers",
@@ -41,3 +44,52 @@ def test_onnx_int8_stays_close_and_indexes(reference, tmp_path: Path, monkeypatc
     assert any("Circa 11,000" in h.text for h in hits)
     with pytest.raises(IndexMismatch, match="backend"):
         Index(tmp_path / "index", backend="torch").refresh([corpus])
+
+
+QUESTIONS = ["What peer support do Met officers get after a traumatic incident?",
+             "How many officers are in regular psychological monitoring?",
+             "wellbeing support for 999 call handlers"]
+
+
+def test_questions_go_through_onnx_and_find_what_torch_finds(corpus_index, monkeypatch):
+    """The default query runtime for a PyTorch-built index is ONNX fp32, with the same
+    passages, scores and highlighted sentences as PyTorch."""
+    assert query_embedder(DEFAULT_MODEL).backend == "onnx"
+    fast = [corpus_index.search(q, k=5) for q in QUESTIONS]
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "torch")
+    assert query_embedder(DEFAULT_MODEL).backend == "torch"
+    slow = [corpus_index.search(q, k=5) for q in QUESTIONS]
+    for a, b in zip(fast, slow, strict=True):
+        assert [(h.doc_id, h.start) for h in a] == [(h.doc_id, h.start) for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-3)
+        assert [h.highlights for h in a] == [h.highlights for h in b]
+
+
+def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("the cache path is a file, so the export cannot be written")
+    monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(blocker))
+    monkeypatch.setattr(embedder_module, "_no_onnx", set())
+    get_embedder.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="search.embedder"):
+        hits = corpus_index.search(QUESTIONS[1], k=3)
+    assert any("Circa 11,000" in h.text for h in hits)
+    assert "embedded with PyTorch" in caplog.text and "not-a-folder" in caplog.text
+    assert query_embedder(DEFAULT_MODEL).backend == "torch"  # decided once, not per query
+
+
+def test_a_model_the_export_cannot_represent_stays_on_torch(tmp_path, monkeypatch, caplog):
+    """A Dense head after pooling is not in the exported transformer: ONNX vectors would be
+    wrong, so questions stay on PyTorch and the log says why."""
+    from sentence_transformers import SentenceTransformer, models
+
+    monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(tmp_path / "cache"))
+    base = resolve_model(DEFAULT_MODEL)
+    word = models.Transformer(base)
+    pooling = models.Pooling(384, "mean")
+    dense = models.Dense(384, 384)
+    SentenceTransformer(modules=[word, pooling, dense], device="cpu").save(str(tmp_path / "m"))
+    with caplog.at_level(logging.WARNING, logger="search.embedder"):
+        chosen = query_embedder(str(tmp_path / "m"))
+    assert chosen.backend == "torch"
+    assert "Pooling → Dense" in caplog.text
