@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from search.config import VectorSettings  # noqa: E402
 
 
 def main(path: str) -> None:
@@ -26,12 +29,15 @@ def main(path: str) -> None:
         "## Query latency, memory and size",
         "",
         "Warm latency through `Index.search(k=5)` for distinct SciFact claims: encode, vector "
-        "search, FTS5 (hybrid), metadata fetch and highlighting (the default; one column "
-        "without it). 100k and 1M hold real text; their vectors are mixtures of real SciFact "
-        "passage vectors plus noise (see `benchmarks/bench_scale.py`).",
+        "search, FTS5 or tantivy (hybrid), metadata fetch and highlighting (the default; one "
+        "column without it). Questions and highlight sentences are embedded through ONNX "
+        "Runtime fp32 (the default query runtime; same vectors as PyTorch). 100k and 1M "
+        "hold real text; their vectors are mixtures of real SciFact passage "
+        "vectors plus noise (see `benchmarks/bench_scale.py`).",
         "",
         "| passages | vectors | segments | semantic p50/p95/p99 ms | hybrid p50/p95/p99 ms "
-        "| hybrid, no highlight p50/p95 ms | encode p50 ms | peak RSS MB | on disk MB "
+        "| hybrid, no highlight p50/p95 ms | question encode p50 ms (runtime) | peak RSS MB "
+        "| on disk MB "
         "| cold first search s | `info` s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -42,17 +48,20 @@ def main(path: str) -> None:
             f"| {int(size):,} | {row['kind']} | {', '.join(row.get('segments', []))} | "
             f"{sem['p50']} / {sem['p95']} / {sem['p99']} | "
             f"{hyb['p50']} / {hyb['p95']} / {hyb['p99']} | "
-            f"{bare.get('p50', '-')} / {bare.get('p95', '-')} | {row['encode_ms_p50']} | "
+            f"{bare.get('p50', '-')} / {bare.get('p95', '-')} | {row['encode_ms_p50']} "
+            f"({row.get('query_runtime', 'torch')}) | "
             f"{row['peak_rss_mb']:,} | {row['size_bytes'] / 1e6:,.0f} | "
             f"{row['cold_first_search_s']} | {row['info_s']} |")
     recalls = [(s, r["recall"]) for s, r in sizes if "recall" in r]
     real = data.get("recall_real")
     if recalls or real:
+        v = VectorSettings()
         lines += ["", "## Recall@10 of approximate search against exact search", "",
                   "Real SciFact questions (the query path's own encoder); exact = brute force "
-                  "over the same vectors. Default settings (HNSW M=32, efSearch 128, 50 "
-                  "candidates re-scored with exact float16 vectors; IVF 4·√n lists, nprobe "
-                  "64).", "",
+                  f"over the same vectors. Default settings (HNSW M={v.hnsw_m}, efConstruction "
+                  f"{v.ef_construction}, efSearch {v.ef_search}, {v.rerank} candidates "
+                  "re-scored with exact float16 vectors; IVF 4·√n lists, nprobe "
+                  f"{v.nprobe}).", "",
                   "| vectors | index | recall@10 | ms per query (vector search only) "
                   "| build s |", "|---|---|---|---|---|"]
         if real:

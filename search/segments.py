@@ -6,8 +6,8 @@ default, IVF inverted lists as the option — with the exact vectors beside it a
 memory-mapped and read only for the few candidates of a query: the approximate index finds
 candidates, the exact vectors re-score them, so scores stay true cosines. HNSW was chosen by
 measurement on real embeddings (56k SciFact passages and sentences, real questions): recall@10
-0.997 against IVF's 0.966 at default settings; on synthetic near-duplicate mixtures at 1M it
-is IVF that holds up better (docs/PERFORMANCE.md).
+0.997 against IVF's 0.962; with efConstruction 120 it also holds on synthetic near-duplicate
+mixtures at 1M (docs/PERFORMANCE.md).
 
     seg-000004.faiss     IndexIDMap2 over IndexFlatIP, IndexIVFScalarQuantizer or IndexHNSWSQ
                          (ids = chunk ids, ascending)
