@@ -186,8 +186,8 @@ class Index:
             thread.join()
 
     def _merge_later(self) -> None:
-        """Merge in a background thread when segments pile up; searches go on meanwhile and a
-        re-index waits for it. A merge killed half-way leaves the index as it was."""
+        """Merge in a background thread when segments pile up; searches and re-indexes go on
+        meanwhile (store.merge). A merge killed half-way leaves the index as it was."""
         if not needs_merge(self.directory) or (self._merging and self._merging.is_alive()):
             return
 

@@ -3,6 +3,7 @@
     index/
       CURRENT              name of the live generation, replaced atomically
       .lock                held by the one writer
+      .merge-lock          held by the one merge (which takes .lock only to plan and commit)
       gen-000003/
         meta.sqlite        (WAL) documents, chunks, lexical index, manifest, the list of live
                            vector segments, tombstones of deleted chunks
@@ -12,11 +13,11 @@
 A re-index changes the live generation in place, in proportion to the change: one SQLite
 transaction adds and deletes rows, one new small segment holds the new vectors, and deleted
 chunks become tombstones that searches skip. Segments are merged later (`merge`), as search
-engines do; a merged segment above a size threshold becomes an HNSW graph. A rebuild (new
-model, damaged or old-format index) writes a whole new generation beside the live one and
-then points CURRENT at it. Either way a crash or kill at any moment leaves the last good
-index usable: SQLite's transaction and the CURRENT swap are the only commit points, and a
-segment file counts only once a committed transaction lists it.
+engines do, off the writer lock; a merged segment above a size threshold becomes an HNSW
+graph. A rebuild (new model, damaged or old-format index) writes a whole new generation
+beside the live one and then points CURRENT at it. Either way a crash or kill at any moment
+leaves the last good index usable: SQLite's transaction and the CURRENT swap are the only
+commit points, and a segment file counts only once a committed transaction lists it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ CURRENT = "CURRENT"
 LEGACY_MANIFEST = "manifest.json"  # format 2 kept its manifest in a file
 DATABASE = "meta.sqlite"
 LOCK = ".lock"
+MERGE_LOCK = ".merge-lock"  # held by the one merge running, for its whole length
+MERGING_SUFFIX = ".merging"  # placeholder reserving a segment name while a merge builds it
 KEEP_GENERATIONS = 2  # the live one and its predecessor, for readers still holding it
 DOC_FREQ_CACHE = 200_000  # words whose passage counts are remembered per version
 RETIRE_GRACE_SECONDS = 60.0  # merged-away segment files outlive their last possible reader
@@ -721,8 +724,11 @@ def _remove_segment_files(path: Path, names: Iterable[str]) -> None:
 
 
 def _remove_orphans(path: Path) -> None:
-    """Segment files no committed transaction lists (a writer killed mid-way). Runs under
-    the writer lock, so no other writer is making one right now."""
+    """Segment files no committed transaction lists (a writer or merge killed mid-way). Runs
+    under the writer lock, so no other writer is making one right now; while a merge runs it
+    waits for a later writer, since the merge's files are not listed until it commits."""
+    if _merge_running(path.parent):
+        return
     db = sqlite3.connect(path / DATABASE, isolation_level=None, timeout=30)
     try:
         known = {r[0] for r in db.execute("SELECT name FROM segments UNION "
@@ -732,7 +738,8 @@ def _remove_orphans(path: Path) -> None:
     finally:
         db.close()
     for file in path.glob("seg-*"):
-        if file.name.split(".")[0] not in known or file.name.endswith(".tmp"):
+        stale = file.name.endswith((".tmp", MERGING_SUFFIX))  # no merge is running now
+        if stale or file.name.split(".")[0] not in known:
             with contextlib.suppress(OSError):
                 file.unlink()
 
@@ -775,19 +782,69 @@ def needs_merge(directory: Path, settings: VectorSettings | None = None) -> bool
     return bool(merge_plan(listed, dead, settings or VectorSettings.from_env()))
 
 
+@dataclass
+class _MergePlan:
+    generation: str
+    chosen: list[str]  # segments to merge
+    kinds: dict[str, str]
+    dead: np.ndarray  # tombstoned ids when planned
+    dimension: int
+    segment: str  # name reserved for the merged segment
+
+
 def merge(directory: Path, *, full: bool = False,
           settings: VectorSettings | None = None) -> dict[str, Any] | None:
     """Merge segments as `merge_plan` says, dropping deleted vectors; a merged segment at or
-    above the threshold is built as HNSW. Holds the writer lock: a re-index waits for it."""
+    above the threshold is built as HNSW. Only planning and the final commit hold the writer
+    lock: a re-index runs while the merged segment is built (minutes at 1M vectors), like a
+    search engine's background merges. One merge at a time."""
     settings = settings or VectorSettings.from_env()
     started = time.perf_counter()
+    if not directory.is_dir():
+        return None
+    with _exclusive(directory / MERGE_LOCK):
+        plan = _plan_merge(directory, settings, full)
+        if plan is None:
+            return None
+        path = directory / plan.generation
+        written: list[Path] = []
+        committed = False
+        try:
+            try:
+                parts = [seglib.read(path, n, plan.kinds[n], plan.dimension)
+                         for n in plan.chosen]
+            except SegmentError as exc:
+                raise IndexCorrupt(f"{exc}; {rebuild_hint(directory)}") from exc
+            ids = np.concatenate([p.ids for p in parts])
+            vectors = np.concatenate([p.all_vectors() for p in parts])
+            del parts
+            keep = ~np.isin(ids, plan.dead)
+            merged, written = _write_segment(path, plan.segment, ids[keep], vectors[keep],
+                                             settings)
+            del vectors
+            committed = _commit_merge(directory, plan, merged, ids[~keep])
+        finally:
+            with contextlib.suppress(OSError):
+                (path / f"{plan.segment}{MERGING_SUFFIX}").unlink()
+            if not committed:
+                for file in written:
+                    with contextlib.suppress(OSError):
+                        file.unlink()
+    if not committed:
+        return None  # a rebuild replaced the generation meanwhile: nothing left to merge
+    return {"merged": len(plan.chosen), "vectors": merged.size, "kind": merged.kind,
+            "dropped": int((~keep).sum()), "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _plan_merge(directory: Path, settings: VectorSettings, full: bool) -> _MergePlan | None:
+    """Under the writer lock, briefly: what to merge, and a reserved name for the result (a
+    placeholder file, so that a writer meanwhile picks another name and leaves it alone)."""
     with writer_lock(directory):
         name = live_generation(directory)
         if name is None:
             return None
         path = directory / name
         db = _connect_writer(path / DATABASE)
-        written: list[Path] = []
         try:
             manifest = _manifest_from_db(db, path, directory)
             listed = db.execute("SELECT name, kind, vectors FROM segments ORDER BY name").fetchall()
@@ -796,44 +853,74 @@ def merge(directory: Path, *, full: bool = False,
             chosen = merge_plan(listed, len(dead), settings, full)
             if not chosen:
                 return None
-            kinds = {n: kind for n, kind, _ in listed}
-            try:
-                parts = [seglib.read(path, n, kinds[n], int(manifest["dimension"]))
-                         for n in chosen]
-            except SegmentError as exc:
-                raise IndexCorrupt(f"{exc}; {rebuild_hint(directory)}") from exc
-            ids = np.concatenate([p.ids for p in parts])
-            vectors = np.concatenate([p.all_vectors() for p in parts])
-            keep = ~np.isin(ids, dead)
-            merged, written = _write_segment(path, _next_segment_name(path, db), ids[keep],
-                                             vectors[keep], settings)
-            del vectors
+            segment = _next_segment_name(path, db)
+        finally:
+            db.close()
+        (path / f"{segment}{MERGING_SUFFIX}").touch()
+        return _MergePlan(name, chosen, {n: kind for n, kind, _ in listed}, dead,
+                          int(manifest["dimension"]), segment)
+
+
+def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
+                  dropped: np.ndarray) -> bool:
+    """Under the writer lock: swap the merged segment in for its parts in one transaction.
+    Deletions made while it was built stay as tombstones (the merged segment holds those
+    ids); only the tombstones of vectors it dropped go. False if a rebuild came between."""
+    with writer_lock(directory):
+        if live_generation(directory) != plan.generation:
+            return False
+        path = directory / plan.generation
+        db = _connect_writer(path / DATABASE)
+        try:
             db.execute("BEGIN IMMEDIATE")
+            marks = ",".join("?" * len(plan.chosen))
+            still = db.execute(f"SELECT count(*) FROM segments WHERE name IN ({marks})",
+                               plan.chosen).fetchone()[0]
+            if still != len(plan.chosen):
+                raise IndexCorrupt(f"{path}: segments {', '.join(plan.chosen)} changed during "
+                                   "a merge; nothing was merged")
+            manifest = _manifest_from_db(db, path, directory)
             if merged.size:
                 _list_segment(db, merged)
-            db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in chosen])
+            db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in plan.chosen])
             db.executemany("INSERT OR REPLACE INTO retired VALUES (?, ?)",
-                           [(n, time.time()) for n in chosen])
-            db.executemany("DELETE FROM tombstones WHERE id = ?",
-                           [(int(i),) for i in ids[~keep]])
+                           [(n, time.time()) for n in plan.chosen])
+            db.executemany("DELETE FROM tombstones WHERE id = ?", [(int(i),) for i in dropped])
             manifest["version"] = int(manifest.get("version", 0)) + 1
             _write_manifest(db, manifest)
             expired = _expire_retired(db)
             db.execute("COMMIT")
-            written = []
-            lexical_engine.advance(path, manifest["version"] - 1, manifest["version"])
         except BaseException:
             _rollback(db)
-            for file in written:
-                with contextlib.suppress(OSError):
-                    file.unlink()
             raise
         finally:
             db.close()
+        lexical_engine.advance(path, manifest["version"] - 1, manifest["version"])
         _remove_segment_files(path, expired)
-        _remove_orphans(path)
-    return {"merged": len(chosen), "vectors": merged.size, "kind": merged.kind,
-            "dropped": int((~keep).sum()), "seconds": round(time.perf_counter() - started, 2)}
+    return True
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    with open(lock, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _merge_running(directory: Path) -> bool:
+    """Whether a merge (in any process) holds its lock right now."""
+    try:
+        with open(directory / MERGE_LOCK, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
 
 
 def fts_query(text: str) -> str | None:

@@ -4,6 +4,7 @@ tombstones for deletions, merges later; approximate segments above a size thresh
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import numpy as np
 import pytest
 
 from search import Index
+from search import segments as seglib
 from search.lexical import stem
-from search.store import IndexOutdated
+from search.store import IndexOutdated, merge
 from tests.conftest import FIRE, copy_corpus
 from tests.test_reindex import NEW_DOC
 
@@ -87,6 +89,59 @@ def test_many_small_writes_are_merged_in_the_background(tmp_path: Path,
     assert len(list(live(index).glob("seg-*.faiss"))) <= 3 + 4  # merged-away files expire
     hits = index.search("rota fatigue 3 of call handlers", k=10, mode="lexical")
     assert any("note-3" in h.doc_id for h in hits)
+
+
+def test_a_reindex_runs_while_a_merge_builds_and_neither_loses_the_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A merge holds the writer lock only to plan and to commit: a re-index that adds one
+    document and deletes another goes through while the merged segment is being built, and
+    the merge's commit keeps both changes."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.refresh([corpus])
+    (corpus / "shifts.md").write_text(NEW_DOC.replace("fatigue", "shift pattern"))
+    index.refresh([corpus])
+    index.wait_for_merges()
+    gone = {d.doc_id: d.chunks for d in index.documents()}[f"{corpus.name}/fatigue.md"]
+    building, release = threading.Event(), threading.Event()
+    real_build = seglib.build
+
+    def held_build(*args, **kwargs):  # the real build, once the test lets it go on
+        building.set()
+        assert release.wait(120)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(seglib, "build", held_build)
+    results: list = []
+    merging = threading.Thread(target=lambda: results.append(merge(index.directory, full=True)))
+    merging.start()
+    try:
+        assert building.wait(120)
+        monkeypatch.setattr(seglib, "build", real_build)  # the re-index builds as usual
+        (corpus / "fatigue.md").unlink()
+        (corpus / "late.md").write_text(NEW_DOC.replace("fatigue", "late-night overtime"))
+        writer = threading.Thread(target=lambda: Index(tmp_path / "index").refresh([corpus]))
+        writer.start()
+        writer.join(120)
+        assert not writer.is_alive(), "the re-index waited for the merge"
+    finally:
+        release.set()
+        merging.join(120)
+    index.wait_for_merges()
+    assert results and results[0] is not None and results[0]["dropped"] == 0
+    for mode in ("semantic", "hybrid", "lexical"):
+        hits = index.search("rota fatigue of call handlers at night", k=20, mode=mode)
+        assert hits and all("fatigue.md" not in h.doc_id for h in hits)
+    assert any("late.md" in h.doc_id for h in
+               index.search("late-night overtime of call handlers", k=5, mode="lexical"))
+    stats = index.stats()
+    assert stats["tombstones"] == gone  # deleted during the merge: still a tombstone
+    assert index.optimize(full=True)["dropped"] == gone
+    with sqlite3.connect(live(index) / "meta.sqlite") as db:
+        known = {r[0] for r in db.execute("SELECT name FROM segments UNION "
+                                          "SELECT name FROM retired")}
+    assert {f.name.split(".")[0] for f in live(index).glob("seg-*")} <= known
 
 
 def test_a_large_segment_is_approximate_and_finds_what_exact_search_finds(

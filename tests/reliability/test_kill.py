@@ -83,3 +83,32 @@ def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):
     assert not any(name.endswith(".tmp") for name in segment_files(index_dir))
     print(f"{TRIALS} kills: {outcomes.count(False)} left the old set, "
           f"{outcomes.count(True)} the new one")
+
+
+def test_kill_9_during_a_merge_loses_nothing_and_leaves_no_files(tmp_path: Path):
+    """A merge builds its segment off the writer lock, under a reserved name: killed then,
+    the index is as it was, and the next writer removes what the merge left."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    index_dir = tmp_path / "index"
+    Index(index_dir).refresh([corpus])
+    live = index_dir / (index_dir / "CURRENT").read_text().strip()
+    killed_mid_merge = attempts = 0
+    while killed_mid_merge < TRIALS and attempts < 4 * TRIALS:
+        attempts += 1
+        add_bulk(corpus, 4, tag=f"batch{attempts}")
+        Index(index_dir).refresh([corpus])  # a second segment to merge
+        before = indexed(index_dir)
+        proc = start_cli("optimize", "--full", "--index", str(index_dir),
+                         env={"EVIDENCE_SEARCH_APPROX_ABOVE": "50"})  # an HNSW build
+        wait_until(lambda p=proc: any(live.glob("seg-*.merging")) or p.poll() is not None)
+        killed_mid_merge += proc.poll() is None
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert indexed(index_dir) == before, f"attempt {attempts}: documents changed"
+    assert killed_mid_merge, f"none of {attempts} kills landed while a merge was running"
+    (corpus / "after.txt").write_text("A later document about decompression time for crews.")
+    report = Index(index_dir).refresh([corpus])
+    assert report.ok and report.added
+    assert {name.split(".")[0] for name in segment_files(index_dir)} <= listed_segments(
+        index_dir)
+    assert not any(name.endswith((".tmp", ".merging")) for name in segment_files(index_dir))
