@@ -483,16 +483,22 @@ def open_snapshot(directory: Path) -> Snapshot:
     return open_generation(directory).snapshot()
 
 
-@contextlib.contextmanager
-def writer_lock(directory: Path) -> Iterator[None]:
+def writer_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
     """One writer at a time; a second one waits, and says so."""
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOCK, "a+") as handle:
+    return _exclusive(directory / LOCK, f"{directory}: another re-index is running; "
+                                        "waiting for it to finish")
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path, waiting: str | None = None) -> Iterator[None]:
+    """An exclusive flock on `lock` (any process, any thread), saying `waiting` if it waits."""
+    with open(lock, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"{directory}: another re-index is running; waiting for it to finish",
-                  file=sys.stderr)
+            if waiting:
+                print(waiting, file=sys.stderr)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -898,16 +904,6 @@ def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
         lexical_engine.advance(path, manifest["version"] - 1, manifest["version"])
         _remove_segment_files(path, expired)
     return True
-
-
-@contextlib.contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    with open(lock, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _merge_running(directory: Path) -> bool:
