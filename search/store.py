@@ -291,11 +291,16 @@ class Snapshot:
         self._not = faiss.IDSelectorNot(self._skip) if self._skip is not None else None
 
     @functools.cached_property
+    def version(self) -> int:
+        """The index version this snapshot reads (each commit adds one)."""
+        return int(self.manifest.get("version", 0))
+
+    @functools.cached_property
     def lexical_ready(self) -> bool:
         """Whether the tantivy index serves this snapshot: a large index, and tantivy at the
         version being read (checked once per snapshot)."""
-        return lexical_engine.enabled(self.count) and lexical_engine.read_version(
-            self.path) == int(self.manifest.get("version", 0))
+        return lexical_engine.enabled(self.count) and \
+            lexical_engine.read_version(self.path) == self.version
 
     def close(self) -> None:
         if getattr(self.generation._local, "owner", None) is self:
@@ -347,7 +352,7 @@ class Snapshot:
             return []
         where, params = filter_sql(filters)
         if not where and self.lexical_ready:
-            found = self.generation.lexical.search(query, k, int(self.manifest.get("version", 0)))
+            found = self.generation.lexical.search(query, k, self.version)
             if found is not None:
                 return found
         rank = f"bm25(chunks_fts, 1.0, {CONTEXT_WEIGHT})"
@@ -364,10 +369,10 @@ class Snapshot:
         """Passages containing a stemmed term (from the lexical index's own vocabulary); in a
         large index, given the word itself, tantivy's term dictionary answers instantly."""
         if word is not None and self.lexical_ready:
-            found = self.generation.lexical.doc_freq(word, int(self.manifest.get("version", 0)))
+            found = self.generation.lexical.doc_freq(word, self.version)
             if found is not None:
                 return found
-        return self.generation.doc_freq(self.db, int(self.manifest.get("version", 0)), term)
+        return self.generation.doc_freq(self.db, self.version, term)
 
     def allowed_ids(self, filters: Filters) -> np.ndarray:
         where, params = filter_sql(filters)
@@ -586,14 +591,14 @@ class Writer:
              str(date) if date else None, _now()))
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)
+        contexts = [" › ".join([doc.title, *c.section]) for c in chunks]  # title + headings
         self.db.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(int(i), c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end,
-              json.dumps(list(c.section), ensure_ascii=False), c.text,
-              " › ".join([doc.title, *c.section]))
-             for i, c in zip(ids, chunks, strict=True)])
-        for i, c in zip(ids, chunks, strict=True):
-            self._note(("add", (int(i), c.doc_id, c.text, " › ".join([doc.title, *c.section]))))
+              json.dumps(list(c.section), ensure_ascii=False), c.text, context)
+             for i, c, context in zip(ids, chunks, contexts, strict=True)])
+        for i, c, context in zip(ids, chunks, contexts, strict=True):
+            self._note(("add", (int(i), c.doc_id, c.text, context)))
         if len(chunks):
             self._pending.append((doc.doc_id, ids,
                                   np.ascontiguousarray(vectors, dtype=np.float32)))
