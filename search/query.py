@@ -1,14 +1,16 @@
-"""From a question to ranked chunk ids: semantic, lexical or hybrid retrieval, then fusion and
-de-duplication. Knows nothing of files; reads one index snapshot."""
+"""From a question to ranked chunk ids: semantic, lexical or hybrid retrieval, fusion that
+weighs the lexical list by the evidence for it, a final ranking stage over the top candidates,
+then de-duplication. Knows nothing of files; reads one index snapshot."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .lexical import STOPWORDS, WORD, stem
+from . import ranking
+from .lexical import STOPWORDS, WORD, coverage, stem, term_weights, terms, words_by_term
 from .records import Filters
 from .store import Snapshot, StoredChunk
 
@@ -17,20 +19,24 @@ MODES = ("semantic", "lexical", "hybrid")
 # but make FTS5 score most of the index; they are left out of the lexical query there.
 PRUNE_ABOVE = int(os.environ.get("EVIDENCE_SEARCH_PRUNE_ABOVE", "50000"))
 COMMON_FRACTION = 0.1
+RERANK_DEPTH = 30  # fused candidates the final ranking stage looks at
 
 
 @dataclass(frozen=True)
 class Fusion:
     """How hybrid mode merges the two ranked lists.
 
-    `rrf`: reciprocal rank fusion, score = sum of weight / (rrf_k + rank) — robust, scale-free.
+    `adaptive` (default): per question, the lexical list counts as much as the evidence says
+    it helps (ranking.lexical_trust), then the final ranking stage re-orders the top ones.
+    `rrf`: reciprocal rank fusion with a fixed weight, score = sum of weight / (rrf_k + rank).
     `weighted`: min-max normalise each list's scores, then weight * semantic + (1 - weight) *
-    lexical. docs/EVALUATION.md compares them; the default is the better one there.
+    lexical. docs/EVALUATION.md compares them.
     """
 
-    method: str = "rrf"
+    method: str = "adaptive"
     rrf_k: int = 60
-    weight: float = 0.5  # semantic share, for both methods
+    weight: float = 0.5  # semantic share, for rrf and weighted
+    rerank: bool = True  # the final ranking stage (sentence evidence, rare words, headings)
 
 
 @dataclass
@@ -39,10 +45,42 @@ class Candidate:
     score: float
     similarity: float  # cosine between question and passage, whatever the mode
     row: StoredChunk | None = None
+    sentence: float = 0.0  # best sentence's cosine (the passage's when none are stored)
+    sentence_scores: list[tuple[tuple[int, int], float]] = field(default_factory=list)
+    coverage: float = 0.0  # share of the question's rare-word weight in the passage
+    lexical_rank: int | None = None  # 1-based place in the lexical list, if there
+    dense_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """A question's content-word stems with their IDF in this index (unseen words weigh most)."""
+
+    terms: list[str]
+    weights: dict[str, float]
+
+    @classmethod
+    def of(cls, snap: Snapshot, query: str) -> QueryTerms:
+        stems, words = terms(query), words_by_term(query)
+        return cls(stems, term_weights(stems, lambda t: snap.doc_freq(t, words.get(t)),
+                                       max(1, snap.count)))
+
+    def coverage(self, text: str) -> float:
+        return coverage(self.terms, text, self.weights)
+
+
+@dataclass
+class Retrieved:
+    """What retrieval found, with the evidence the confidence model reads."""
+
+    candidates: list[Candidate]
+    query_terms: QueryTerms
+    lexical_trust: float = 0.0
+    agreement: float = 0.0  # share of the top 10 both lists hold
 
 
 def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode: str,
-             filters: Filters | None, fusion: Fusion) -> list[Candidate]:
+             filters: Filters | None, fusion: Fusion) -> Retrieved:
     """Up to k candidates, best first, with overlapping passages collapsed to the best one."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
@@ -51,21 +89,67 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
     dense = snap.search_vectors(query_vector, depth, allowed) if mode != "lexical" else []
     lexical = (snap.search_lexical(lexical_query(snap, query), depth, filters)
                if mode != "semantic" else [])
+    qt = QueryTerms.of(snap, query)
+    trust = agreement = 0.0
     if mode == "semantic":
         fused = dense
     elif mode == "lexical":
         fused = lexical
+    elif fusion.method == "adaptive":
+        top_rows = snap.chunks([i for i, _ in lexical[:1]])
+        top_coverage = qt.coverage(top_rows[lexical[0][0]].text) if top_rows else 0.0
+        agreement = ranking.agreement([i for i, _ in dense], [i for i, _ in lexical])
+        trust = ranking.lexical_trust(top_coverage, agreement)
+        fused = ranking.weighted_rrf(dense, lexical, 1.0, trust)
     else:
         fused = fuse(dense, lexical, fusion)
-    top = fused[: k + max(10, k // 2)]  # spare ones replace passages that collapse away
+    spare = k + max(10, k // 2)  # spare ones replace passages that collapse away
+    top = fused[: max(spare, RERANK_DEPTH) if fusion.rerank else spare]
+    ids = [i for i, _ in top]
     similarity = dict(dense)
-    missing = [i for i, _ in top if i not in similarity]
+    missing = [i for i in ids if i not in similarity]
     if missing:
         vectors = snap.vectors_of(missing)
         similarity.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
-    rows = snap.chunks([i for i, _ in top])
-    candidates = [Candidate(i, s, float(similarity[i]), rows[i]) for i, s in top if i in rows]
-    return collapse(candidates)[:k]
+    rows = snap.chunks(ids)
+    stored = snap.sentences(ids)
+    lexical_rank = {i: n for n, (i, _) in enumerate(lexical, start=1)}
+    dense_rank = {i: n for n, (i, _) in enumerate(dense, start=1)}
+    candidates = []
+    for i, score in top:
+        if i not in rows:
+            continue
+        cand = Candidate(i, score, float(similarity[i]), rows[i],
+                         lexical_rank=lexical_rank.get(i), dense_rank=dense_rank.get(i))
+        sentences = stored.get(i)
+        if sentences is not None and len(sentences.spans):
+            cosines = (sentences.vectors @ query_vector).tolist()
+            cand.sentence_scores = list(zip(sentences.spans, cosines, strict=True))
+            cand.sentence = max(cosines)
+        else:
+            cand.sentence = cand.similarity
+        cand.coverage = qt.coverage(rows[i].text)
+        candidates.append(cand)
+    if fusion.rerank and mode == "hybrid":
+        candidates = rerank(candidates, qt, trust if mode == "hybrid" else 0.0)
+    return Retrieved(collapse(candidates)[:k], qt, trust, agreement)
+
+
+def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float) -> list[Candidate]:
+    """The final ranking stage: passage and best-sentence meaning, rare words, headings."""
+    if not candidates:
+        return candidates
+    heading = [qt.coverage(" ".join([c.row.title, *c.row.section])) if c.row else 0.0
+               for c in candidates]
+    scores = ranking.final_scores(
+        passage=np.array([c.similarity for c in candidates]),
+        sentence=np.array([c.sentence for c in candidates]),
+        fused=np.array([c.score for c in candidates]),
+        coverage=np.array([c.coverage for c in candidates]),
+        heading=np.array(heading), trust=trust)
+    for cand, score in zip(candidates, scores.tolist(), strict=True):
+        cand.score = score
+    return sorted(candidates, key=lambda c: (-c.score, c.id))
 
 
 def lexical_query(snap: Snapshot, query: str) -> str:
@@ -81,12 +165,12 @@ def lexical_query(snap: Snapshot, query: str) -> str:
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
          fusion: Fusion) -> list[tuple[int, float]]:
-    scores: dict[int, float] = {}
+    """The fixed-weight fusions, kept for comparison (docs/EVALUATION.md)."""
     if fusion.method == "rrf":
-        for weight, ranked in ((fusion.weight, dense), (1 - fusion.weight, lexical)):
-            for rank, (i, _) in enumerate(ranked, start=1):
-                scores[i] = scores.get(i, 0.0) + 2 * weight / (fusion.rrf_k + rank)
-    elif fusion.method == "weighted":
+        return ranking.weighted_rrf(dense, lexical, 2 * fusion.weight, 2 * (1 - fusion.weight),
+                                    fusion.rrf_k)
+    if fusion.method == "weighted":
+        scores: dict[int, float] = {}
         for weight, ranked in ((fusion.weight, dense), (1 - fusion.weight, lexical)):
             if not ranked:
                 continue
@@ -95,9 +179,9 @@ def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
             for i, s in ranked:
                 norm = (s - low) / (high - low) if high > low else 1.0
                 scores[i] = scores.get(i, 0.0) + weight * norm
-    else:
-        raise ValueError(f"fusion method must be 'rrf' or 'weighted' (got {fusion.method!r})")
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    raise ValueError(f"fusion method must be 'adaptive', 'rrf' or 'weighted' "
+                     f"(got {fusion.method!r})")
 
 
 def collapse(candidates: list[Candidate]) -> list[Candidate]:

@@ -77,6 +77,7 @@ class Hit:
     similarity: float = 0.0  # cosine between question and passage
     confidence: float = 0.0  # calibrated probability that the passage answers the question
     weak: bool = False  # confidence below one half: show as "closest passage", not an answer
+    match: str = ""  # the confidence in words: "strong match", "possible match", "weak match"
     highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into `text`, ranked
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,15 +39,16 @@ def passage_html(hit: Hit) -> str:
 
 def card_html(hit: Hit) -> str:
     cite = escape(hit.citation)
-    strength = "weak match" if hit.weak else f"{hit.confidence:.0%} confidence"
+    strength = hit.match or ("weak match" if hit.weak else "possible match")
+    kind = strength.split()[0]
     page = f", p. {hit.page}" if hit.page is not None else ""
     return (
         f'<article class="hit{" weak" if hit.weak else ""}" data-rank="{hit.rank}" '
         f'data-doc="{escape(hit.doc_id)}">'
         f'<header><span class="rank">{hit.rank}</span>'
         f'<span class="citation">{cite}</span>'
-        f'<span class="score" title="ranking score {hit.score:.4f}, similarity '
-        f'{hit.similarity:.3f}">{strength}</span></header>'
+        f'<span class="score {kind}" title="{hit.confidence:.0%} confidence; ranking score '
+        f'{hit.score:.4f}, similarity {hit.similarity:.3f}">{strength}</span></header>'
         f'<div class="passage">{passage_html(hit)}</div>'
         f'<footer><a class="source" href="{escape(doc_url(hit))}" target="_blank" '
         f'rel="noopener noreferrer">Open source{escape(page)}</a>'
@@ -82,7 +83,8 @@ def to_markdown(hits: Sequence[Hit], question: str) -> str:
     for hit in hits:
         quoted = "\n".join("> " + line for line in hit.text.splitlines())
         lines += [f"## {hit.rank}. {hit.citation}", "", quoted, "",
-                  f"Confidence {hit.confidence:.0%} · `{hit.doc_id}`", ""]
+                  f"{(hit.match or 'match').capitalize()} ({hit.confidence:.0%} confidence)"
+                  f" · `{hit.doc_id}`", ""]
     return "\n".join(lines)
 
 
@@ -90,11 +92,11 @@ def to_csv(hits: Sequence[Hit]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
-                     "confidence", "weak", "score", "doc_id", "start", "end"])
+                     "match", "confidence", "weak", "score", "doc_id", "start", "end"])
     for h in hits:
         writer.writerow([h.rank, h.citation, h.title, h.page, h.page_end, h.section,
-                         _csv_safe(h.text), h.confidence, h.weak, h.score, h.doc_id, h.start,
-                         h.end])
+                         _csv_safe(h.text), h.match, h.confidence, h.weak, h.score, h.doc_id,
+                         h.start, h.end])
     return buffer.getvalue()
 
 

@@ -49,7 +49,7 @@ from .lexical import query_words
 from .records import Chunk, Document, Filters
 from .segments import Segment, SegmentError
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: sentence vectors beside each chunk
 CURRENT = "CURRENT"
 LEGACY_MANIFEST = "manifest.json"  # format 2 kept its manifest in a file
 DATABASE = "meta.sqlite"
@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     context     TEXT NOT NULL       -- title and headings, searchable beside the text
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+-- Each chunk's sentences: spans into chunks.text and their vectors (float16, one row each),
+-- embedded at index time with the chunk's headings, for ranking and highlighting.
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id    INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    spans       TEXT NOT NULL,      -- JSON [[start, end], ...] into the chunk's text
+    vectors     BLOB NOT NULL       -- float16, len(spans) x dimension, row-major
+);
 -- The lexical index: BM25 over stemmed words, kept in step with chunks by triggers, so no
 -- write can update one without the other.
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -160,6 +167,14 @@ class StoredChunk:
     text: str
     title: str
     path: str
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """A chunk's sentences as stored: spans into its text and one unit vector each."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray  # float32, len(spans) x dimension
 
 
 @dataclass(frozen=True)
@@ -391,6 +406,21 @@ class Snapshot:
         return {r[0]: StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
                                   tuple(json.loads(r[7])), r[8], r[9], r[10]) for r in rows}
 
+    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
+        """Stored sentence vectors of these chunks (chunks written without them are absent)."""
+        if not ids:
+            return {}
+        dimension = int(self.manifest["dimension"])
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT chunk_id, spans, vectors FROM sentences "
+                               f"WHERE chunk_id IN ({marks})", list(ids)).fetchall()
+        out = {}
+        for chunk_id, spans, blob in rows:
+            vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension)
+            out[chunk_id] = SentenceVectors([(a, b) for a, b in json.loads(spans)],
+                                            vectors.astype(np.float32))
+        return out
+
     def documents(self) -> list[StoredDocument]:
         rows = self.db.execute(
             "SELECT d.doc_id, d.path, d.title, d.sha256, d.page_count, d.meta, "
@@ -577,10 +607,13 @@ class Writer:
                                     [(i,) for i in ids])
         return removed
 
-    def add(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def add(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
+            sentences: Sequence[SentenceVectors] | None = None) -> None:
+        """Store a document's chunks with their vectors (and, optionally, their sentences')."""
         assert self.db is not None
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
+        if len(chunks) != len(vectors) or (sentences is not None
+                                           and len(sentences) != len(chunks)):
+            raise ValueError("one vector (and one sentence set) per chunk")
         self.remove([doc.doc_id])
         date = doc.meta.get("date")
         self.db.execute(
@@ -597,6 +630,11 @@ class Writer:
             [(int(i), c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end,
               json.dumps(list(c.section), ensure_ascii=False), c.text, context)
              for i, c, context in zip(ids, chunks, contexts, strict=True)])
+        if sentences is not None:
+            self.db.executemany(
+                "INSERT INTO sentences VALUES (?, ?, ?)",
+                [(int(i), json.dumps(s.spans), s.vectors.astype(np.float16).tobytes())
+                 for i, s in zip(ids, sentences, strict=True) if s.spans])
         for i, c, context in zip(ids, chunks, contexts, strict=True):
             self._note(("add", (int(i), c.doc_id, c.text, context)))
         if len(chunks):

@@ -42,3 +42,14 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+MIN_SENTENCE_WORDS = 3  # shorter fragments ("Yes.", a lone heading) say too little to score
+MAX_SCORED_SENTENCES = 24  # per chunk; a 200 word-piece chunk rarely has more
+
+
+def scoring_sentences(text: str) -> list[tuple[int, int]]:
+    """The sentences of a chunk that get their own vector: spans into `text`."""
+    spans = [(a, b) for a, b in sentence_spans(text)
+             if len(text[a:b].split()) >= MIN_SENTENCE_WORDS]
+    return spans[:MAX_SCORED_SENTENCES]

@@ -31,6 +31,15 @@ EXAMPLES = [
     "How much extra funding did the Mayor give the MPS for mental health?",
 ]
 
+HELP = (
+    "**strong match**: the passage very likely answers the question · **possible match**: "
+    "it may, read it · **weak match**: the closest passage, probably not an answer. "
+    "Marked sentences are the ones that answer. Modes: *hybrid* (default) weighs meaning and "
+    "exact words per question; *semantic* matches meaning only; *lexical* exact words only. "
+    "For a large archive index with the fast model (`--model fast`, the default); "
+    "`--model quality` finds more answers to everyday-worded questions but indexes about "
+    "8x slower.")
+
 CSS = """
 #results .hit {border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: 12px 14px; margin: 10px 0; background: var(--background-fill-primary);}
@@ -39,6 +48,8 @@ CSS = """
 #results .rank {font-weight: 700; min-width: 1.5em;}
 #results .citation {font-weight: 600; flex: 1;}
 #results .score {font-size: .85em; color: var(--body-text-color-subdued);}
+#results .score.strong {color: #1b6e20; font-weight: 600;}
+#results .score.possible {color: #7a5200;}
 #results .passage {white-space: pre-wrap; margin: 8px 0; line-height: 1.5;}
 #results mark.answer {background: #fff3b0; color: inherit; padding: 0 1px;}
 #results mark.answer.best {background: #ffe066;}
@@ -253,6 +264,7 @@ def build_blocks(app: App) -> gr.Blocks:
                 documents = gr.Dropdown(choices=app.document_choices(), multiselect=True,
                                         label="Only these documents", elem_id="documents")
             gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+            gr.Markdown(HELP, elem_id="help")
             results = gr.HTML(elem_id="results", js_on_load=COPY_JS)
             with gr.Row():
                 md_file = gr.DownloadButton("Download Markdown", visible=False,

@@ -190,7 +190,7 @@ def test_an_index_in_the_old_format_says_so_and_is_rebuilt(tmp_path: Path):
     db.execute("UPDATE manifest SET value = '2' WHERE key = 'format_version'")
     db.commit()
     db.close()
-    with pytest.raises(IndexOutdated, match="index format 2, this version reads 3"):
+    with pytest.raises(IndexOutdated, match="index format 2, this version reads 4"):
         Index(tmp_path / "index").search(QUESTION)
     report = Index(tmp_path / "index").refresh([corpus])
     assert report.ok and len(report.added) == 2
