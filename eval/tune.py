@@ -118,8 +118,8 @@ def ndcg10(rec: Record, ranked: list[int]) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def corpus_records(split: str) -> tuple[list[Record], list[str]]:
-    index = Index(ROOT / "index" / "eval-corpus")
+def corpus_records(split: str, model: str) -> tuple[list[Record], list[str]]:
+    index = Index(ROOT / "index" / f"eval-corpus-{model}", model=model)
     index.refresh([ROOT / "corpus"])
     questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl", index, split)
                  if q.answerable]
@@ -139,9 +139,9 @@ def corpus_records(split: str) -> tuple[list[Record], list[str]]:
             [q.kind for q in questions])
 
 
-def beir_records(folder: Path) -> list[Record]:
+def beir_records(folder: Path, model: str) -> list[Record]:
     data = load_beir(folder)
-    index, _ = beir_index(data, folder, ROOT / "index", Settings(model=default_model()))
+    index, _ = beir_index(data, folder, ROOT / "index", Settings(model=model))
     out = []
     for qid, text in data.queries.items():
         gold = data.qrels[qid]
@@ -212,9 +212,11 @@ def main() -> None:
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
     parser.add_argument("--no-beir", action="store_true")
     parser.add_argument("--search", action="store_true")
+    parser.add_argument("--model", default=default_model(), help="fast, quality or a name")
     args = parser.parse_args()
-    corpus, kinds = corpus_records(args.split)
-    beir = [] if args.no_beir else beir_records(args.beir)
+    model = Settings(model=args.model).model
+    corpus, kinds = corpus_records(args.split, model)
+    beir = [] if args.no_beir else beir_records(args.beir, model)
     w = ranking.WEIGHTS
     report(f"shipped weights, {args.split} split ({len(corpus)} answerable)", corpus, kinds,
            beir, w)

@@ -138,7 +138,7 @@ def _print_table(rows: dict[str, dict[str, float]], first: str) -> None:
         cells = []
         for column in columns:
             v = row.get(column)
-            cells.append("" if v is None else f"{v:.0f}" if column == "questions" else
+            cells.append("" if v is None else f"{v:.0f}" if column in ("questions", "queries") else
                          f"{v:.1f}" if column == "ms/query" else f"{v:.4f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
 

@@ -22,15 +22,15 @@ class Weights:
     # lexical trust: sigmoid(bias + coverage * top lexical hit's rare-word coverage
     #                        + agreement * overlap of the two top-10 lists)
     trust_bias: float = -2.0
-    trust_coverage: float = 6.0
-    trust_agreement: float = 0.0
+    trust_coverage: float = 10.0
+    trust_agreement: float = 0.0  # measured worthless once coverage is in (docs/EVALUATION.md)
     rrf_k: int = 60
     # final ranking stage, over standardised per-question signals
-    passage: float = 1.0  # cosine of question and passage
-    sentence: float = 0.5  # cosine of question and the passage's best sentence
+    passage: float = 0.5  # cosine of question and passage
+    sentence: float = 0.25  # cosine of question and the passage's best sentence
     fused: float = 0.5  # the fused score the candidate arrived with
     coverage: float = 3.0  # share of the question's rare-word weight in the passage (x trust)
-    heading: float = 2.0  # same, in the document title and section headings (x trust)
+    heading: float = 1.0  # same, in the document title and section headings (x trust)
 
 
 WEIGHTS = Weights()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 import urllib.error
@@ -25,6 +26,9 @@ def test_ask_shows_ranked_cited_passages(page: Page):
     card = cards.nth(hit)
     expect(card.locator(".passage")).to_contain_text("Circa 11,000")
     expect(card.locator("mark.answer.best")).to_contain_text("Circa 11,000")
+    # confidence in words, and only the answering sentences marked, not the whole passage
+    expect(card.locator(".score")).to_have_text(re.compile(r"^(strong|possible) match$"))
+    assert 1 <= card.locator("mark.answer").count() <= 2
     expect(card.locator("a.source")).to_have_attribute("href", "/doc/corpus%2F2026-01_london-"
                                                        "assembly-fire-committee_written-"
                                                        "evidence-las-mps.txt")
