@@ -20,6 +20,7 @@ MODES = ("semantic", "lexical", "hybrid")
 PRUNE_ABOVE = int(os.environ.get("EVIDENCE_SEARCH_PRUNE_ABOVE", "50000"))
 COMMON_FRACTION = 0.1
 RERANK_DEPTH = 30  # fused candidates the final ranking stage looks at
+AGREE = 10  # top places of the two lists compared for their agreement
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,6 @@ class Candidate:
     sentence: float = 0.0  # best sentence's cosine (the passage's when none are stored)
     sentence_scores: list[tuple[tuple[int, int], float]] = field(default_factory=list)
     coverage: float = 0.0  # share of the question's rare-word weight in the passage
-    lexical_rank: int | None = None  # 1-based place in the lexical list, if there
-    dense_rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,19 +85,20 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
         raise ValueError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     depth = max(50, 3 * k)
     allowed = snap.allowed_ids(filters) if filters and not filters.is_empty() else None
-    dense = snap.search_vectors(query_vector, depth, allowed) if mode != "lexical" else []
-    lexical = (snap.search_lexical(lexical_query(snap, query), depth, filters)
-               if mode != "semantic" else [])
+    # A single mode still reads the other list's top 10: their agreement feeds confidence.
+    dense = snap.search_vectors(query_vector, depth if mode != "lexical" else AGREE, allowed)
+    lexical = snap.search_lexical(lexical_query(snap, query),
+                                  depth if mode != "semantic" else AGREE, filters)
     qt = QueryTerms.of(snap, query)
-    trust = agreement = 0.0
+    trust = 0.0
+    agreement = ranking.agreement([i for i, _ in dense], [i for i, _ in lexical], AGREE)
     if mode == "semantic":
-        fused = dense
+        fused, lexical = dense, []
     elif mode == "lexical":
-        fused = lexical
+        fused, dense = lexical, []
     elif fusion.method == "adaptive":
         top_rows = snap.chunks([i for i, _ in lexical[:1]])
         top_coverage = qt.coverage(top_rows[lexical[0][0]].text) if top_rows else 0.0
-        agreement = ranking.agreement([i for i, _ in dense], [i for i, _ in lexical])
         trust = ranking.lexical_trust(top_coverage, agreement)
         fused = ranking.weighted_rrf(dense, lexical, 1.0, trust)
     else:
@@ -113,14 +113,11 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
         similarity.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
     rows = snap.chunks(ids)
     stored = snap.sentences(ids)
-    lexical_rank = {i: n for n, (i, _) in enumerate(lexical, start=1)}
-    dense_rank = {i: n for n, (i, _) in enumerate(dense, start=1)}
     candidates = []
     for i, score in top:
         if i not in rows:
             continue
-        cand = Candidate(i, score, float(similarity[i]), rows[i],
-                         lexical_rank=lexical_rank.get(i), dense_rank=dense_rank.get(i))
+        cand = Candidate(i, score, float(similarity[i]), rows[i])
         sentences = stored.get(i)
         if sentences is not None and len(sentences.spans):
             cosines = (sentences.vectors @ query_vector).tolist()
