@@ -32,13 +32,14 @@ EXAMPLES = [
 ]
 
 HELP = (
-    "**strong match**: the passage very likely answers the question · **possible match**: "
-    "it may, read it · **weak match**: the closest passage, probably not an answer. "
+    "**strong match**: the passage is closely about your question (check that it states "
+    "what you need) · **possible match**: it may answer, read it · **weak match**: the "
+    "closest passage, probably not an answer. "
     "Marked sentences are the ones that answer. Modes: *hybrid* (default) weighs meaning and "
     "exact words per question; *semantic* matches meaning only; *lexical* exact words only. "
     "For a large archive index with the fast model (`--model fast`, the default); "
     "`--model quality` finds more answers to everyday-worded questions but indexes about "
-    "8x slower.")
+    "6x slower.")
 
 CSS = """
 #results .hit {border: 1px solid var(--border-color-primary); border-radius: 8px;
