@@ -103,8 +103,9 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
         fused = ranking.weighted_rrf(dense, lexical, 1.0, trust)
     else:
         fused = fuse(dense, lexical, fusion)
+    reranking = fusion.rerank and mode == "hybrid"
     spare = k + max(10, k // 2)  # spare ones replace passages that collapse away
-    top = fused[: max(spare, RERANK_DEPTH) if fusion.rerank else spare]
+    top = fused[: max(spare, RERANK_DEPTH) if reranking else spare]
     ids = [i for i, _ in top]
     similarity = dict(dense)
     missing = [i for i in ids if i not in similarity]
@@ -127,8 +128,8 @@ def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode:
             cand.sentence = cand.similarity
         cand.coverage = qt.coverage(rows[i].text)
         candidates.append(cand)
-    if fusion.rerank and mode == "hybrid":
-        candidates = rerank(candidates, qt, trust if mode == "hybrid" else 0.0)
+    if reranking:
+        candidates = rerank(candidates, qt, trust)
     return Retrieved(collapse(candidates)[:k], qt, trust, agreement)
 
 
