@@ -8,8 +8,9 @@ Runtimes take turns batch by batch and question by question, so a neighbour's lo
 machine falls on all of them alike. Then, end to end: the seed corpus indexed from scratch
 (load, chunk, embed passages and their sentences, write) per model and precision, in turns,
 twice, the faster run kept. Passages per second is from the median batch time (the total,
-skewed by any neighbour's burst on a shared machine, is in the JSON); the load average before
-and after is printed with the table.
+skewed by any neighbour's burst on a shared machine, is in the JSON). The CPU share other
+processes took meanwhile (from /proc/stat) is printed with the table, with a warning above 5%:
+PyTorch's OpenMP threads slow down many-fold when anything else runs on these cores.
 
     python benchmarks/bench_models.py            # writes artifacts/bench/models.json
     python benchmarks/bench_models.py --passages 32 --questions 40 --repeats 0
@@ -54,6 +55,28 @@ def passages(tokenizer, count: int) -> list[str]:
             if len(out) == count:
                 return out
     return out
+
+
+def cpu_seconds() -> tuple[float, float, float] | None:
+    """(busy CPU seconds of the whole machine, of this process, wall clock), or None off Linux.
+    What the machine spent beyond this process is what neighbours took from the measurement."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            ticks = [int(v) for v in handle.readline().split()[1:9]]
+    except OSError:
+        return None
+    own = os.times()
+    busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+    return busy, own.user + own.system, time.monotonic()
+
+
+def others_share(before: tuple[float, float, float] | None) -> float | None:
+    """The share of all cores that other processes used since `before`."""
+    after = cpu_seconds()
+    if before is None or after is None:
+        return None
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others) / ((after[2] - before[2]) * (os.cpu_count() or 1))
 
 
 def questions(count: int) -> list[str]:
@@ -168,6 +191,7 @@ def main() -> None:
             "machine": platform.processor() or platform.machine(),
             "loadavg_before": [round(x, 2) for x in load]}
     print(json.dumps(info), flush=True)
+    started = cpu_seconds()
     texts = passages(Embedder(FAST_MODEL).tokenizer, args.passages)
     asks = questions(args.questions)
     results: dict[str, dict] = {"info": info, "models": {}, "end_to_end": {}}
@@ -185,16 +209,17 @@ def main() -> None:
                 if best is None or run["seconds"] < best["seconds"]:
                     results["end_to_end"][key] = run
     info["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    share = others_share(started)
+    info["other_processes_cpu_share"] = None if share is None else round(share, 3)
 
     print(f"\n{len(texts)} passages of {PASSAGE_TOKENS} word-pieces in batches of {BATCH}; "
           f"{len(asks)} single questions; torch {info['torch']}, {info['threads']} threads, "
-          f"native bf16: {info['native_bf16']}; load average {info['loadavg_before'][0]} → "
-          f"{info['loadavg_after'][0]}\n")
-    busy = max(info["loadavg_before"][0], info["loadavg_after"][0])
-    if busy > 0.5 * (os.cpu_count() or 1):
-        print(f"WARNING: load average reached {busy} on {os.cpu_count()} cores: other processes "
-              "ran meanwhile, and PyTorch's OpenMP threads slow down many-fold when they do "
-              "(ONNX Runtime far less). Run again on an idle machine.\n")
+          f"native bf16: {info['native_bf16']}; other processes used "
+          f"{'?' if share is None else f'{share:.1%}'} of the CPU meanwhile\n")
+    if share is not None and share > 0.05:
+        print(f"WARNING: other processes used {share:.1%} of the CPU during the measurement; "
+              "PyTorch's OpenMP threads slow down many-fold when they do (ONNX Runtime far "
+              "less). Run again on an idle machine.\n")
     print("| model | runtime | passages/s | question p50 ms | p90 ms | agreement passages "
           "min / mean | agreement questions min / mean |")
     print("|---|---|---:|---:|---:|---|---|")

@@ -45,13 +45,13 @@ def resolve_model(name: str) -> str:
 # AMX), torch 2.13, 2 threads; 200-word-piece SciFact passages in batches of 8, warm single
 # questions; bf16 against fp32 vectors: cosine min 0.9999 in every case.
 #                     passages/s fp32 → bf16   question p50 ms fp32 → bf16, ONNX fp32
-#   all-MiniLM-L6-v2        23 → 44                   13.2 → 10.0, 7.2
-#   all-mpnet-base-v2      2.9 → 8.5                  72.2 → 40.7, 31.5
-# So passages ("index") use bf16. Questions go through ONNX Runtime fp32 (query_embedder),
-# faster than either; PyTorch embeds them only as the fallback, and stays fp32 there: it is the
+#   all-MiniLM-L6-v2      28.2 → 52.9                 12.3 → 8.9, 6.4
+#   all-mpnet-base-v2      4.2 → 8.8                  73.2 → 34.1, 33.2
+# So passages ("index") use bf16. Questions go through ONNX Runtime fp32 (query_embedder), as
+# fast or faster; PyTorch embeds them only as the fallback, and stays fp32 there: it is the
 # reference the ONNX path is checked against (EVIDENCE_SEARCH_PRECISION=bf16 opts it in).
 # Autocast (fp32 weights, cast again on every call) was slower than casting the weights once:
-# mpnet 7.2 passages/s, 50.5 ms. Models not measured stay fp32.
+# mpnet 8.0 passages/s, 41.5 ms. Models not measured stay fp32.
 BF16_FASTER = frozenset({(FAST_MODEL, "index"), (QUALITY_MODEL, "index")})
 
 

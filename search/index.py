@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .confidence import WEAK_BELOW, calibration_for, label
-from .config import DEFAULT_CORPUS_DIR, Settings, default_index_dir
+from .config import DEFAULT_CORPUS_DIR, Settings, canonical_model, default_index_dir
 from .embedder import Embedder, query_embedder
 from .highlight import answer_spans
 from .indexer import ProgressHook, refresh, resolve_stored, stored_path
@@ -53,7 +53,8 @@ class Index:
     def __init__(self, directory: str | Path | None = None, *, model: str | None = None,
                  chunk_tokens: int | None = None, backend: str | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_index_dir()
-        self._requested = {"model": model, "chunk_tokens": chunk_tokens, "backend": backend}
+        self._requested = {"model": canonical_model(model) if model else None,
+                           "chunk_tokens": chunk_tokens, "backend": backend}
         self._generation: Generation | None = None
         self._lock = threading.Lock()
         self._merging: threading.Thread | None = None

@@ -174,3 +174,13 @@ def test_precision_env(monkeypatch):
         precision_for("fast", "query")
     with pytest.raises(ValueError, match="precision"):
         Embedder("fast", precision="fp16")
+
+
+def test_index_accepts_the_alias_of_the_model_it_was_built_with(tmp_path):
+    from search import Index
+    from tests.conftest import copy_corpus
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    Index(tmp_path / "index").refresh([corpus])
+    hits = Index(tmp_path / "index", model="fast").search("peer support after trauma", k=1)
+    assert hits and hits[0].citation
