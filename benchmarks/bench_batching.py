@@ -23,9 +23,9 @@ SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 
 
 def passages(n: int) -> list[str]:
-    from search.chunker import chunk_document
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
     from search.evaluate import load_beir
+    from search.ingest.chunker import chunk_document
 
     embedder = get_embedder(role="index")
     out: list[str] = []
@@ -38,7 +38,7 @@ def passages(n: int) -> list[str]:
 
 
 def embed(texts: list[str], batch: int, slice_size: int, global_sort: bool) -> float:
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
 
     embedder = get_embedder(role="index")
     order = (sorted(range(len(texts)), key=lambda i: len(texts[i])) if global_sort

@@ -65,7 +65,7 @@ def main() -> None:
 
         # 2. Warm build in-process (model already loaded): the indexing pipeline itself.
         from search import Index
-        from search.embedder import get_embedder
+        from search.embed.embedder import get_embedder
 
         get_embedder()
         index = Index(work / "warm")
@@ -85,15 +85,15 @@ def main() -> None:
         latencies.sort()
         result = {
             "machine": machine(),
-            "corpus": str(args.corpus), "documents": stats["documents"],
-            "chunks": stats["chunks"], "pages": stats["pages"],
+            "corpus": str(args.corpus), "documents": stats.documents,
+            "chunks": stats.chunks, "pages": stats.pages,
             "cold_build_seconds_cli": round(cold_build, 2),
             "warm_build_seconds": round(warm_build, 3),
-            "chunks_per_second_warm": round(stats["chunks"] / warm_build, 1),
+            "chunks_per_second_warm": round(stats.chunks / warm_build, 1),
             "query_ms_median": round(statistics.median(latencies), 2),
             "query_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
             "queries": len(latencies),
-            "index_bytes": stats["size_bytes"],
+            "index_bytes": stats.size_bytes,
             "report": report.summary(),
         }
     finally:

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search.config import Settings  # noqa: E402
-from search.embedder import get_embedder  # noqa: E402
+from search.embed.embedder import get_embedder  # noqa: E402
 from search.evaluate import load_beir  # noqa: E402
-from search.indexer import add_documents  # noqa: E402
+from search.indexing.refresh import add_documents  # noqa: E402
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 PASSAGE_TOKENS = 200  # Settings.chunk_tokens
-BATCH = 8  # search.indexer.MODEL_BATCH
+BATCH = 8  # search.indexing.refresh.MODEL_BATCH
 
 
 def passages(tokenizer, count: int) -> list[str]:
@@ -87,7 +87,7 @@ def questions(count: int) -> list[str]:
 def runtimes(name: str) -> dict:
     import torch
 
-    from search.embedder import Embedder, cpu_has_bf16
+    from search.embed.embedder import Embedder, cpu_has_bf16
 
     found = {"torch fp32": Embedder(name, "torch", "fp32")}
     if cpu_has_bf16():
@@ -148,7 +148,7 @@ def measure(name: str, texts: list[str], asks: list[str]) -> dict[str, dict]:
 def end_to_end(name: str, precision: str) -> dict:
     """The seed corpus indexed from scratch with this model, timed after the model loaded."""
     from search import Index
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
 
     before = os.environ.get("EVIDENCE_SEARCH_PRECISION")
     os.environ["EVIDENCE_SEARCH_PRECISION"] = precision
@@ -160,7 +160,7 @@ def end_to_end(name: str, precision: str) -> dict:
             index = Index(Path(tmp) / "index", model=name)
             report = index.refresh([corpus])
             index.wait_for_merges()
-            chunks = index.stats()["chunks"]
+            chunks = index.stats().chunks
     finally:
         os.environ.pop("EVIDENCE_SEARCH_PRECISION")
         if before is not None:
@@ -182,7 +182,7 @@ def main() -> None:
     import torch
 
     from search.config import FAST_MODEL, QUALITY_MODEL
-    from search.embedder import Embedder, cpu_has_bf16
+    from search.embed.embedder import Embedder, cpu_has_bf16
 
     load = os.getloadavg()
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(),

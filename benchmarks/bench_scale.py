@@ -39,7 +39,7 @@ PDF = ROOT.parent / "shared" / "pdfs" / "pypdf-resources" / "GeoBase_NHNC1_Data_
 
 
 def sentences() -> list[str]:
-    from search.text import sentence_spans
+    from search.ingest.text import sentence_spans
 
     out = []
     with open(SCIFACT / "corpus.jsonl") as handle:
@@ -138,10 +138,10 @@ def measure(directory: Path, n_queries: int) -> dict:
         result[label] = {f"p{p}": round(times[min(len(times) - 1, int(p / 100 * len(times)))], 1)
                          for p in (50, 95, 99)}
     encode = []
-    from search.embedder import query_embedder
+    from search.embed.embedder import query_embedder
 
     with index.snapshot() as snap:
-        embedder = query_embedder(snap.manifest["model"], snap.manifest.get("backend", "torch"))
+        embedder = query_embedder(snap.manifest.model, snap.manifest.backend)
     result["query_runtime"] = embedder.backend
     for q in qs[:50]:
         t = time.perf_counter()
@@ -149,9 +149,9 @@ def measure(directory: Path, n_queries: int) -> dict:
         encode.append((time.perf_counter() - t) * 1000)
     result["encode_ms_p50"] = round(statistics.median(encode), 1)
     stats = index.stats()
-    result["chunks"] = stats["chunks"]
-    result["size_bytes"] = stats["size_bytes"]
-    result["segments"] = [f"{s['kind']} {s['vectors']}" for s in stats["segments"]]
+    result["chunks"] = stats.chunks
+    result["size_bytes"] = stats.size_bytes
+    result["segments"] = [f"{s['kind']} {s['vectors']}" for s in stats.segments]
     result["peak_rss_mb"] = peak_rss_mb()
     return result
 
@@ -169,7 +169,7 @@ def peak_rss_mb() -> int:
 def recall_of_index(directory: Path, n_queries: int) -> dict:
     """Recall@10 of the index's vector search against exact search, on real questions."""
     from search import Index
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
 
     queries = get_embedder().encode(questions(n_queries))
     with Index(directory).snapshot() as snap:
@@ -187,9 +187,9 @@ def recall_of_index(directory: Path, n_queries: int) -> dict:
 def recall_on_real_vectors(real: np.ndarray, n_queries: int) -> dict:
     """Recall@10 of each approximate kind, default settings, over real embedded passages and
     sentences (SciFact), above the approximate threshold, against exact search."""
-    from search import segments
     from search.config import VectorSettings
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
+    from search.store.local import segments
 
     cache = WORK / "scifact-sentences.npy"
     if not cache.exists():
@@ -255,9 +255,9 @@ def indexing_throughput() -> dict:
     """End-to-end on real text: the seed corpus and SciFact, model already loaded."""
     from search import Index
     from search.config import Settings
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
     from search.evaluate import load_beir
-    from search.indexer import add_documents
+    from search.indexing.refresh import add_documents
 
     get_embedder(role="index")
     out = {}

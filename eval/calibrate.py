@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search import Index  # noqa: E402
-from search.confidence import CALIBRATION_FILE, FEATURES  # noqa: E402
-from search.confidence import features as candidate_features  # noqa: E402
 from search.config import Settings, default_model  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions, shuffled_queries  # noqa: E402
+from search.retrieve.confidence import CALIBRATION_FILE, FEATURES  # noqa: E402
+from search.retrieve.confidence import features as candidate_features  # noqa: E402
 
 
 def features(index: Index, questions: list[str]) -> list[np.ndarray]:

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from search import Index, ranking  # noqa: E402
 from search.config import Settings, default_model  # noqa: E402
-from search.embedder import query_embedder  # noqa: E402
+from search.embed.embedder import query_embedder  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions  # noqa: E402
-from search.query import QueryTerms, lexical_query  # noqa: E402
+from search.retrieve.query import QueryTerms, lexical_query  # noqa: E402
 
 DEPTH = 50
 
@@ -53,7 +53,7 @@ class Record:
 
 def record(index: Index, question: str, label) -> Record:
     with index.snapshot() as snap:
-        embedder = query_embedder(snap.manifest["model"], snap.manifest.get("backend", "torch"))
+        embedder = query_embedder(snap.manifest.model, snap.manifest.backend)
         vector = embedder.encode([question])[0]
         dense = snap.search_vectors(vector, DEPTH)
         lexical = snap.search_lexical(lexical_query(snap, question), DEPTH)

@@ -9,27 +9,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-from .confidence import results_weak
-from .config import (
+from search.config import (
     DEFAULT_CORPUS_DIR,
     DEFAULT_INDEX_DIR,
     ENV_INDEX,
+    ENV_STORE,
     Settings,
     canonical_model,
     default_backend,
-    default_index_dir,
     default_model,
+    default_store,
 )
-from .index import Index, QueryError
-from .query import MODES, Fusion
-from .records import Filters, Hit
-from .store import IndexError_
+from search.index import Index, QueryError
+from search.records import Filters, Hit, IndexStats
+from search.retrieve.confidence import results_weak
+from search.retrieve.query import MODES, Fusion
+from search.store import IndexError_
 
 
 def _human(size: int) -> str:
@@ -88,7 +88,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import (
+    from search.evaluate import (
         beir_index,
         evaluate_beir,
         evaluate_questions,
@@ -106,14 +106,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                   progress=not args.quiet)
         what = "built" if built else "cached"
         print(f"{data.name}: {len(data.documents)} documents, {len(data.queries)} queries; "
-              f"index {what} at {index.directory} in {time.perf_counter() - started:.1f}s")
+              f"index {what} at {index.location} in {time.perf_counter() - started:.1f}s")
         for mode in modes:
             results[mode] = evaluate_beir(index, data, mode, k=args.k, fusion=_fusion(args))
     else:
         index = Index(args.index)
         questions = load_questions(args.queries, index, args.split)
         print(f"{args.queries} ({args.split}): {len(questions)} questions "
-              f"({sum(q.answerable for q in questions)} answerable) over {index.directory}")
+              f"({sum(q.answerable for q in questions)} answerable) over {index.location}")
         tables = {mode: evaluate_questions(index, questions, mode, fusion=_fusion(args))
                   for mode in modes}
         if args.json:
@@ -175,15 +175,17 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if done is None:
         print("nothing to merge")
     else:
-        print(f"merged {done['merged']} segments into one {done['kind']} segment of "
-              f"{done['vectors']} vectors ({done['dropped']} deleted dropped) in "
+        print(f"merged {done.merged} segments into one {done.kind} segment of "
+              f"{done.vectors} vectors ({done.dropped} deleted dropped) in "
               f"{time.perf_counter() - started:.1f}s")
     return 0
 
 
-def _segments_line(stats: dict) -> str:
-    parts = ", ".join(f"{s['kind']} {s['vectors']:,}" for s in stats["segments"]) or "none"
-    return f"{len(stats['segments'])} segments ({parts}); {stats['tombstones']:,} deleted"
+def _segments_line(stats: IndexStats) -> str:
+    if stats.engine != "local":
+        return f"held by {stats.engine}"
+    parts = ", ".join(f"{s.kind} {s.vectors:,}" for s in stats.segments) or "none"
+    return f"{len(stats.segments)} segments ({parts}); {stats.tombstones:,} deleted"
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -191,21 +193,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     stats = index.stats()
     docs = index.documents()
     if args.json:
-        stats["documents_list"] = [{"doc_id": d.doc_id, "title": d.title, "pages": d.page_count,
-                                    "chunks": d.chunks} for d in docs]
-        print(json.dumps(stats, indent=2, ensure_ascii=False))
+        data = stats.to_dict()
+        data["documents_list"] = [{"doc_id": d.doc_id, "title": d.title, "pages": d.page_count,
+                                   "chunks": d.chunks} for d in docs]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
         return 0
     rows = [
-        ("index", f"{stats['directory']} ({stats['generation']})"),
-        ("documents", str(stats["documents"])),
-        ("pages", str(stats["pages"])),
-        ("chunks", str(stats["chunks"])),
+        ("index", f"{stats.location} ({stats.engine}, {stats.generation})"),
+        ("documents", str(stats.documents)),
+        ("pages", str(stats.pages)),
+        ("chunks", str(stats.chunks)),
         ("vectors", _segments_line(stats)),
-        ("model", f"{stats['model']} ({stats['dimension']} dimensions, {stats['backend']})"),
-        ("chunk budget", f"{stats['chunk_tokens']} word-pieces"),
-        ("built at", str(stats["built_at"])),
-        ("size on disk", _human(stats["size_bytes"])),
-        ("sources", ", ".join(stats["sources"]) or "-"),
+        ("model", f"{stats.model} ({stats.dimension} dimensions, {stats.backend})"),
+        ("chunk budget", f"{stats.chunk_tokens} word-pieces"),
+        ("built at", str(stats.built_at)),
+        ("size on disk", _human(stats.size_bytes) if stats.size_bytes is not None else "-"),
+        ("sources", ", ".join(stats.sources) or "-"),
     ]
     for key, value in rows:
         print(f"{key:>13}: {value}")
@@ -233,8 +236,11 @@ def _fusion_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index", type=Path, default=argparse.SUPPRESS, metavar="DIR",
-                        help=f"index directory (default: ${ENV_INDEX} or index/)")
+    common.add_argument("--index", "--store", dest="index", default=argparse.SUPPRESS,
+                        metavar="DIR|URI",
+                        help=f"index folder, or a Milvus store: milvus:///path/file.db (Milvus "
+                             f"Lite) or http://host:19530 (default: ${ENV_STORE}, ${ENV_INDEX} "
+                             "or index/)")
     parser = argparse.ArgumentParser(
         prog="evidence-search", parents=[common],
         description="Find the passages in your evidence documents that answer a question.")
@@ -310,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.index_given = hasattr(args, "index")
     if not args.index_given:
-        args.index = default_index_dir()
+        args.index = default_store()
     try:
         return int(args.func(args))
     except (QueryError, IndexError_, ValueError, FileNotFoundError) as exc:
@@ -320,10 +326,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {exc.filename}:" if exc.filename else ""
         print(f"error:{where} could not write the index ({exc.strerror or exc}); the previous "
               "index is unchanged", file=sys.stderr)
-        return 2
-    except sqlite3.OperationalError as exc:
-        print(f"error: could not write the index ({exc}); the previous index is unchanged",
-              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the previous index is unchanged", file=sys.stderr)

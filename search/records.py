@@ -121,3 +121,40 @@ class Filters:
 
     def is_empty(self) -> bool:
         return all(v in (None, [], ()) for v in asdict(self).values())
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What `info` and the page's index panel show: where the index is, what it holds, what
+    it was built with."""
+
+    location: str
+    engine: str
+    generation: str
+    documents: int
+    chunks: int
+    pages: int
+    model: str
+    dimension: int
+    chunk_tokens: int
+    backend: str
+    built_at: str | None
+    size_bytes: int | None
+    sources: tuple[str, ...]
+    format_version: int
+    segments: tuple[Any, ...] = ()  # store.SegmentInfo, local engine only
+    tombstones: int = 0
+
+    @classmethod
+    def of(cls, store: Any, manifest: Any) -> IndexStats:
+        """From a store's StoreStats and Manifest (typed loosely: records sit below store)."""
+        return cls(location=store.location, engine=store.engine, generation=store.generation,
+                   documents=store.documents, chunks=store.chunks, pages=store.pages,
+                   model=manifest.model, dimension=manifest.dimension,
+                   chunk_tokens=manifest.chunk_tokens, backend=manifest.backend,
+                   built_at=manifest.built_at, size_bytes=store.size_bytes,
+                   sources=tuple(manifest.sources), format_version=manifest.format_version,
+                   segments=tuple(store.segments), tombstones=store.tombstones)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from search import Index
-from search.embedder import Embedder, get_embedder
+from search.embed.embedder import Embedder, get_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -36,6 +36,33 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     base = tmp_path_factory.mktemp("corpus_index")
     corpus = copy_corpus(base / "corpus")
     index = Index(base / "index")
+    report = index.refresh([corpus])
+    assert report.ok, report.failed
+    return index
+
+
+BACKENDS = ("local", "milvus")
+
+
+def location(backend: str, folder: Path) -> str:
+    """Where a test's index lives: a folder for the local engine, a Milvus Lite file (a real
+    embedded Milvus, started in this process) for the Milvus engine."""
+    return str(folder) if backend == "local" else f"milvus://{folder}.db"
+
+
+@pytest.fixture(params=BACKENDS)
+def store_at(request: pytest.FixtureRequest):
+    """Runs a test once per engine: store_at(folder) is the index location to use."""
+    return lambda folder: location(request.param, Path(folder))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def any_corpus_index(request: pytest.FixtureRequest,
+                     tmp_path_factory: pytest.TempPathFactory) -> Index:
+    """The seed corpus indexed once per engine, read-only for the tests that use it."""
+    base = tmp_path_factory.mktemp(f"corpus_{request.param}")
+    corpus = copy_corpus(base / "corpus")
+    index = Index(location(request.param, base / "index"))
     report = index.refresh([corpus])
     assert report.ok, report.failed
     return index

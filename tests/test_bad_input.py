@@ -46,9 +46,9 @@ def make_bad_corpus(root: Path) -> dict[str, str]:
     return reasons
 
 
-def test_each_bad_file_gets_its_reason_and_the_rest_indexes(tmp_path: Path):
+def test_each_bad_file_gets_its_reason_and_the_rest_indexes(tmp_path: Path, store_at):
     reasons = make_bad_corpus(tmp_path / "corpus")
-    index = Index(tmp_path / "index")
+    index = Index(store_at(tmp_path / "index"))
     report = index.refresh([tmp_path / "corpus"])
     failed = {Path(p).name: why for p, why in report.failed}
     assert set(failed) == set(reasons)
@@ -59,11 +59,11 @@ def test_each_bad_file_gets_its_reason_and_the_rest_indexes(tmp_path: Path):
                        ".txt", "good.pdf", "empty-password.pdf"}
 
 
-def test_cli_prints_one_line_per_failure_and_exits_1(tmp_path: Path):
+def test_cli_prints_one_line_per_failure_and_exits_1(tmp_path: Path, store_at):
     reasons = make_bad_corpus(tmp_path / "corpus")
     result = subprocess.run(
         [sys.executable, "-m", "search", "index", str(tmp_path / "corpus"),
-         "--index", str(tmp_path / "index"), "--quiet"],
+         "--store", store_at(tmp_path / "index"), "--quiet"],
         capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 1, result.stderr
     lines = [x for x in result.stderr.splitlines() if x.startswith("failed: ")]
@@ -74,10 +74,10 @@ def test_cli_prints_one_line_per_failure_and_exits_1(tmp_path: Path):
     assert "4 added" in result.stdout and f"{len(reasons)} failed" in result.stdout
 
 
-def test_a_file_that_turns_bad_keeps_its_last_good_version(tmp_path: Path):
+def test_a_file_that_turns_bad_keeps_its_last_good_version(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
     shutil.copy(PDFS / "sample-files/004-pdflatex-4-pages/pdflatex-4-pages.pdf", corpus / "r.pdf")
-    index = Index(tmp_path / "index")
+    index = Index(store_at(tmp_path / "index"))
     index.refresh([corpus])
     before = {d.doc_id: d.chunks for d in index.documents()}
     (corpus / "r.pdf").write_bytes(b"%PDF-1.4\n garbage that is no longer a PDF")
@@ -89,9 +89,9 @@ def test_a_file_that_turns_bad_keeps_its_last_good_version(tmp_path: Path):
                for h in index.search("psychological monitoring of officers", k=5))
 
 
-def test_missing_path_is_reported_not_fatal(tmp_path: Path):
+def test_missing_path_is_reported_not_fatal(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
-    report = Index(tmp_path / "index").refresh([corpus, tmp_path / "nowhere"])
+    report = Index(store_at(tmp_path / "index")).refresh([corpus, tmp_path / "nowhere"])
     assert report.failed == [(str(tmp_path / "nowhere"), "no such file or directory")]
     assert len(report.added) == 2
 

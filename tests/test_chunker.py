@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from search.chunker import chunk_document
-from search.loaders import load_file
-from search.structure import build_document
+from search.ingest.chunker import chunk_document
+from search.ingest.loaders import load_file
+from search.ingest.structure import build_document
 from tests.conftest import CORPUS, FIRE, MAYOR
 
 
@@ -57,7 +57,7 @@ def test_chunks_cover_the_body_text_in_order(doc_and_chunks):
 def test_section_paths_and_pages():
     path = CORPUS / FIRE
     doc = build_document(load_file(path), path.name, path.name)
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
 
     chunks = chunk_document(doc, get_embedder().count_tokens, 200)
     circa = next(c for c in chunks if "Circa 11,000" in c.text)
@@ -73,7 +73,7 @@ def test_section_paths_and_pages():
 def test_bullet_list_stays_with_its_lead_in():
     path = CORPUS / FIRE
     doc = build_document(load_file(path), path.name, path.name)
-    from search.embedder import get_embedder
+    from search.embed.embedder import get_embedder
 
     chunks = chunk_document(doc, get_embedder().count_tokens, 200)
     lead = next(c for c in chunks if "The MPS takes part in a number of local" in c.text)

@@ -46,7 +46,7 @@ def test_info_reports_documents_chunks_model_and_size(corpus_index: Index):
         assert label in result.stdout
     assert "London Assembly Fire Committee written evidence (Jan 2026)  [8 p." in result.stdout
     as_json = json.loads(run("info", "--json", "--index", str(corpus_index.directory)).stdout)
-    assert as_json["documents"] == 2 and as_json["chunks"] == corpus_index.stats()["chunks"]
+    assert as_json["documents"] == 2 and as_json["chunks"] == corpus_index.stats().chunks
 
 
 def test_missing_index_says_how_to_build_one(tmp_path):

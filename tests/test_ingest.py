@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from search.loaders import load_file
-from search.structure import build_document
+from search.ingest.loaders import load_file
+from search.ingest.structure import build_document
 from tests.conftest import CORPUS, FIRE, MAYOR, PDFS
 
 

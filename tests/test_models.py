@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import Index, models
+from search import Index
 from search.cli import main as cli_main
 from search.config import FAST_MODEL, QUALITY_MODEL, Settings, canonical_model, default_model
-from search.embedder import Embedder, cpu_has_bf16, precision_for, resolve_model
+from search.embed import models
+from search.embed.embedder import Embedder, cpu_has_bf16, precision_for, resolve_model
 from tests.conftest import CORPUS, FIRE
 
 TEXTS = ["Peer support for officers after a traumatic incident.",
@@ -70,7 +71,7 @@ def test_missing_quality_model_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(models.ModelNotInstalled) as caught:
         resolve_model("quality")
     message = str(caught.value)
-    assert "make install" in message and "python -m search.models install" in message
+    assert "make install" in message and "python -m search.embed.models install" in message
     assert "\n" not in message
     with pytest.raises(models.ModelNotInstalled, match="make install"):
         Embedder("quality")
@@ -148,7 +149,7 @@ def test_index_records_the_model_behind_the_alias(tmp_path):
     assert cli_main(["index", str(corpus), "--model", "quality", "--index",
                      str(tmp_path / "index"), "-q"]) == 0
     stats = Index(tmp_path / "index").stats()
-    assert (stats["model"], stats["dimension"]) == (QUALITY_MODEL, 768)
+    assert (stats.model, stats.dimension) == (QUALITY_MODEL, 768)
 
 
 @pytest.mark.skipif(not cpu_has_bf16(), reason="no native bfloat16 on this CPU")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from search import Index, IndexMismatch
-from search import embedder as embedder_module
 from search.config import DEFAULT_MODEL
-from search.embedder import Embedder, get_embedder, query_embedder, resolve_model
+from search.embed import embedder as embedder_module
+from search.embed.embedder import Embedder, get_embedder, query_embedder, resolve_model
 from tests.conftest import copy_corpus
 
 TEXTS = ["Peer support after a traumatic incident.", "Wellbeing cafes for call handlers",
@@ -38,7 +38,7 @@ def test_onnx_int8_stays_close_and_indexes(reference, tmp_path: Path, monkeypatc
     corpus = copy_corpus(tmp_path / "corpus")
     index = Index(tmp_path / "index", backend="onnx-int8")
     index.refresh([corpus])
-    assert index.stats()["chunks"] > 0
+    assert index.stats().chunks > 0
     hits = Index(tmp_path / "index").search(
         "How many Met officers are in regular psychological monitoring?", k=3)
     assert any("Circa 11,000" in h.text for h in hits)
@@ -71,7 +71,7 @@ def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkey
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(blocker))
     monkeypatch.setattr(embedder_module, "_no_onnx", set())
     get_embedder.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="search.embedder"):
+    with caplog.at_level(logging.WARNING, logger="search.embed.embedder"):
         hits = corpus_index.search(QUESTIONS[1], k=3)
     assert any("Circa 11,000" in h.text for h in hits)
     assert "embedded with PyTorch" in caplog.text and "not-a-folder" in caplog.text
@@ -89,7 +89,7 @@ def test_a_model_the_export_cannot_represent_stays_on_torch(tmp_path, monkeypatc
     pooling = models.Pooling(384, "mean")
     dense = models.Dense(384, 384)
     SentenceTransformer(modules=[word, pooling, dense], device="cpu").save(str(tmp_path / "m"))
-    with caplog.at_level(logging.WARNING, logger="search.embedder"):
+    with caplog.at_level(logging.WARNING, logger="search.embed.embedder"):
         chosen = query_embedder(str(tmp_path / "m"))
     assert chosen.backend == "torch"
     assert "Pooling → Dense" in caplog.text

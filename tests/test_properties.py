@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from search.chunker import chunk_document
-from search.loaders import LoadError, load_file
-from search.structure import build_document
+from search.ingest.chunker import chunk_document
+from search.ingest.loaders import LoadError, load_file
+from search.ingest.structure import build_document
 
 # Fixed examples in CI (a green run stays green); HYPOTHESIS_RANDOM=1 explores afresh.
 SETTINGS = settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "60")),

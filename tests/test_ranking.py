@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search import ranking
-from search.confidence import label
 from search.evaluate import split_of
-from search.highlight import pick
+from search.retrieve import ranking
+from search.retrieve.confidence import label
+from search.retrieve.highlight import pick
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "eval"))

@@ -25,17 +25,17 @@ def doc_chunks(index: Index) -> dict[str, int]:
     return {d.doc_id: d.chunks for d in index.documents()}
 
 
-def test_add_change_delete_do_exactly_the_needed_work(tmp_path: Path):
+def test_add_change_delete_do_exactly_the_needed_work(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
-    index = Index(tmp_path / "index")
+    index = Index(store_at(tmp_path / "index"))
     first = index.refresh([corpus])
     assert sorted(Path(p).name for p in first.added) == sorted([FIRE, MAYOR])
-    assert first.chunks_embedded == index.stats()["chunks"]
+    assert first.chunks_embedded == index.stats().chunks
 
     again = index.refresh([corpus])
     assert again.chunks_embedded == 0 and len(again.unchanged) == 2
-    generation = index.stats()["generation"]
-    assert index.stats()["generation"] == generation  # no-op writes nothing new
+    generation = index.stats().generation
+    assert index.stats().generation == generation  # no-op writes nothing new
 
     (corpus / "fatigue.md").write_text(NEW_DOC)
     added = index.refresh([corpus])
@@ -57,13 +57,13 @@ def test_add_change_delete_do_exactly_the_needed_work(tmp_path: Path):
     removed = index.refresh([corpus])
     assert removed.removed == [new_id] and removed.chunks_embedded == 0
     assert new_id not in doc_chunks(index)
-    assert index.stats()["chunks"] == first.chunks_embedded
+    assert index.stats().chunks == first.chunks_embedded
     assert all(h.doc_id != new_id for h in index.search("control room rest breaks", k=10))
 
 
-def test_sidecar_change_counts_as_a_change(tmp_path: Path):
+def test_sidecar_change_counts_as_a_change(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
-    index = Index(tmp_path / "index")
+    index = Index(store_at(tmp_path / "index"))
     index.refresh([corpus])
     sidecar = corpus / (MAYOR + ".meta.json")
     sidecar.write_text('{"title": "Letter from the Mayor (2019)"}')
@@ -73,34 +73,35 @@ def test_sidecar_change_counts_as_a_change(tmp_path: Path):
     assert "Letter from the Mayor (2019)" in titles
 
 
-def test_add_and_remove_by_path(tmp_path: Path):
+def test_add_and_remove_by_path(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
     extra = tmp_path / "extra.txt"
     extra.write_text("Firefighters asked for decontamination showers at every station.\n")
-    index = Index(tmp_path / "index")
+    index = Index(store_at(tmp_path / "index"))
     index.refresh([corpus])
     report = index.add([extra])
-    assert len(report.added) == 1 and index.stats()["documents"] == 3
+    assert len(report.added) == 1 and index.stats().documents == 3
     gone = index.remove([extra])
-    assert len(gone.removed) == 1 and index.stats()["documents"] == 2
+    assert len(gone.removed) == 1 and index.stats().documents == 2
     assert index.remove(["no/such/doc.txt"]).failed
 
 
-def test_other_model_or_settings_need_a_rebuild(tmp_path: Path):
+def test_other_model_or_settings_need_a_rebuild(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
-    Index(tmp_path / "index").refresh([corpus])
+    Index(store_at(tmp_path / "index")).refresh([corpus])
     with pytest.raises(IndexMismatch, match="--rebuild"):
-        Index(tmp_path / "index", chunk_tokens=120).refresh([corpus])
+        Index(store_at(tmp_path / "index"), chunk_tokens=120).refresh([corpus])
     with pytest.raises(IndexMismatch, match="model"):
-        Index(tmp_path / "index", model="sentence-transformers/other-model").search("rest")
-    rebuilt = Index(tmp_path / "index", chunk_tokens=120).refresh([corpus], rebuild=True)
+        Index(store_at(tmp_path / "index"),
+              model="sentence-transformers/other-model").search("rest")
+    rebuilt = Index(store_at(tmp_path / "index"), chunk_tokens=120).refresh([corpus], rebuild=True)
     assert len(rebuilt.added) == 2
-    assert Index(tmp_path / "index").stats()["chunk_tokens"] == 120
+    assert Index(store_at(tmp_path / "index")).stats().chunk_tokens == 120
 
 
-def test_refresh_without_paths_rescans_the_indexed_folders(tmp_path: Path):
+def test_refresh_without_paths_rescans_the_indexed_folders(tmp_path: Path, store_at):
     corpus = copy_corpus(tmp_path / "corpus")
-    index = Index(tmp_path / "index")
+    index = Index(store_at(tmp_path / "index"))
     index.refresh([corpus])
     shutil.copy(corpus / FIRE, corpus / "copy.txt")
     report = index.refresh()

@@ -6,11 +6,12 @@ import pytest
 
 import search as search_pkg
 from search import Hit, Index, QueryError, search
-from search.embedder import get_embedder
+from search.embed.embedder import get_embedder
 from tests.conftest import FIRE
 
 
-def test_psychological_monitoring_question_finds_circa_11000(corpus_index: Index):
+def test_psychological_monitoring_question_finds_circa_11000(any_corpus_index: Index):
+    corpus_index = any_corpus_index
     hits = corpus_index.search("How many Met officers are in regular psychological monitoring?",
                                k=3)
     found = [h for h in hits if "Circa 11,000" in h.text]
@@ -23,7 +24,8 @@ def test_psychological_monitoring_question_finds_circa_11000(corpus_index: Index
     assert hit.doc_id.endswith(FIRE)
 
 
-def test_hits_are_complete_and_ranked(corpus_index: Index):
+def test_hits_are_complete_and_ranked(any_corpus_index: Index):
+    corpus_index = any_corpus_index
     hits = corpus_index.search("what peer support do Met officers get after a traumatic incident?",
                                k=5)
     assert len(hits) == 5
@@ -31,13 +33,15 @@ def test_hits_are_complete_and_ranked(corpus_index: Index):
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert "Trauma Peer Support Programme" in hits[0].text
-    snap = corpus_index.snapshot()
-    for h in hits:
-        assert snap.document_text(h.doc_id)[h.start:h.end] == h.text  # citation checkable
-        assert h.title and h.path and h.citation.startswith(h.title)
+    with corpus_index.snapshot() as snap:
+        for h in hits:
+            assert snap.document_text(h.doc_id)[h.start:h.end] == h.text  # citation checkable
+            assert h.title and h.path and h.citation.startswith(h.title)
+            assert h.highlights and h.match
 
 
-def test_empty_query_is_a_clear_error(corpus_index: Index):
+def test_empty_query_is_a_clear_error(any_corpus_index: Index):
+    corpus_index = any_corpus_index
     for bad in ("", "   ", "\n\t"):
         with pytest.raises(QueryError, match="query is empty"):
             corpus_index.search(bad)
@@ -57,10 +61,18 @@ def test_search_function_opens_once_and_reuses_model(corpus_index: Index, monkey
     assert [h.text for h in other] == [h.text for h in second]
 
 
-def test_stats_report_what_the_index_holds(corpus_index: Index):
-    stats = corpus_index.stats()
-    assert stats["documents"] == 2
-    assert stats["pages"] == 12
-    assert stats["chunks"] == sum(d.chunks for d in corpus_index.documents())
-    assert stats["model"] == "all-MiniLM-L6-v2" and stats["dimension"] == 384
-    assert stats["size_bytes"] > 0 and stats["built_at"]
+def test_stats_report_what_the_index_holds(any_corpus_index: Index):
+    stats = any_corpus_index.stats()
+    assert stats.documents == 2
+    assert stats.pages == 12
+    assert stats.chunks == sum(d.chunks for d in any_corpus_index.documents())
+    assert stats.model == "all-MiniLM-L6-v2" and stats.dimension == 384
+    assert stats.size_bytes > 0 and stats.built_at
+    assert stats.engine == ("milvus" if stats.location.startswith("milvus:") else "local")
+
+
+def test_search_function_takes_a_store_uri(any_corpus_index: Index):
+    hits = search("peer support after a traumatic incident", k=2,
+                  store=any_corpus_index.location)
+    assert [h.text for h in hits] == [h.text for h in any_corpus_index.search(
+        "peer support after a traumatic incident", k=2)]

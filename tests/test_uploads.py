@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from search.uploads import safe_name, save_upload
+from search.web.uploads import safe_name, save_upload
 
 
 @pytest.mark.parametrize("name, expected", [

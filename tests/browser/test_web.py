@@ -177,7 +177,7 @@ def test_password_protects_reindex(tmp_path: Path, browser):
 
 
 def test_non_loopback_without_password_disables_reindex(tmp_path: Path):
-    from search.web import WebConfig, is_loopback
+    from search.web.app import WebConfig, is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")

@@ -7,11 +7,11 @@ import fcntl
 import os
 import random
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 from search import Index
+from search.store.local import LocalStore
 from tests.conftest import copy_corpus
 from tests.reliability.helpers import TRIALS, add_bulk, indexed, start_cli
 
@@ -38,13 +38,7 @@ def segment_files(index_dir: Path) -> set[str]:
 
 
 def listed_segments(index_dir: Path) -> set[str]:
-    live = index_dir / (index_dir / "CURRENT").read_text().strip()
-    db = sqlite3.connect(live / "meta.sqlite")
-    try:
-        return {r[0] for r in db.execute("SELECT name FROM segments UNION "
-                                          "SELECT name FROM retired")}
-    finally:
-        db.close()
+    return LocalStore(index_dir).listed_segments()
 
 
 def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import SUPPORTED_SUFFIXES
+from search.config import SUPPORTED_SUFFIXES
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 UPLOAD_FOLDER = "uploads"

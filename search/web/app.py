@@ -16,12 +16,12 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from .confidence import results_weak
-from .index import Index, QueryError
-from .query import MODES
-from .records import Filters, IndexReport
-from .render import results_html, to_csv, to_markdown
-from .uploads import DEFAULT_MAX_BYTES, save_upload
+from search.index import Index, QueryError
+from search.records import Filters, IndexReport
+from search.retrieve.confidence import results_weak
+from search.retrieve.query import MODES
+from search.web.render import results_html, to_csv, to_markdown
+from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
 EXAMPLES = [
     "What peer support do Met officers get after a traumatic incident?",
@@ -94,7 +94,7 @@ def is_loopback(host: str) -> bool:
 
 @dataclass
 class WebConfig:
-    index_dir: Path
+    index_dir: str | Path  # a folder or a store URI (milvus:///file.db, http://host:19530)
     corpus_dir: Path
     host: str = "127.0.0.1"
     port: int = 7860
@@ -162,15 +162,16 @@ class App:
             docs = self.index.documents()
         except Exception as exc:
             return f'<div class="index-panel">No index yet ({escape(str(exc))})</div>'
-        size = stats["size_bytes"] / 1024
+        size = (f" · {stats.size_bytes / 1024:,.0f} KB on disk"
+                if stats.size_bytes is not None else f" · held by {escape(stats.engine)}")
         rows = "".join(
             f"<tr><td>{escape(d.title)}</td><td>{d.page_count or '–'}</td><td>{d.chunks}</td>"
             f"<td><code>{escape(d.doc_id)}</code></td></tr>" for d in docs)
         return (
             '<div class="index-panel">'
-            f"<p><b>{stats['documents']}</b> documents · <b>{stats['chunks']}</b> passages · "
-            f"model <code>{escape(stats['model'])}</code> · built {escape(str(stats['built_at']))}"
-            f" · {size:,.0f} KB on disk</p>"
+            f"<p><b>{stats.documents}</b> documents · <b>{stats.chunks}</b> passages · "
+            f"model <code>{escape(stats.model)}</code> · built {escape(str(stats.built_at))}"
+            f"{size}</p>"
             "<table><tr><th>Document</th><th>Pages</th><th>Passages</th><th>Id</th></tr>"
             f"{rows}</table></div>")
 

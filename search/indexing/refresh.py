@@ -1,4 +1,5 @@
-"""Files in, index generation out: scan, diff by content hash, extract, chunk, embed, write.
+"""Files in, index out: scan, diff by content hash, extract, chunk, embed, write through the
+store's Writer.
 
 Only new and changed files are read and embedded; unchanged ones cost a hash.
 """
@@ -13,21 +14,23 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .chunker import chunk_document
-from .config import SIDECAR_SUFFIX, Settings
-from .embedder import Embedder, get_embedder
-from .loaders import LoadError, fingerprint, load_file
-from .records import Chunk, Document, IndexReport
-from .store import (
+from search.config import Settings
+from search.embed.embedder import Embedder, get_embedder
+from search.indexing.files import resolve_stored, scan, stored_path, under
+from search.ingest.chunker import chunk_document
+from search.ingest.loaders import LoadError, fingerprint, load_file
+from search.ingest.text import scoring_sentences
+from search.records import Chunk, Document, IndexReport
+from search.store import (
     IndexCorrupt,
     IndexMismatch,
     IndexOutdated,
+    Manifest,
     SentenceVectors,
+    Store,
     Writer,
-    read_manifest,
-    writer_lock,
+    open_store,
 )
-from .text import scoring_sentences
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the web app
 # Passages per forward pass when indexing. On 2 CPU cores small batches pad less and run
@@ -37,64 +40,26 @@ ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the 
 MODEL_BATCH = 8
 
 
-def stored_path(file: Path, base: Path) -> str:
-    """How a document is named in the index: relative to the index's parent folder when it
-    lies inside it (so a cloned project keeps working), else absolute."""
-    resolved = file.resolve()
-    try:
-        return resolved.relative_to(base).as_posix()
-    except ValueError:
-        return resolved.as_posix()
-
-
-def resolve_stored(path: str, directory: Path) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else directory.resolve().parent / p
-
-
-def scan(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Every candidate file under the given files and folders, skipping hidden files and
-    sidecar metadata; missing paths are reported, not fatal."""
-    files: list[Path] = []
-    failed: list[tuple[str, str]] = []
-    for root in paths:
-        if not root.exists():
-            failed.append((str(root), "no such file or directory"))
-        elif root.is_dir():
-            for f in sorted(root.rglob("*")):
-                rel = f.relative_to(root).parts
-                if f.is_file() and not any(p.startswith(".") for p in rel) \
-                        and not f.name.endswith(SIDECAR_SUFFIX):
-                    files.append(f)
-        else:
-            files.append(root)
-    return files, failed
-
-
-def _under(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
-
-
-def check_settings(manifest: dict, settings: Settings, directory: Path) -> None:
+def check_settings(manifest: Manifest, settings: Settings, location: str) -> None:
     """Refuse to mix vectors from different models or chunking in one index."""
-    defaults = Settings().to_dict()  # keys added later read as their defaults
-    theirs = {k: manifest.get(k, defaults[k]) for k in settings.to_dict()}
+    theirs = manifest.settings()
     if theirs != settings.to_dict():
         diff = ", ".join(f"{k}: index has {theirs[k]!r}, asked for {v!r}"
                          for k, v in settings.to_dict().items() if theirs[k] != v)
-        raise IndexMismatch(f"{directory}: built with other settings ({diff}); re-index "
-                            f"everything with: evidence-search index --rebuild --index {directory}")
+        raise IndexMismatch(f"{location}: built with other settings ({diff}); re-index "
+                            f"everything with: evidence-search index --rebuild --index {location}")
 
 
-def refresh(directory: Path, paths: Sequence[Path], settings: Settings, *, rebuild: bool = False,
-            prune: bool = True, progress: bool = False,
+def refresh(store: Store, base: Path, paths: Sequence[Path], settings: Settings, *,
+            rebuild: bool = False, prune: bool = True, progress: bool = False,
             on_progress: ProgressHook | None = None) -> IndexReport:
-    """Bring the index at `directory` in step with `paths`; returns what was done."""
+    """Bring the index in `store` in step with `paths` (document paths stored relative to
+    `base`); returns what was done."""
     started = time.perf_counter()
     report = IndexReport()
-    with writer_lock(directory):
+    with store.lock():
         try:
-            manifest = read_manifest(directory)
+            manifest = store.read_manifest()
         except IndexOutdated as exc:
             print(f"{exc.args[0].split(';')[0]}; rebuilding it", file=sys.stderr)
             manifest, rebuild = None, True
@@ -103,28 +68,33 @@ def refresh(directory: Path, paths: Sequence[Path], settings: Settings, *, rebui
                 raise
             manifest = None
         if manifest is not None and not rebuild:
-            check_settings(manifest, settings, directory)
-        dimension = (manifest["dimension"] if manifest is not None and not rebuild
+            check_settings(manifest, settings, store.location)
+        dimension = (manifest.dimension if manifest is not None and not rebuild
                      else get_embedder(settings.model, "index", settings.backend).dimension)
-        base = directory.resolve().parent
         roots = [p.resolve() for p in paths]
-        sources = sorted(set(manifest.get("sources", []) if manifest and not rebuild else [])
+        sources = sorted(set(manifest.sources if manifest and not rebuild else ())
                          | {stored_path(p, base) for p in paths})
-        writer = Writer(directory, {**settings.to_dict(), "dimension": dimension,
-                                    "sources": sources}, rebuild)
+        writer = store.writer(new_manifest(settings, dimension, sources), rebuild)
         try:
             _apply(writer, settings, paths, roots, base, prune, progress, on_progress,
                    report)
             if manifest is None or rebuild or report.added or report.changed or report.removed \
-                    or sources != manifest.get("sources"):
+                    or tuple(sources) != manifest.sources:
                 writer.commit()
             else:
-                writer.abort()  # nothing changed: keep the live generation as it is
+                writer.abort()  # nothing changed: keep the live index as it is
         except BaseException:
             writer.abort()
             raise
     report.seconds = time.perf_counter() - started
     return report
+
+
+def new_manifest(settings: Settings, dimension: int, sources: Sequence[str]) -> Manifest:
+    return Manifest(model=settings.model, dimension=dimension,
+                    chunk_tokens=settings.chunk_tokens,
+                    overlap_sentences=settings.overlap_sentences, backend=settings.backend,
+                    sources=tuple(sources))
 
 
 def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
@@ -148,7 +118,7 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
             todo.append((file, doc_id, doc_id in known))
     if prune:
         for doc_id, (path, _) in known.items():
-            if doc_id not in seen and _under(resolve_stored(path, writer.directory), roots):
+            if doc_id not in seen and under(resolve_stored(path, base), roots):
                 report.removed.append(doc_id)
 
     pending: list[tuple[Document, list[Chunk]]] = []
@@ -202,21 +172,21 @@ def _embed_and_write(writer: Writer, embedder: Embedder,
         offset += len(cs)
 
 
-def add_documents(directory: Path, docs: Sequence[Document], settings: Settings, *,
+def add_documents(store: Store | str | Path, docs: Sequence[Document], settings: Settings, *,
                   progress: bool = False) -> IndexReport:
-    """Index Documents made in memory (benchmark corpora, other sources): chunk, embed, write
-    one new generation. Documents with a known doc_id are replaced."""
+    """Index Documents made in memory (benchmark corpora, other sources): chunk, embed,
+    write. Documents with a known doc_id are replaced."""
+    store = open_store(store) if isinstance(store, str | Path) else store
     started = time.perf_counter()
     report = IndexReport()
     embedder = get_embedder(settings.model, "index", settings.backend)
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
-    with writer_lock(directory):
-        manifest = read_manifest(directory)
+    with store.lock():
+        manifest = store.read_manifest()
         if manifest is not None:
-            check_settings(manifest, settings, directory)
-        writer = Writer(directory, {**settings.to_dict(), "dimension": embedder.dimension,
-                                    "sources": (manifest or {}).get("sources", [])},
-                        rebuild=False)
+            check_settings(manifest, settings, store.location)
+        writer = store.writer(new_manifest(settings, embedder.dimension,
+                                           manifest.sources if manifest else ()))
         try:
             known = writer.known()
             pending: list[tuple[Document, list[Chunk]]] = []
@@ -238,7 +208,7 @@ def add_documents(directory: Path, docs: Sequence[Document], settings: Settings,
 
 
 def _document(file: Path, doc_id: str) -> Document:
-    from .structure import build_document
+    from search.ingest.structure import build_document
 
     return build_document(load_file(file), doc_id, doc_id)
 

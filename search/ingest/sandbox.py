@@ -2,7 +2,7 @@
 pathological file (a decompression bomb, a reference loop, a huge page) cannot hang or
 exhaust the indexer: it is skipped with a reason and the rest of the corpus indexes.
 
-The child is `python -m search.sandbox` speaking length-prefixed JSON over its pipes; it is
+The child is `python -m search.ingest.sandbox` speaking length-prefixed JSON over its pipes; it is
 started once and replaced whenever a file times out or kills it.
 """
 
@@ -16,6 +16,8 @@ import sys
 import threading
 from pathlib import Path
 from typing import IO, Any
+
+from search.ingest.errors import LoadError
 
 TIMEOUT_S = float(os.environ.get("EVIDENCE_SEARCH_PDF_TIMEOUT", "60"))
 MEMORY_MB = int(os.environ.get("EVIDENCE_SEARCH_PDF_MEMORY_MB", "2048"))
@@ -48,7 +50,7 @@ class Extractor:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "search.sandbox", str(self.memory_mb)],
+            [sys.executable, "-m", "search.ingest.sandbox", str(self.memory_mb)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._process
 
@@ -59,7 +61,6 @@ class Extractor:
         self._process = None
 
     def pdf_pages(self, path: Path, data: bytes) -> tuple[list[str], str | None]:
-        from .loaders import LoadError
 
         with self._lock:
             proc = self._process if self._process and self._process.poll() is None \
@@ -116,7 +117,7 @@ def _serve(memory_mb: int) -> None:
 
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from .loaders import LoadError, pdf_pages_unsandboxed
+    from search.ingest.pdf import pdf_pages_unsandboxed
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:

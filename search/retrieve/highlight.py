@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .embedder import Embedder
-from .lexical import coverage
-from .query import Candidate
-from .text import sentence_spans
+from search.embed.embedder import Embedder
+from search.ingest.text import sentence_spans
+from search.retrieve.query import Candidate
+from search.retrieve.terms import coverage
 
 MAX_SENTENCES = 2  # more, and a highlight stops pointing at anything
 MAX_CANDIDATES = 16  # sentences per passage considered

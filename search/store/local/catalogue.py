@@ -1,0 +1,345 @@
+"""The SQLite side of the local engine: schema, manifest, documents, chunks and sentences,
+and filters as SQL. The one module that writes SQL; the reader and writer call it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.records import Chunk, Document, Filters
+from search.store.base import (
+    IndexCorrupt,
+    IndexOutdated,
+    Manifest,
+    SentenceVectors,
+    StoredChunk,
+    StoredDocument,
+)
+from search.store.local.layout import DATABASE, now, rebuild_hint
+
+FORMAT_VERSION = 5  # 5: one lexical engine (tantivy) at every size, no FTS5 tables
+LEGACY_MANIFEST = "manifest.json"  # format 2 kept its manifest in a file
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id      TEXT PRIMARY KEY,
+    path        TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    page_count  INTEGER NOT NULL,
+    pages       TEXT NOT NULL,      -- JSON [[number, start, end], ...]
+    meta        TEXT NOT NULL,      -- JSON object from the sidecar file
+    text        TEXT NOT NULL,      -- the clean text every chunk offset points into
+    date        TEXT,               -- ISO date from metadata, when known
+    indexed_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id          INTEGER PRIMARY KEY,   -- also the vector id in the segments
+    doc_id      TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal     INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    end         INTEGER NOT NULL,
+    page_start  INTEGER,
+    page_end    INTEGER,
+    section     TEXT NOT NULL,      -- JSON list of headings, outermost first
+    text        TEXT NOT NULL,
+    context     TEXT NOT NULL       -- title and headings, searchable beside the text
+);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+-- Each chunk's sentences: spans into chunks.text and their vectors (float16, one row each),
+-- embedded at index time with the chunk's headings, for ranking and highlighting.
+CREATE TABLE IF NOT EXISTS sentences (
+    chunk_id    INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    spans       TEXT NOT NULL,      -- JSON [[start, end], ...] into the chunk's text
+    vectors     BLOB NOT NULL       -- float16, len(spans) x dimension, row-major
+);
+CREATE TABLE IF NOT EXISTS manifest (
+    key         TEXT PRIMARY KEY,   -- format version, model, dimension, settings, counts
+    value       TEXT NOT NULL       -- JSON
+);
+CREATE TABLE IF NOT EXISTS segments (
+    name        TEXT PRIMARY KEY,   -- seg-NNNNNN: the live vector segments
+    kind        TEXT NOT NULL,      -- flat or hnsw
+    vectors     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+);
+-- Chunks deleted since their segment was written: searches skip them, a merge drops them.
+CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY);
+-- Segments merged away; their files are removed once no reader can still be opening them.
+CREATE TABLE IF NOT EXISTS retired (name TEXT PRIMARY KEY, at REAL NOT NULL);
+"""
+
+
+# -- connections ----------------------------------------------------------------------------
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+
+
+def connect_writer(path: Path, fresh: bool = False) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, timeout=60)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA synchronous = FULL")
+    if fresh:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.executescript(SCHEMA)
+    return db
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def check_file(path: Path, directory: Path) -> None:
+    """Cheap structural check: the header's page count must fit in the file (a truncated
+    copy otherwise opens fine and fails later, mid-query). With a write-ahead log present
+    the header may lag the log, so only the magic is checked then."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}") from exc
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise IndexCorrupt(f"{path}: not an SQLite database (damaged or truncated); "
+                           f"{rebuild_hint(directory)}")
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if pages and size < pages * page_size:
+        raise IndexCorrupt(f"{path}: truncated ({size} of {pages * page_size} bytes); "
+                           f"{rebuild_hint(directory)}")
+
+
+def unreadable(path: Path, directory: Path, exc: Exception) -> IndexCorrupt:
+    return IndexCorrupt(f"{path}: unreadable SQLite database ({exc}); "
+                        f"{rebuild_hint(directory)}")
+
+
+# -- manifest -------------------------------------------------------------------------------
+
+def read_manifest(conn: sqlite3.Connection, path: Path, directory: Path) -> Manifest:
+    """The manifest table, checked: format version and the keys every reader needs."""
+    try:
+        rows = conn.execute("SELECT key, value FROM manifest").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        found = legacy_manifest(path).get("format_version")
+        raise IndexOutdated(f"{path / DATABASE}: index format {found}, this version reads "
+                            f"{FORMAT_VERSION}; {rebuild_hint(directory)}") from exc
+    try:
+        data = {key: json.loads(value) for key, value in rows}
+    except json.JSONDecodeError as exc:
+        raise IndexCorrupt(f"{path / DATABASE}: unreadable manifest ({exc}); "
+                           f"{rebuild_hint(directory)}") from exc
+    if data.get("format_version") != FORMAT_VERSION:
+        raise IndexOutdated(f"{path / DATABASE}: index format {data.get('format_version')}, "
+                            f"this version reads {FORMAT_VERSION}; {rebuild_hint(directory)}")
+    for key in ("model", "dimension", "chunk_tokens", "overlap_sentences"):
+        if key not in data:
+            raise IndexCorrupt(f"{path / DATABASE}: manifest lacks '{key}'; "
+                               f"{rebuild_hint(directory)}")
+    return Manifest.from_dict(data)
+
+
+def write_manifest(db: sqlite3.Connection, manifest: Manifest) -> None:
+    db.execute("DELETE FROM manifest")
+    db.executemany("INSERT INTO manifest VALUES (?, ?)",
+                   [(k, json.dumps(v, ensure_ascii=False))
+                    for k, v in manifest.to_dict().items()])
+
+
+def peek_manifest(path: Path) -> Manifest | None:
+    """The manifest as written, unchecked; None when there is none to read."""
+    try:
+        db = connect_readonly(path / DATABASE)
+        try:
+            data = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM manifest")}
+        finally:
+            db.close()
+    except (sqlite3.Error, ValueError):
+        data = legacy_manifest(path)
+    return Manifest.from_dict(data) if data else None
+
+
+def legacy_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((path / LEGACY_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# -- reading rows ---------------------------------------------------------------------------
+
+def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredChunk]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(
+        "SELECT c.id, c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end, "
+        "c.section, c.text, d.title, d.path FROM chunks c JOIN documents d USING (doc_id) "
+        f"WHERE c.id IN ({marks})", list(ids)).fetchall()
+    return {r[0]: StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+                              tuple(json.loads(r[7])), r[8], r[9], r[10]) for r in rows}
+
+
+def sentence_rows(db: sqlite3.Connection, ids: Sequence[int],
+                  dimension: int) -> dict[int, SentenceVectors]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = db.execute(f"SELECT chunk_id, spans, vectors FROM sentences "
+                      f"WHERE chunk_id IN ({marks})", list(ids)).fetchall()
+    out = {}
+    for chunk_id, spans, blob in rows:
+        vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension)
+        out[chunk_id] = SentenceVectors([(a, b) for a, b in json.loads(spans)],
+                                        vectors.astype(np.float32))
+    return out
+
+
+def document_rows(db: sqlite3.Connection) -> list[StoredDocument]:
+    rows = db.execute(
+        "SELECT d.doc_id, d.path, d.title, d.sha256, d.page_count, d.meta, "
+        "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) "
+        "FROM documents d ORDER BY d.doc_id").fetchall()
+    return [StoredDocument(r[0], r[1], r[2], r[3], r[4], r[6], json.loads(r[5])) for r in rows]
+
+
+def document_text(db: sqlite3.Connection, doc_id: str) -> str | None:
+    row = db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    return row[0] if row else None
+
+
+def known_documents(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+    return {r[0]: (r[1], r[2]) for r in db.execute("SELECT doc_id, path, sha256 FROM documents")}
+
+
+def lexical_rows(db: sqlite3.Connection) -> sqlite3.Cursor:
+    """(id, doc_id, text, context) of every chunk, for building the lexical index."""
+    return db.execute("SELECT id, doc_id, text, context FROM chunks")
+
+
+def allowed_ids(db: sqlite3.Connection, filters: Filters) -> np.ndarray:
+    where, params = filter_sql(filters)
+    rows = db.execute("SELECT c.id FROM chunks c JOIN documents d USING (doc_id) "
+                      f"WHERE {where or '1'}", params).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def segment_rows(db: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    return db.execute("SELECT name, kind, vectors FROM segments ORDER BY name").fetchall()
+
+
+def tombstone_ids(db: sqlite3.Connection) -> np.ndarray:
+    return np.array([r[0] for r in db.execute("SELECT id FROM tombstones ORDER BY id")],
+                    dtype=np.int64)
+
+
+def segment_names(db: sqlite3.Connection, retired: bool = True) -> set[str]:
+    sql = "SELECT name FROM segments" + (" UNION SELECT name FROM retired" if retired else "")
+    return {r[0] for r in db.execute(sql)}
+
+
+def counts(db: sqlite3.Connection) -> tuple[int, int, int, int]:
+    """(documents, chunks, vectors in listed segments, tombstones)."""
+    return db.execute(
+        "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
+        "(SELECT coalesce(sum(vectors), 0) FROM segments), "
+        "(SELECT count(*) FROM tombstones)").fetchone()
+
+
+# -- writing rows ---------------------------------------------------------------------------
+
+def context_of(title: str, section: Sequence[str]) -> str:
+    """Title and headings: searchable beside a passage's own words."""
+    return " › ".join([title, *section])
+
+
+def insert_document(db: sqlite3.Connection, doc: Document) -> None:
+    date = doc.meta.get("date")
+    db.execute(
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (doc.doc_id, doc.path, doc.title, doc.sha256, doc.page_count,
+         json.dumps([[p.number, p.start, p.end] for p in doc.pages]),
+         json.dumps(doc.meta, ensure_ascii=False), doc.text,
+         str(date) if date else None, now()))
+
+
+def insert_chunks(db: sqlite3.Connection, ids: np.ndarray, chunks: Sequence[Chunk],
+                  contexts: Sequence[str],
+                  sentences: Sequence[SentenceVectors] | None) -> None:
+    db.executemany(
+        "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(int(i), c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end,
+          json.dumps(list(c.section), ensure_ascii=False), c.text, context)
+         for i, c, context in zip(ids, chunks, contexts, strict=True)])
+    if sentences is not None:
+        db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?)",
+            [(int(i), json.dumps(s.spans), s.vectors.astype(np.float16).tobytes())
+             for i, s in zip(ids, sentences, strict=True) if s.spans])
+
+
+def delete_document(db: sqlite3.Connection, doc_id: str) -> list[int]:
+    """Delete a document and its chunks; returns the chunk ids it had."""
+    ids = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+    db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+    db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+    return ids
+
+
+def add_tombstones(db: sqlite3.Connection, ids: Sequence[int]) -> None:
+    db.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", [(int(i),) for i in ids])
+
+
+def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
+    """A WHERE fragment over chunks `c` and documents `d`, with its parameters."""
+    if filters is None or filters.is_empty():
+        return "", []
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.documents:
+        clauses.append(f"(c.doc_id IN ({','.join('?' * len(filters.documents))}) "
+                       f"OR d.path IN ({','.join('?' * len(filters.documents))}))")
+        params += list(filters.documents) * 2
+    if filters.title:
+        clauses.append("d.title LIKE ? ESCAPE '\\'")
+        params.append(f"%{_like(filters.title)}%")
+    if filters.section:
+        clauses.append("c.section LIKE ? ESCAPE '\\'")
+        params.append(f"%{_like(filters.section)}%")
+    if filters.pages:
+        low, high = filters.pages
+        clauses.append("c.page_end >= ? AND c.page_start <= ?")
+        params += [low, high]
+    if filters.date_from:
+        clauses.append("d.date >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        clauses.append("substr(d.date, 1, ?) <= ?")
+        params += [len(filters.date_to), filters.date_to]
+    return " AND ".join(clauses), params
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,92 @@
+"""The local engine: FAISS vector segments, an SQLite catalogue and a tantivy BM25 index in
+one folder, with generations for crash-safe rebuilds (layout.py). It implements base.Store."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+
+from search.config import VectorSettings
+from search.store.base import IndexNotFound, Manifest, MergeReport
+from search.store.local import catalogue, merge
+from search.store.local.layout import DATABASE, live_generation, rebuild_hint, writer_lock
+from search.store.local.reader import Generation, Snapshot
+from search.store.local.writer import LocalWriter
+
+
+class LocalStore:
+    """An index folder. Opening is cheap; a rebuilt generation is picked up on the next open."""
+
+    engine = "local"
+
+    def __init__(self, directory: str | Path,
+                 vector_settings: VectorSettings | None = None) -> None:
+        self.directory = Path(directory)
+        self.location = str(self.directory)
+        self.vector_settings = vector_settings
+        self._generation: Generation | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> Snapshot:
+        with self._lock:
+            live = live_generation(self.directory)
+            if live is None:
+                raise IndexNotFound(f"{self.directory}: no index here yet; build one with: "
+                                    f"evidence-search index corpus/ --index {self.directory}")
+            if self._generation is None or self._generation.name != live:
+                # searches still running finish on the old generation
+                self._generation = Generation(self.directory, live, self.vector_settings)
+            generation = self._generation
+        return generation.snapshot()
+
+    def read_manifest(self) -> Manifest | None:
+        name = live_generation(self.directory)
+        if name is None:
+            return None
+        path = self.directory / name
+        catalogue.check_file(path / DATABASE, self.directory)
+        try:
+            db = catalogue.connect_readonly(path / DATABASE)
+            try:
+                return catalogue.read_manifest(db, path, self.directory)
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            raise catalogue.unreadable(path / DATABASE, self.directory, exc) from exc
+
+    def peek_manifest(self) -> Manifest | None:
+        name = live_generation(self.directory)
+        return None if name is None else catalogue.peek_manifest(self.directory / name)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return writer_lock(self.directory)
+
+    def writer(self, manifest: Manifest, rebuild: bool = False) -> LocalWriter:
+        return LocalWriter(self.directory, manifest, rebuild, self.vector_settings)
+
+    def optimize(self, full: bool = False) -> MergeReport | None:
+        return merge.merge(self.directory, full=full, settings=self.vector_settings)
+
+    def needs_optimize(self) -> bool:
+        return merge.needs_merge(self.directory, self.vector_settings)
+
+    def rebuild_hint(self) -> str:
+        return rebuild_hint(self.directory)
+
+    def close(self) -> None:
+        with self._lock:
+            self._generation = None
+
+    def listed_segments(self) -> set[str]:
+        """Segment names the live catalogue lists or retires: any other segment file in the
+        folder is an orphan (a writer or merge killed mid-way) that the next writer removes."""
+        name = live_generation(self.directory)
+        if name is None:
+            return set()
+        db = catalogue.connect_readonly(self.directory / name / DATABASE)
+        try:
+            return catalogue.segment_names(db)
+        finally:
+            db.close()

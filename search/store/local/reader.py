@@ -1,0 +1,266 @@
+"""Reading the local engine: a Generation holds what all threads share (segments loaded so
+far, tombstones and term counts of the latest version), a Snapshot is one search's consistent
+view — a read transaction on this thread's connection plus the segments it lists."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from search.config import VectorSettings
+from search.records import Filters
+from search.store.base import (
+    IndexCorrupt,
+    Manifest,
+    SegmentInfo,
+    SentenceVectors,
+    StaleSnapshot,
+    StoredChunk,
+    StoredDocument,
+    StoreStats,
+)
+from search.store.local import catalogue, lexical
+from search.store.local import segments as seglib
+from search.store.local.layout import DATABASE, LOCK, rebuild_hint, try_exclusive
+from search.store.local.segments import Segment, SegmentError
+
+DOC_FREQ_CACHE = 200_000  # words whose passage counts are remembered per version
+
+
+class Generation:
+    """Readers' handle on one generation: a connection per thread, the segments loaded so
+    far (immutable, so shared by all threads) and the tombstones of the latest version."""
+
+    def __init__(self, directory: Path, name: str,
+                 vector_settings: VectorSettings | None = None) -> None:
+        self.directory = directory
+        self.name = name
+        self.path = directory / name
+        self.db_path = self.path / DATABASE
+        self.vector_settings = vector_settings or VectorSettings.from_env()
+        catalogue.check_file(self.db_path, directory)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._segments: dict[str, Segment] = {}
+        self._deleted: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
+        self._doc_freq: tuple[int, dict[str, int]] = (-1, {})
+        self.lexical = lexical.Reader(self.path)
+        self._repaired = -1
+        self.snapshot().close()  # fail now, with the file named, if anything is unreadable
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.db_path.is_file():
+                raise StaleSnapshot(f"{self.path}: replaced by a newer generation")
+            conn = catalogue.connect_reader(self.db_path)
+            self._local.conn = conn
+        return conn
+
+    def snapshot(self) -> Snapshot:
+        """Begin a read transaction: everything read through the snapshot is one version,
+        whatever a writer commits meanwhile (SQLite WAL)."""
+        conn = self.connection()
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        try:
+            conn.execute("BEGIN")
+            manifest = catalogue.read_manifest(conn, self.path, self.directory)
+            listed = catalogue.segment_rows(conn)
+            parts = [self._segment(n, kind, manifest.dimension) for n, kind, _ in listed]
+            deleted = self._tombstones(conn, manifest.version)
+        except sqlite3.DatabaseError as exc:
+            catalogue.rollback(conn)
+            raise catalogue.unreadable(self.db_path, self.directory, exc) from exc
+        except BaseException:
+            catalogue.rollback(conn)
+            raise
+        self._ensure_lexical(manifest.version)
+        snap = Snapshot(self, conn, manifest, parts, deleted)
+        self._local.owner = snap
+        return snap
+
+    def _ensure_lexical(self, version: int) -> None:
+        """A lexical index out of step with the catalogue while no writer runs (one was killed
+        mid-write) is rebuilt here; while a writer runs, its changes are in flight and reads
+        skip passages their version does not hold (Snapshot.search_lexical)."""
+        if self._repaired == version or lexical.in_step(self.path, version):
+            return
+        with try_exclusive(self.directory / LOCK) as free:
+            if not free:
+                return
+            db = catalogue.connect_readonly(self.db_path)
+            try:
+                current = catalogue.read_manifest(db, self.path, self.directory).version
+                if not lexical.in_step(self.path, current):
+                    print(f"{self.path}: lexical index behind the catalogue (an interrupted "
+                          "write); rebuilding it", file=sys.stderr)
+                    lexical.rebuild(self.path, db, current)
+            finally:
+                db.close()
+        self._repaired = version
+
+    def _segment(self, name: str, kind: str, dimension: int) -> Segment:
+        with self._lock:
+            if name not in self._segments:
+                try:
+                    self._segments[name] = seglib.read(self.path, name, kind, dimension)
+                except SegmentError as exc:
+                    raise IndexCorrupt(f"{exc}; {rebuild_hint(self.directory)}") from exc
+            return self._segments[name]
+
+    def _tombstones(self, conn: sqlite3.Connection, version: int) -> np.ndarray:
+        with self._lock:
+            if self._deleted[0] != version:
+                self._deleted = (version, catalogue.tombstone_ids(conn))
+                live = catalogue.segment_names(conn, retired=False)
+                for name in [n for n in self._segments if n not in live]:
+                    del self._segments[name]  # merged away; snapshots holding it keep it
+            return self._deleted[1]
+
+    def doc_freq(self, word: str, version: int) -> int:
+        """Passages holding a word, remembered per version (exact, and free for words seen
+        since the last write)."""
+        with self._lock:
+            if self._doc_freq[0] != version:
+                self._doc_freq = (version, {})
+            cached = self._doc_freq[1].get(word)
+        if cached is not None:
+            return cached
+        try:
+            count = self.lexical.doc_freq(word, version)
+        except (OSError, ValueError):
+            return 0  # no lexical index readable: every word counts as rare
+        with self._lock:
+            if self._doc_freq[0] == version and len(self._doc_freq[1]) < DOC_FREQ_CACHE:
+                self._doc_freq[1][word] = count
+        return count
+
+
+class Snapshot:
+    """One consistent view of the index, for one search (base.ReadView). Close it (or use
+    `with`) when done."""
+
+    def __init__(self, generation: Generation, conn: sqlite3.Connection,
+                 manifest: Manifest, parts: list[Segment], deleted: np.ndarray) -> None:
+        self.generation = generation
+        self.directory = generation.directory
+        self.name = generation.name
+        self.path = generation.path
+        self._db = conn
+        self.manifest = manifest
+        self.segments = parts
+        self.deleted = deleted
+        self.count = manifest.chunks
+        self.version = manifest.version
+        self.vector_settings = generation.vector_settings
+        self._skip = faiss.IDSelectorBatch(deleted) if len(deleted) else None
+        self._not = faiss.IDSelectorNot(self._skip) if self._skip is not None else None
+        self._allowed: dict[str, np.ndarray] = {}
+
+    def close(self) -> None:
+        if getattr(self.generation._local, "owner", None) is self:
+            catalogue.rollback(self._db)
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """The chunk ids a filter lets through (None: all), resolved once per snapshot."""
+        if filters is None or filters.is_empty():
+            return None
+        key = repr(filters)
+        if key not in self._allowed:
+            self._allowed[key] = catalogue.allowed_ids(self._db, filters)
+        return self._allowed[key]
+
+    def search_vectors(self, query: np.ndarray, k: int,
+                       filters: Filters | None = None) -> list[tuple[int, float]]:
+        """Nearest chunks by inner product over every segment."""
+        allowed = self.allowed(filters)
+        if k <= 0 or (allowed is not None and not len(allowed)):
+            return []
+        found: list[tuple[int, float]] = []
+        for part in self.segments:
+            found += part.search(query, k, self.vector_settings, self._not, allowed)
+        found.sort(key=lambda item: (-item[1], item[0]))
+        return found[:k]
+
+    def search_lexical(self, query: str, k: int,
+                       filters: Filters | None = None) -> list[tuple[int, float]]:
+        """BM25 top k. The question is reduced to its words, so no query syntax (quotes, `*`,
+        AND, field names) from the user is ever interpreted. While a writer updates the
+        lexical index it may hold passages this version has not got yet (ids from
+        next_chunk_id on) or has deleted (tombstones): those are skipped, fetching deeper."""
+        allowed = self.allowed(filters)
+        depth = k
+        while True:
+            try:
+                found = self.generation.lexical.search(query, depth, self.version, allowed)
+            except (OSError, ValueError) as exc:
+                raise IndexCorrupt(f"{self.path / lexical.DIRNAME}: unreadable lexical index "
+                                   f"({exc}); {rebuild_hint(self.directory)}") from exc
+            visible = [(i, s) for i, s in found if self._visible(i)]
+            if len(visible) >= k or len(found) < depth:
+                return visible[:k]
+            depth *= 4
+
+    def _visible(self, chunk_id: int) -> bool:
+        if chunk_id >= self.manifest.next_chunk_id:
+            return False
+        at = int(np.searchsorted(self.deleted, chunk_id))  # tombstones come sorted by id
+        return not (at < len(self.deleted) and self.deleted[at] == chunk_id)
+
+    def doc_freq(self, word: str) -> int:
+        return self.generation.doc_freq(word, self.version)
+
+    def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors of these chunks (to score lexical hits semantically)."""
+        wanted = np.asarray(list(ids), dtype=np.int64)
+        out = np.zeros((len(wanted), self.manifest.dimension), dtype=np.float32)
+        for part in self.segments:
+            held, rows = part.locate(wanted)
+            if len(rows):
+                out[held] = part.vectors(rows)
+        return out
+
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, exact vectors) of every live chunk: tombstoned ones left out."""
+        if not self.segments:
+            return (np.zeros(0, dtype=np.int64),
+                    np.zeros((0, self.manifest.dimension), dtype=np.float32))
+        ids = np.concatenate([p.ids for p in self.segments])
+        vectors = np.concatenate([p.all_vectors() for p in self.segments])
+        live = ~np.isin(ids, self.deleted)
+        return ids[live], vectors[live]
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        return catalogue.chunk_rows(self._db, ids)
+
+    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
+        return catalogue.sentence_rows(self._db, ids, self.manifest.dimension)
+
+    def documents(self) -> list[StoredDocument]:
+        return catalogue.document_rows(self._db)
+
+    def document_text(self, doc_id: str) -> str | None:
+        return catalogue.document_text(self._db, doc_id)
+
+    def stats(self) -> StoreStats:
+        docs = self.documents()
+        return StoreStats(
+            engine="local", location=str(self.directory), generation=self.name,
+            documents=len(docs), chunks=self.count, pages=sum(d.page_count for d in docs),
+            size_bytes=sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file()),
+            segments=tuple(SegmentInfo(p.name, p.kind, p.size) for p in self.segments),
+            tombstones=len(self.deleted))
+
