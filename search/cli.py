@@ -161,7 +161,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     index = Index(args.index, model=canonical_model(args.model) if args.model else None,
                   chunk_tokens=args.chunk_tokens, backend=args.backend)
     paths = args.paths or None
-    report = index.refresh(paths, rebuild=args.rebuild, progress=not args.quiet)
+    report = index.refresh(paths, rebuild=args.rebuild, progress=not args.quiet,
+                           ray=args.ray)
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())
@@ -275,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--chunk-tokens", type=int, help="word-pieces per passage (default 200)")
     i.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
                    help="embedding runtime (default torch; with --rebuild to change)")
+    i.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
+                   help="read, chunk and embed on Ray: alone, a private instance on this "
+                        "machine; with HOST:PORT, a running cluster (docs/SCALING.md)")
     i.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     i.set_defaults(func=cmd_index)
 
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         args.index = default_store()
     try:
         return int(args.func(args))
-    except (QueryError, IndexError_, ValueError, FileNotFoundError) as exc:
+    except (QueryError, IndexError_, ValueError, FileNotFoundError, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # disk full, file too large, permissions: nothing was swapped in

@@ -157,19 +157,24 @@ class Index:
 
     # -- writing -------------------------------------------------------------------------
     def refresh(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False,
-                progress: bool = False, on_progress: ProgressHook | None = None) -> IndexReport:
+                progress: bool = False, on_progress: ProgressHook | None = None,
+                ray: str | bool | None = None) -> IndexReport:
         """Add new files, re-embed changed ones, drop deleted ones under `paths` (default:
-        the folders indexed before, else corpus/)."""
+        the folders indexed before, else corpus/). `ray`: read, chunk and embed on a Ray
+        cluster — True for a private instance on this machine, or the head's "HOST:PORT"."""
         report = refresh(self.store, self.base, self._paths(paths), self.settings(),
-                         rebuild=rebuild, progress=progress, on_progress=on_progress)
+                         rebuild=rebuild, progress=progress, on_progress=on_progress,
+                         work=_work(ray))
         self._merge_later()
         return report
 
     def add(self, paths: Sequence[str | Path], *, progress: bool = False,
-            on_progress: ProgressHook | None = None) -> IndexReport:
+            on_progress: ProgressHook | None = None,
+            ray: str | bool | None = None) -> IndexReport:
         """Index these files (new or changed); removes nothing."""
         report = refresh(self.store, self.base, [Path(p) for p in paths], self.settings(),
-                         prune=False, progress=progress, on_progress=on_progress)
+                         prune=False, progress=progress, on_progress=on_progress,
+                         work=_work(ray))
         self._merge_later()
         return report
 
@@ -244,6 +249,15 @@ class Index:
             if doc.doc_id == doc_id:
                 return resolve_stored(doc.path, self.base)
         raise KeyError(doc_id)
+
+
+def _work(ray: str | bool | None) -> Any:
+    """Where reading and embedding run: here (None/False), or on Ray."""
+    if ray is None or ray is False:
+        return None
+    from search.indexing.distributed import ray_work
+
+    return ray_work(None if ray is True or ray in ("", "local") else str(ray))
 
 
 def _clean_query(query: object) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -52,9 +54,11 @@ def check_settings(manifest: Manifest, settings: Settings, location: str) -> Non
 
 def refresh(store: Store, base: Path, paths: Sequence[Path], settings: Settings, *,
             rebuild: bool = False, prune: bool = True, progress: bool = False,
-            on_progress: ProgressHook | None = None) -> IndexReport:
+            on_progress: ProgressHook | None = None,
+            work: Callable[[Settings], Work] | None = None) -> IndexReport:
     """Bring the index in `store` in step with `paths` (document paths stored relative to
-    `base`); returns what was done."""
+    `base`); returns what was done. `work` makes what reads, chunks and embeds (default: this
+    process; distributed.RayWork: a Ray cluster); the store is always written from here."""
     started = time.perf_counter()
     report = IndexReport()
     with store.lock():
@@ -77,7 +81,7 @@ def refresh(store: Store, base: Path, paths: Sequence[Path], settings: Settings,
         writer = store.writer(new_manifest(settings, dimension, sources), rebuild)
         try:
             _apply(writer, settings, paths, roots, base, prune, progress, on_progress,
-                   report)
+                   report, work or LocalWork)
             if manifest is None or rebuild or report.added or report.changed or report.removed \
                     or tuple(sources) != manifest.sources:
                 writer.commit()
@@ -99,7 +103,8 @@ def new_manifest(settings: Settings, dimension: int, sources: Sequence[str]) -> 
 
 def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
            roots: Sequence[Path], base: Path, prune: bool, progress: bool,
-           on_progress: ProgressHook | None, report: IndexReport) -> None:
+           on_progress: ProgressHook | None, report: IndexReport,
+           make_work: Callable[[Settings], Work]) -> None:
     known = writer.known()
     files, report.failed = scan(paths)
     seen: set[str] = set()
@@ -121,44 +126,99 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
             if doc_id not in seen and under(resolve_stored(path, base), roots):
                 report.removed.append(doc_id)
 
-    pending: list[tuple[Document, list[Chunk]]] = []
     if not todo:
         writer.remove(report.removed)
         return
-    embedder = get_embedder(settings.model, "index", settings.backend)  # only when needed
+    work = make_work(settings)  # the model loads only when something needs embedding
+    try:
+        pending: list[tuple[Document, list[Chunk]]] = []
+        done = work.prepare([(file, doc_id) for file, doc_id, _ in todo], progress, on_progress)
+        for (file, doc_id, was_known), ready in zip(todo, done, strict=True):
+            if ready.doc is None:
+                report.failed.append((str(file), ready.reason))  # an older version is kept
+                continue
+            pending.append((ready.doc, ready.chunks))
+            (report.changed if was_known else report.added).append(doc_id)
+        writer.remove(report.removed)
+        _embed_and_write(writer, work, pending, report, progress, on_progress)
+    finally:
+        work.close()
+
+
+@dataclass
+class Prepared:
+    """One file read and chunked, or the reason it could not be."""
+
+    doc: Document | None
+    chunks: list[Chunk]
+    reason: str = ""
+
+
+def prepare_file(file: Path, doc_id: str, embedder: Embedder, settings: Settings) -> Prepared:
+    """Read, structure and chunk one file (in this process or on a Ray worker)."""
+    try:
+        doc = _document(file, doc_id)
+    except LoadError as exc:
+        return Prepared(None, [], exc.reason)
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
-    for n, (file, doc_id, was_known) in enumerate(
-            tqdm(todo, desc="reading", unit="file", disable=not progress or len(todo) < 2)):
-        if on_progress:
-            on_progress("reading", n, len(todo))
-        try:
-            doc = _document(file, doc_id)
-        except LoadError as exc:
-            report.failed.append((str(file), exc.reason))  # an older indexed version is kept
-            continue
-        chunks = chunk_document(doc, embedder.count_tokens, budget, settings.overlap_sentences)
-        if not chunks:
-            report.failed.append((str(file), "no indexable text after extraction"))
-            continue
-        pending.append((doc, chunks))
-        (report.changed if was_known else report.added).append(doc_id)
-
-    writer.remove(report.removed)
-    _embed_and_write(writer, embedder, pending, report, progress, on_progress)
+    chunks = chunk_document(doc, embedder.count_tokens, budget, settings.overlap_sentences)
+    if not chunks:
+        return Prepared(None, [], "no indexable text after extraction")
+    return Prepared(doc, chunks)
 
 
-def _embed_and_write(writer: Writer, embedder: Embedder,
+class Work(Protocol):
+    """Where reading, chunking and embedding run; the store is written by the caller."""
+
+    embedder: Embedder  # in this process: passage inputs, dimension
+
+    def prepare(self, todo: Sequence[tuple[Path, str]], progress: bool,
+                on_progress: ProgressHook | None) -> list[Prepared]: ...
+
+    def embed(self, texts: list[str], progress: bool,
+              on_progress: ProgressHook | None) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class LocalWork:
+    """Everything in this process, one file after another, the model batching passages."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = get_embedder(settings.model, "index", settings.backend)
+
+    def prepare(self, todo: Sequence[tuple[Path, str]], progress: bool,
+                on_progress: ProgressHook | None) -> list[Prepared]:
+        out = []
+        for n, (file, doc_id) in enumerate(
+                tqdm(todo, desc="reading", unit="file", disable=not progress or len(todo) < 2)):
+            if on_progress:
+                on_progress("reading", n, len(todo))
+            out.append(prepare_file(file, doc_id, self.embedder, self.settings))
+        return out
+
+    def embed(self, texts: list[str], progress: bool,
+              on_progress: ProgressHook | None) -> np.ndarray:
+        return _embed(self.embedder, texts, progress, on_progress)
+
+    def close(self) -> None:
+        return None
+
+
+def _embed_and_write(writer: Writer, work: Work,
                      pending: list[tuple[Document, list[Chunk]]], report: IndexReport,
                      progress: bool, on_progress: ProgressHook | None) -> None:
     """Embed every pending chunk and each of its sentences in one pass (each with the
     chunk's section prefix), then add them."""
+    embedder = work.embedder
     chunks = [c for _, cs in pending for c in cs]
     spans = [scoring_sentences(c.text) for c in chunks]
     texts = [embedder.passage_input(c.text, c.section) for c in chunks]
     texts += [embedder.passage_input(c.text[a:b], c.section)
               for c, ss in zip(chunks, spans, strict=True) for a, b in ss]
     started = time.perf_counter()
-    vectors = _embed(embedder, texts, progress, on_progress)
+    vectors = work.embed(texts, progress, on_progress)
     report.embed_seconds = time.perf_counter() - started
     report.chunks_embedded = len(chunks)
     sentences, offset = [], len(chunks)
@@ -179,7 +239,8 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
     store = open_store(store) if isinstance(store, str | Path) else store
     started = time.perf_counter()
     report = IndexReport()
-    embedder = get_embedder(settings.model, "index", settings.backend)
+    work = LocalWork(settings)
+    embedder = work.embedder
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
     with store.lock():
         manifest = store.read_manifest()
@@ -198,7 +259,7 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
                     continue
                 pending.append((doc, chunks))
                 (report.changed if doc.doc_id in known else report.added).append(doc.doc_id)
-            _embed_and_write(writer, embedder, pending, report, progress, None)
+            _embed_and_write(writer, work, pending, report, progress, None)
             writer.commit()
         except BaseException:
             writer.abort()
