@@ -7,29 +7,24 @@ then serves on 127.0.0.1:7860. Flags override environment variables, which overr
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from search.config import DEFAULT_CORPUS_DIR, ENV_INDEX, ENV_STORE, default_store
-from search.web.uploads import DEFAULT_MAX_BYTES
+from search.config import ENV_INDEX, ENV_STORE, default_store, web_settings
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
+    web = web_settings()
     parser = argparse.ArgumentParser(description="Evidence search web app")
-    parser.add_argument("--host", default=env("EVIDENCE_SEARCH_HOST", "127.0.0.1"),
+    parser.add_argument("--host", default=web.host,
                         help="interface to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=int(env("EVIDENCE_SEARCH_PORT", "7860")))
+    parser.add_argument("--port", type=int, default=web.port)
     parser.add_argument("--index", "--store", dest="index", default=default_store(),
                         metavar="DIR|URI",
                         help=f"index folder or Milvus URI (milvus:///path/file.db, "
                              f"http://host:19530; default ${ENV_STORE}, ${ENV_INDEX} or index/)")
-    parser.add_argument("--corpus", type=Path,
-                        default=Path(env("EVIDENCE_SEARCH_CORPUS", DEFAULT_CORPUS_DIR)))
-    parser.add_argument("--max-upload-mb", type=float,
-                        default=float(env("EVIDENCE_SEARCH_MAX_UPLOAD_MB",
-                                          DEFAULT_MAX_BYTES / 1_000_000)))
+    parser.add_argument("--corpus", type=Path, default=Path(web.corpus))
+    parser.add_argument("--max-upload-mb", type=float, default=web.max_upload_mb)
     parser.add_argument("--no-index", action="store_true",
                         help="serve the index as it is; do not refresh it from the corpus")
     return parser.parse_args(argv)
@@ -42,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from search import Index
     from search.web.app import WebConfig, build_app, is_loopback
 
-    password = os.environ.get("EVIDENCE_SEARCH_PASSWORD") or None
+    password = web_settings().password
     args.corpus.mkdir(parents=True, exist_ok=True)
     if not args.no_index:
         print(f"Checking the index at {args.index} against {args.corpus}/ ...", flush=True)

@@ -1,4 +1,6 @@
-"""Defaults and the environment variables that override them, in one place."""
+"""Defaults and the environment variables that override them, in one place: no other module
+reads the environment. Each setting is read when it is used (not at import), so a test or a
+long-running app sees the value set now. docs/SCALING.md lists them all."""
 
 from __future__ import annotations
 
@@ -133,3 +135,74 @@ class MilvusSettings:
 
 def milvus_settings() -> MilvusSettings:
     return MilvusSettings.from_env()
+
+
+def _number(name: str, default: float, kind: type = float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}: not a {'whole ' if kind is int else ''}number "
+                         f"({raw!r})") from None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on untrusted input (SECURITY.md)."""
+
+    max_chars: int = 5_000_000  # text per file; more is refused with a reason
+    pdf_timeout: float = 60.0  # seconds per PDF in the extraction sandbox
+    pdf_memory_mb: int = 2048  # address space of the extraction sandbox
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(max_chars=int(_number("EVIDENCE_SEARCH_MAX_CHARS", cls.max_chars, int)),
+                   pdf_timeout=_number("EVIDENCE_SEARCH_PDF_TIMEOUT", cls.pdf_timeout),
+                   pdf_memory_mb=int(_number("EVIDENCE_SEARCH_PDF_MEMORY_MB",
+                                             cls.pdf_memory_mb, int)))
+
+
+def limits() -> Limits:
+    return Limits.from_env()
+
+
+def prune_above() -> int:
+    """Passages above which very common words leave the lexical query (retrieve/query.py)."""
+    return int(_number("EVIDENCE_SEARCH_PRUNE_ABOVE", 50_000, int))
+
+
+def cache_dir() -> Path:
+    """Where exported ONNX models and downloaded models are kept."""
+    base = os.environ.get("EVIDENCE_SEARCH_CACHE")
+    return Path(base) if base else Path.home() / ".cache" / "evidence-search"
+
+
+def query_backend() -> str:
+    """How questions are embedded: "onnx" (default, faster) or "torch"."""
+    return os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND") or "onnx"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web page's defaults (app.py flags override them)."""
+
+    host: str = "127.0.0.1"  # this machine only
+    port: int = 7860
+    corpus: str = DEFAULT_CORPUS_DIR
+    max_upload_mb: float = 50 * 1024 * 1024 / 1_000_000  # 50 MiB
+    password: str | None = None  # required for upload and re-index when set
+
+    @classmethod
+    def from_env(cls) -> WebSettings:
+        env = os.environ.get
+        return cls(host=env("EVIDENCE_SEARCH_HOST") or cls.host,
+                   port=int(_number("EVIDENCE_SEARCH_PORT", cls.port, int)),
+                   corpus=env("EVIDENCE_SEARCH_CORPUS") or cls.corpus,
+                   max_upload_mb=_number("EVIDENCE_SEARCH_MAX_UPLOAD_MB", cls.max_upload_mb),
+                   password=env("EVIDENCE_SEARCH_PASSWORD") or None)
+
+
+def web_settings() -> WebSettings:
+    return WebSettings.from_env()

@@ -17,6 +17,7 @@ from search.config import (
     QUALITY_MODEL,
     canonical_model,
     default_precision,
+    query_backend,
 )
 
 _PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
@@ -194,7 +195,7 @@ def query_embedder(name: str, built: str = "torch") -> Embedder:
     cost (docs/PERFORMANCE.md). EVIDENCE_SEARCH_QUERY_BACKEND=torch turns that off; if the
     export or the check fails, questions go through PyTorch and the reason is logged once.
     """
-    wanted = os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx")
+    wanted = query_backend()
     if built != "torch" or wanted != "onnx" or name in _no_onnx:
         return get_embedder(name, backend=built)
     try:

@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from search import config
+
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("EVIDENCE_SEARCH_CACHE") or Path.home() / ".cache" / "evidence-search"
-    return Path(base) / "onnx"
+    return config.cache_dir() / "onnx"
 
 
 def _pooling(st_model: Any, model_dir: Path) -> str:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES
+from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, limits
 from search.ingest.errors import LoadError
 from search.ingest.sandbox import default_extractor
-
-MAX_CHARS = int(os.environ.get("EVIDENCE_SEARCH_MAX_CHARS", "5000000"))
 
 
 @dataclass
@@ -77,9 +74,10 @@ def load_file(path: Path) -> RawFile:
     else:
         raw = RawFile(path, suffix[1:], [_decode_text(path, data)], False, sha, meta)
     size = sum(len(p) for p in raw.pages)
-    if size > MAX_CHARS:
+    max_chars = limits().max_chars
+    if size > max_chars:
         raise LoadError(path, f"too much text ({size:,} characters; the limit is "
-                              f"{MAX_CHARS:,}): split the file, or raise "
+                              f"{max_chars:,}): split the file, or raise "
                               "EVIDENCE_SEARCH_MAX_CHARS")
     return raw
 

@@ -9,7 +9,6 @@ started once and replaced whenever a file times out or kills it.
 from __future__ import annotations
 
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -17,10 +16,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from search.config import limits
 from search.ingest.errors import LoadError
-
-TIMEOUT_S = float(os.environ.get("EVIDENCE_SEARCH_PDF_TIMEOUT", "60"))
-MEMORY_MB = int(os.environ.get("EVIDENCE_SEARCH_PDF_MEMORY_MB", "2048"))
 
 
 def _send(stream: IO[bytes], payload: bytes) -> None:
@@ -42,7 +39,10 @@ def _receive(stream: IO[bytes]) -> bytes:
 class Extractor:
     """A worker process for PDF extraction; see the module docstring."""
 
-    def __init__(self, timeout: float = TIMEOUT_S, memory_mb: int = MEMORY_MB) -> None:
+    def __init__(self, timeout: float | None = None, memory_mb: int | None = None) -> None:
+        bounds = limits()
+        timeout = bounds.pdf_timeout if timeout is None else timeout
+        memory_mb = bounds.pdf_memory_mb if memory_mb is None else memory_mb
         self.timeout = timeout
         self.memory_mb = memory_mb
         self._lock = threading.Lock()
@@ -141,4 +141,4 @@ def _serve(memory_mb: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else MEMORY_MB)
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else limits().pdf_memory_mb)

@@ -4,27 +4,20 @@ then de-duplication. Knows nothing of files; reads one index snapshot."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from search.config import prune_above
 from search.records import Filters
 from search.retrieve import ranking
-from search.retrieve.terms import (
-    STOPWORDS,
-    WORD,
-    coverage,
-    term_weights,
-    terms,
-    words_by_term,
-)
+from search.retrieve.terms import coverage, term_weights
 from search.store import ReadView, StoredChunk
+from search.words import STOPWORDS, WORD, terms, words_by_term
 
 MODES = ("semantic", "lexical", "hybrid")
 # In a large index, words found in over a tenth of all passages add little to BM25 (low IDF)
 # but make FTS5 score most of the index; they are left out of the lexical query there.
-PRUNE_ABOVE = int(os.environ.get("EVIDENCE_SEARCH_PRUNE_ABOVE", "50000"))
 COMMON_FRACTION = 0.1
 RERANK_DEPTH = 30  # fused candidates the final ranking stage looks at
 AGREE = 10  # top places of the two lists compared for their agreement
@@ -159,7 +152,7 @@ def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float) -> list[Ca
 def lexical_query(snap: ReadView, query: str) -> str:
     """The question's words for BM25; in a large index, without its very common words."""
     total = snap.count
-    if total <= PRUNE_ABOVE:
+    if total <= prune_above():
         return query
     words = list(dict.fromkeys(w for w in WORD.findall(query.lower()) if w not in STOPWORDS))
     freq = {w: snap.doc_freq(w) for w in words}

@@ -493,7 +493,7 @@ class MilvusView:
 
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
-        from search.retrieve.terms import query_words
+        from search.words import query_words
 
         words = " ".join(dict.fromkeys(stems(" ".join(query_words(query)))))
         if not words:
@@ -583,6 +583,7 @@ class MilvusWriter:
         self._texts: dict[str, str] = {}
         self._gone: set[str] = set()  # documents to delete at commit
         self._df: Counter[str] = Counter()
+        self._added: set[str] = set()  # documents this write has put passages in
         self.fresh = False
         try:
             self.stored = None if rebuild else store.read_manifest()
@@ -614,8 +615,9 @@ class MilvusWriter:
         return {r["doc_id"]: (r["path"], r["sha256"]) for r in rows}
 
     def _drop_passages(self, doc_ids: Iterable[str]) -> int:
-        """Delete these documents' passages now (their word counts go at commit)."""
-        names = list(doc_ids)
+        """Delete these documents' passages now (their word counts go at commit). A new
+        generation holds only what this write added: nothing to look up for the rest."""
+        names = [d for d in doc_ids if not self.fresh or d in self._added]
         if not names:
             return 0
         expr = "doc_id in [" + ", ".join(literal(d) for d in names) + "]"
@@ -664,6 +666,7 @@ class MilvusWriter:
                                               ).decode() if sent and sent.spans else "",
             })
         self.next_id += len(chunks)
+        self._added.add(doc.doc_id)
         for start in range(0, len(rows), BATCH):
             self.store.call("add passages", self.store.client.insert, self._name("chunks"),
                             rows[start:start + BATCH])

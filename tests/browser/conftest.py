@@ -40,14 +40,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(tmp: Path, env: dict[str, str] | None = None) -> Server:
+def start_server(tmp: Path, env: dict[str, str] | None = None,
+                 store: str | None = None) -> Server:
+    """The app over a copy of the corpus; its index in tmp/index, or at `store` (a URI)."""
     corpus = tmp / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     port = free_port()
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--corpus", str(corpus),
-         "--index", str(tmp / "index")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+         "--index", store or str(tmp / "index")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180

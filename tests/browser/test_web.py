@@ -202,3 +202,30 @@ def test_searches_keep_working_during_a_rescan(page: Page, server: Server):
     expect(page.locator("#reindex-summary")).to_contain_text("Added (6)", timeout=180_000)
     panel = page.locator("#index-panel").inner_text()
     assert "bulk-5.txt" in panel
+
+
+def test_the_page_searches_an_index_held_by_milvus(tmp_path: Path, browser):
+    srv = start_server(tmp_path, store=f"milvus://{tmp_path}/index.db")
+    try:
+        context = browser.new_context(viewport={"width": 1200, "height": 1400})
+        page = context.new_page()
+        page.goto(srv.url)
+        page.wait_for_selector("#question textarea")
+        ask(page, "How many Met officers are in regular psychological monitoring?")
+        cards = page.locator("#results article.hit")
+        citations = cards.locator(".citation").all_inner_texts()
+        hit = cards.nth(next(i for i, t in enumerate(citations)
+                             if "p. 7 — Metropolitan Police Service › 2" in t))
+        expect(hit.locator("mark.answer.best")).to_contain_text("Circa 11,000")
+        source = hit.locator("a.source").get_attribute("href")
+        with urllib.request.urlopen(srv.url.rstrip("/") + source, timeout=10) as response:
+            assert b"Circa 11,000" in response.read()  # the cited file, served from the corpus
+        page.locator("#documents input").click()
+        page.get_by_role("option", name="Mayor of London").first.click()
+        page.keyboard.press("Escape")
+        ask(page, "mental health training")
+        docs = cards.evaluate_all("cards => cards.map(c => c.dataset.doc)")
+        assert docs and all("mayor-of-london" in d for d in docs)
+        context.close()
+    finally:
+        stop_server(srv)

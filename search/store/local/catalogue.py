@@ -24,6 +24,7 @@ from search.store.base import (
 from search.store.local.layout import DATABASE, now, rebuild_hint
 
 FORMAT_VERSION = 5  # 5: one lexical engine (tantivy) at every size, no FTS5 tables
+UPGRADABLE = 4  # format 4 differs only by its FTS5 tables: upgraded in place, not re-embedded
 LEGACY_MANIFEST = "manifest.json"  # format 2 kept its manifest in a file
 
 SCHEMA = """
@@ -73,6 +74,9 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY);
 -- Segments merged away; their files are removed once no reader can still be opening them.
 CREATE TABLE IF NOT EXISTS retired (name TEXT PRIMARY KEY, at REAL NOT NULL);
+-- Chunks deleted here but still in the lexical index, where a reader of an older version may
+-- still look for them; a later write removes them there once no such reader can be left.
+CREATE TABLE IF NOT EXISTS lexical_pending (id INTEGER PRIMARY KEY, at REAL NOT NULL);
 """
 
 
@@ -165,6 +169,28 @@ def write_manifest(db: sqlite3.Connection, manifest: Manifest) -> None:
     db.executemany("INSERT INTO manifest VALUES (?, ?)",
                    [(k, json.dumps(v, ensure_ascii=False))
                     for k, v in manifest.to_dict().items()])
+
+
+def upgrade(db: sqlite3.Connection) -> Manifest:
+    """Format 4 to 5 in one transaction: drop the FTS5 index (tantivy replaces it, rebuilt by
+    the caller from the chunks) and record the new format."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in ("CREATE TABLE IF NOT EXISTS lexical_pending "
+                          "(id INTEGER PRIMARY KEY, at REAL NOT NULL)",
+                          "DROP TRIGGER IF EXISTS chunks_fts_insert",
+                          "DROP TRIGGER IF EXISTS chunks_fts_delete",
+                          "DROP TABLE IF EXISTS chunks_vocab", "DROP TABLE IF EXISTS chunks_fts"):
+            db.execute(statement)
+        data = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM manifest")}
+        data.update(format_version=FORMAT_VERSION, version=int(data.get("version", 0)) + 1)
+        manifest = Manifest.from_dict(data)
+        write_manifest(db, manifest)
+        db.execute("COMMIT")
+    except BaseException:
+        rollback(db)
+        raise
+    return manifest
 
 
 def peek_manifest(path: Path) -> Manifest | None:
@@ -310,6 +336,29 @@ def delete_document(db: sqlite3.Connection, doc_id: str) -> list[int]:
 
 def add_tombstones(db: sqlite3.Connection, ids: Sequence[int]) -> None:
     db.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", [(int(i),) for i in ids])
+
+
+def add_lexical_pending(db: sqlite3.Connection, ids: Sequence[int], at: float) -> None:
+    db.executemany("INSERT OR REPLACE INTO lexical_pending VALUES (?, ?)",
+                   [(int(i), at) for i in ids])
+
+
+def take_lexical_pending(db: sqlite3.Connection, before: float | None = None,
+                         among: Sequence[int] | None = None) -> list[int]:
+    """Pending lexical deletions made before `before`, or those among these ids, or all of
+    them; removed from the table in the caller's transaction."""
+    if among is not None:
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM wanted")
+        db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(int(i),) for i in among])
+        where, params = "WHERE id IN (SELECT id FROM wanted)", []
+    elif before is not None:
+        where, params = "WHERE at < ?", [before]
+    else:
+        where, params = "", []
+    ids = [r[0] for r in db.execute(f"SELECT id FROM lexical_pending {where}", params)]
+    db.execute(f"DELETE FROM lexical_pending {where}", params)
+    return ids
 
 
 def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:

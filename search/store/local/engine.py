@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
 from search.config import VectorSettings
 from search.store.base import IndexNotFound, Manifest, MergeReport
-from search.store.local import catalogue, merge
+from search.store.local import catalogue, lexical, merge
 from search.store.local.layout import DATABASE, live_generation, rebuild_hint, writer_lock
 from search.store.local.reader import Generation, Snapshot
 from search.store.local.writer import LocalWriter
@@ -28,6 +29,7 @@ class LocalStore:
         self.vector_settings = vector_settings
         self._generation: Generation | None = None
         self._lock = threading.Lock()
+        self._upgraded: set[str] = set()  # generations known to be in the current format
 
     def open(self) -> Snapshot:
         with self._lock:
@@ -35,16 +37,40 @@ class LocalStore:
             if live is None:
                 raise IndexNotFound(f"{self.directory}: no index here yet; build one with: "
                                     f"evidence-search index corpus/ --index {self.directory}")
+            if live not in self._upgraded:
+                self._upgrade(live)
             if self._generation is None or self._generation.name != live:
                 # searches still running finish on the old generation
                 self._generation = Generation(self.directory, live, self.vector_settings)
             generation = self._generation
         return generation.snapshot()
 
+    def _upgrade(self, name: str) -> None:
+        """An index of the previous format, brought to this one in place (seconds; the
+        vectors stay): its FTS5 tables dropped, the tantivy index built from its chunks."""
+        found = catalogue.peek_manifest(self.directory / name)
+        if found is not None and found.format_version == catalogue.UPGRADABLE:
+            with writer_lock(self.directory):
+                path = self.directory / name
+                db = catalogue.connect_writer(path / DATABASE)
+                try:
+                    again = catalogue.peek_manifest(path)
+                    if again is not None and again.format_version == catalogue.UPGRADABLE:
+                        manifest = catalogue.upgrade(db)
+                        lexical.rebuild(path, db, manifest.version)
+                        print(f"{path}: upgraded the index to format {catalogue.FORMAT_VERSION} "
+                              "(no re-embedding)", file=sys.stderr)
+                finally:
+                    db.close()
+        self._upgraded.add(name)
+
     def read_manifest(self) -> Manifest | None:
         name = live_generation(self.directory)
         if name is None:
             return None
+        if name not in self._upgraded:
+            with self._lock:
+                self._upgrade(name)
         path = self.directory / name
         catalogue.check_file(path / DATABASE, self.directory)
         try:

@@ -30,8 +30,8 @@ import numpy as np
 import Stemmer
 import tantivy
 
-from search.retrieve.terms import query_words
 from search.store.local.catalogue import lexical_rows
+from search.words import query_words
 
 DIRNAME = "lexical"
 VERSION_FILE = "VERSION"
@@ -102,37 +102,28 @@ def in_step(generation: Path, version: int) -> bool:
         tantivy.Index.exists(str(generation / DIRNAME))
 
 
-def prepare(generation: Path, adds: Sequence[Row]) -> None:
+def prepare(generation: Path, adds: Sequence[Row], deletes: Sequence[int]) -> None:
     """Before the catalogue commits: add this write's passages (under new ids, which readers
-    of the older version do not see). Marks the index stale until `finish`."""
+    of older versions do not see) and drop passages deleted long enough ago that no reader
+    can still be at a version that holds them. Passages deleted now stay until then: readers
+    of the new version skip them (tombstones). Marks the index stale until `finish`."""
     mark_stale(generation)
-    if not adds:
+    if not adds and not deletes:
         return
     index = tantivy.Index.open(str(generation / DIRNAME))
     writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
+    if deletes:
+        writer.delete_documents_by_query(
+            tantivy.Query.term_set_query(index.schema, "id", [int(i) for i in deletes]))
     for row in adds:
         writer.add_document(_document(row))
     writer.commit()
     writer.wait_merging_threads()
 
 
-def finish(generation: Path, deleted: Sequence[int], version: int) -> None:
-    """After the catalogue commits: drop the passages this write deleted (readers of the new
-    version skip them meanwhile), then record the version the index now holds."""
-    if deleted:
-        index = tantivy.Index.open(str(generation / DIRNAME))
-        writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
-        writer.delete_documents_by_query(
-            tantivy.Query.term_set_query(index.schema, "id", [int(i) for i in deleted]))
-        writer.commit()
-        writer.wait_merging_threads()
+def finish(generation: Path, version: int) -> None:
+    """After the catalogue commits: record the version the index now serves."""
     _write_version(generation, version)
-
-
-def advance(generation: Path, previous: int, version: int) -> None:
-    """A write that changed no text (a vector merge): the same index, a new version."""
-    if read_version(generation) == previous:
-        _write_version(generation, version)
 
 
 class Reader:

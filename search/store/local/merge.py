@@ -171,6 +171,11 @@ def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
                 raise IndexCorrupt(f"{path}: segments {', '.join(plan.chosen)} changed during "
                                    "a merge; nothing was merged")
             manifest = catalogue.read_manifest(db, path, directory)
+            # Tombstones of dropped vectors go, so their passages leave the lexical index first
+            # (deleted before the merge began: no reader can still be at an older version).
+            prepared = lexical.in_step(path, manifest.version)
+            if prepared:
+                lexical.prepare(path, [], catalogue.take_lexical_pending(db, among=dropped))
             if merged.size:
                 list_segment(db, merged)
             db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in plan.chosen])
@@ -186,6 +191,7 @@ def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
             raise
         finally:
             db.close()
-        lexical.advance(path, manifest.version - 1, manifest.version)
+        if prepared:
+            lexical.finish(path, manifest.version)
         remove_segment_files(path, expired)
     return True

@@ -177,7 +177,11 @@ class LocalWriter:
                   and len(self._lexical_adds) + len(self._lexical_deleted) <= LEXICAL_REPLAY_MAX
                   and lexical.in_step(self.path, self.version - 1))
         if replay:  # new passages go in first, under ids the older version does not show
-            lexical.prepare(self.path, self._lexical_adds)
+            due = catalogue.take_lexical_pending(self.db, time.time() - RETIRE_GRACE_SECONDS)
+            catalogue.add_lexical_pending(self.db, self._lexical_deleted, time.time())
+            lexical.prepare(self.path, self._lexical_adds, due)
+        else:  # the lexical index is rebuilt from the catalogue: nothing stays pending
+            catalogue.take_lexical_pending(self.db)
         self.db.execute("COMMIT")
         self._written = []  # listed by a committed transaction: the index's now
         if self.fresh:
@@ -185,7 +189,7 @@ class LocalWriter:
         self.db.close()
         self.db = None
         remove_segment_files(self.path, expired)
-        sync_lexical(self.path, self.version, self._lexical_deleted if replay else None)
+        sync_lexical(self.path, self.version, rebuild=not replay)
         if self.fresh:
             for f in self.path.rglob("*"):
                 fsync(f)
@@ -216,16 +220,16 @@ class LocalWriter:
             lock.__exit__(None, None, None)
 
 
-def sync_lexical(path: Path, version: int, deleted: list[int] | None) -> None:
-    """After a commit: finish the lexical index's update (drop deleted passages), or rebuild
-    it from the catalogue (`deleted` None). The commit has happened, so a failure here costs
-    nothing stored: a reader rebuilds the lexical index when no writer runs."""
+def sync_lexical(path: Path, version: int, rebuild: bool) -> None:
+    """After a commit: record the version the lexical index now serves, or rebuild it from
+    the catalogue. The commit has happened, so a failure here costs nothing stored: a reader
+    rebuilds the lexical index when no writer runs."""
     db = catalogue.connect_readonly(path / DATABASE)
     try:
-        if deleted is None:
+        if rebuild:
             lexical.rebuild(path, db, version)
         else:
-            lexical.finish(path, deleted, version)
+            lexical.finish(path, version)
     except Exception as exc:  # noqa: BLE001 - reported; readers repair it
         lexical.mark_stale(path)
         print(f"{path}: lexical index not updated ({exc}); it is rebuilt on next open",
