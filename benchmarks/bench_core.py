@@ -42,8 +42,10 @@ def machine() -> dict[str, object]:
 
 def questions(index, n: int) -> list[str]:
     """Distinct questions: the opening words of every passage, cycled to n."""
-    snap = index.snapshot()
-    rows = [r[0] for r in snap.db.execute("SELECT text FROM chunks ORDER BY id")]
+    with index.snapshot() as snap:
+        ids = sorted(int(i) for i in snap.live_vectors()[0])
+        found = snap.chunks(ids)
+        rows = [found[i].text for i in ids]
     base = [" ".join(t.replace("-", " ").split()[:10]) for t in rows]
     return [base[i % len(base)] + ("?" if i >= len(base) else "") for i in range(n)]
 

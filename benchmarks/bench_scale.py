@@ -6,7 +6,7 @@ indexing throughput on real text; cold start; the cost of adding one PDF to a bi
 100k and 1M indexes hold real sentences (SciFact abstracts, recombined) as passage text and,
 in place of embeddings, mixtures of real SciFact passage vectors plus noise (unit length):
 neighbourhoods like real ones, unlike uniform random vectors, which no approximate index can
-search well. The query path is the real one (encode, FAISS search, FTS5, metadata fetch,
+search well. The query path is the real one (encode, FAISS search, tantivy BM25, metadata fetch,
 highlight). Recall@10 of the approximate index against exact search is measured with real
 SciFact questions at every size, and on real vectors only: 56k SciFact passages and sentences
 embedded by the model. Each measurement runs in a fresh process so its peak RSS is its own.
@@ -78,8 +78,9 @@ def build_synthetic(directory: Path, n_chunks: int, seed: int = 7,
                     real: np.ndarray | None = None) -> float:
     """An index of n_chunks passages of real sentences with synthetic vectors."""
     from search.config import Settings
+    from search.indexing.refresh import new_manifest
     from search.records import Block, Chunk, Document, Page
-    from search.store import Writer
+    from search.store import open_store
 
     if directory.exists():
         shutil.rmtree(directory)
@@ -87,8 +88,7 @@ def build_synthetic(directory: Path, n_chunks: int, seed: int = 7,
     vectors_rng = np.random.default_rng(seed)
     pool = sentences()
     started = time.perf_counter()
-    writer = Writer(directory, {**Settings().to_dict(), "dimension": 384, "sources": []},
-                    rebuild=True)
+    writer = open_store(directory).writer(new_manifest(Settings(), 384, []), rebuild=True)
     per_doc = 1000
     for d in range(0, n_chunks, per_doc):
         texts = [" ".join(rng.sample(pool, 3)) for _ in range(min(per_doc, n_chunks - d))]

@@ -188,8 +188,8 @@ def _served_here(path: str) -> bool:
 
 def _quiet() -> None:
     """pymilvus logs every failed call with a traceback, even when it is handled; gRPC's core
-    prints keep-alive chatter unless told not to (read when gRPC starts)."""
-    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    prints info lines unless told not to (read when gRPC starts)."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # not NONE: Ray started later fails
     logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
     logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
 
@@ -525,6 +525,13 @@ class MilvusView:
             if int(i) in rows:
                 out[n] = np.asarray(rows[int(i)]["dense"], dtype=np.float32)
         return out
+
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = sorted(self.store.query_all(self.chunks_name, "", ["id", "dense"]),
+                      key=lambda r: int(r["id"]))
+        ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+        vectors = np.array([r["dense"] for r in rows], dtype=np.float32)
+        return ids, vectors.reshape(len(rows), self.manifest.dimension)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         rows = self._rows(ids, ["doc_id", "ordinal", "start_char", "end_char", "page_start",

@@ -234,14 +234,17 @@ class Snapshot:
         return out
 
     def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, exact vectors) of every live chunk: tombstoned ones left out."""
+        """(chunk ids, exact vectors) of every live chunk, ids ascending; tombstoned ones
+        left out."""
         if not self.segments:
             return (np.zeros(0, dtype=np.int64),
                     np.zeros((0, self.manifest.dimension), dtype=np.float32))
         ids = np.concatenate([p.ids for p in self.segments])
         vectors = np.concatenate([p.all_vectors() for p in self.segments])
         live = ~np.isin(ids, self.deleted)
-        return ids[live], vectors[live]
+        ids, vectors = ids[live], vectors[live]
+        order = np.argsort(ids, kind="stable")
+        return ids[order], vectors[order]
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         return catalogue.chunk_rows(self._db, ids)
