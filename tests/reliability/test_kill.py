@@ -67,8 +67,12 @@ def test_kill_9_during_reindex_leaves_old_or_new_index(tmp_path: Path):
         assert now in (old, new), f"trial {trial} ({label}): a mixed index"
         outcomes.append(now == new)
         if now == new:  # the writer finished first: go back to the old set for the next try
-            Index(index_dir).remove(sorted(new - old))
-    report = Index(index_dir).refresh([corpus])
+            undo = Index(index_dir)
+            undo.remove(sorted(new - old))
+            undo.wait_for_merges()  # a background merge's file is not an orphan
+    final = Index(index_dir)
+    report = final.refresh([corpus])
+    final.wait_for_merges()
     assert report.ok and len(report.added) == len(new - old)
     assert indexed(index_dir) == new
     assert len(list(index_dir.glob("gen-*"))) <= 2  # abandoned generations are cleaned up
@@ -90,7 +94,9 @@ def test_kill_9_during_a_merge_loses_nothing_and_leaves_no_files(tmp_path: Path)
     while killed_mid_merge < TRIALS and attempts < 4 * TRIALS:
         attempts += 1
         add_bulk(corpus, 4, tag=f"batch{attempts}")
-        Index(index_dir).refresh([corpus])  # a second segment to merge
+        second = Index(index_dir)
+        second.refresh([corpus])  # a second segment to merge
+        second.wait_for_merges()
         before = indexed(index_dir)
         proc = start_cli("optimize", "--full", "--index", str(index_dir),
                          env={"EVIDENCE_SEARCH_APPROX_ABOVE": "50"})  # an HNSW build
@@ -101,7 +107,9 @@ def test_kill_9_during_a_merge_loses_nothing_and_leaves_no_files(tmp_path: Path)
         assert indexed(index_dir) == before, f"attempt {attempts}: documents changed"
     assert killed_mid_merge, f"none of {attempts} kills landed while a merge was running"
     (corpus / "after.txt").write_text("A later document about decompression time for crews.")
-    report = Index(index_dir).refresh([corpus])
+    after = Index(index_dir)
+    report = after.refresh([corpus])
+    after.wait_for_merges()
     assert report.ok and report.added
     assert {name.split(".")[0] for name in segment_files(index_dir)} <= listed_segments(
         index_dir)
