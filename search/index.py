@@ -26,7 +26,6 @@ from search.store import (
     Store,
     StoredChunk,
     StoredDocument,
-    is_remote,
     open_store,
 )
 
@@ -58,12 +57,15 @@ class Index:
         self.location = self.store.location
         # Document paths are stored relative to the folder holding the index (a cloned
         # project keeps working); a Milvus server's, relative to where it is used from.
-        lite = getattr(self.store, "lite", None)
-        self.directory = (Path(lite) if lite else Path.cwd() / ".evidence-search"
-                          if is_remote(self.location) else Path(self.location))
+        self.directory = self.store.home or Path.cwd() / ".evidence-search"
         self._requested = {"model": canonical_model(model) if model else None,
                            "chunk_tokens": chunk_tokens, "backend": backend}
         self._merging: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Let go of the store's connections (a Milvus client); the Index reopens on use."""
+        self.wait_for_merges()
+        self.store.close()
 
     # -- reading -------------------------------------------------------------------------
     def snapshot(self) -> ReadView:

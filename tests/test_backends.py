@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search import Filters, Index, IndexMismatch, StoreUnavailable
-from search.store import open_store
+from search.records import Chunk, Document, Page
+from search.store import Manifest, open_store
 from search.store.milvus import filter_expression, literal, parse_location, unavailable
 from tests.conftest import FIRE, MAYOR, ROOT, copy_corpus, location
 
@@ -128,3 +130,65 @@ def test_a_store_built_with_another_model_or_dimension_says_rebuild(both: dict[s
     with pytest.raises(IndexMismatch, match="--rebuild"):
         Index(both["milvus"].location, model="all-mpnet-base-v2").search("peer support")
     assert both["milvus"].search("peer support", k=1)
+
+
+def _unit(n: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, 384)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _doc(doc_id: str, words: str) -> tuple[Document, list[Chunk]]:
+    text = f"{words}. A second sentence about {words}."
+    doc = Document(doc_id, doc_id, f"Note {doc_id}", text, [Page(None, 0, len(text))], [],
+                   sha256=doc_id)
+    return doc, [Chunk(doc_id, 0, text, 0, len(text), None, None, ())]
+
+
+@pytest.mark.parametrize("backend", ["local", "milvus"])
+def test_an_aborted_write_leaves_the_index_as_it_was(tmp_path: Path, backend: str):
+    store = open_store(location(backend, tmp_path / "index"))
+    manifest = Manifest(model="all-MiniLM-L6-v2", dimension=384)
+    writer = store.writer(manifest)
+    writer.add(*_doc("kept.txt", "decontamination showers at fire stations"), _unit(1, 1))
+    writer.commit()
+    with store.open() as view:
+        before = view.live_vectors()[0].tolist()
+        words = view.doc_freq("decontamination")
+    writer = store.writer(manifest)
+    writer.add(*_doc("dropped.txt", "zeppelin hangar rota"), _unit(1, 2))
+    writer.remove(["kept.txt"])
+    writer.abort()
+    with store.open() as view:
+        assert view.search_lexical("zeppelin hangar", 5) == []
+        assert view.doc_freq("zeppelin") == 0
+        listed = [d.doc_id for d in view.documents()]
+        if backend == "local":  # one transaction: as it was
+            assert view.live_vectors()[0].tolist() == before and listed == ["kept.txt"]
+            assert view.doc_freq("decontamination") == words
+        else:  # no transactions: what was removed is no longer claimed, so the next
+            assert listed == []  # re-index adds it again; nothing half-written is listed
+            assert view.live_vectors()[0].tolist() == []
+            assert view.doc_freq("decontamination") == 0
+    writer = store.writer(manifest)
+    writer.add(*_doc("later.txt", "peer support after incidents"), _unit(1, 3))
+    writer.commit()
+    with store.open() as view:
+        ids = view.live_vectors()[0].tolist()
+        assert len(ids) == (2 if backend == "local" else 1) and len(set(ids)) == len(ids)
+        hits = view.search_lexical("peer support", 5)
+        assert [view.chunks([i])[i].doc_id for i, _ in hits] == ["later.txt"]
+    store.close()
+
+
+def test_abort_after_a_committed_rebuild_keeps_the_new_index(tmp_path: Path):
+    store = open_store(tmp_path / "index")
+    writer = store.writer(Manifest(model="all-MiniLM-L6-v2", dimension=384), rebuild=True)
+    writer.add(*_doc("a.txt", "wellbeing vans at large incidents"), _unit(1, 4))
+    writer.commit()
+    writer.abort()  # as an interrupt arriving just after the commit would
+    with store.open() as view:
+        assert [d.doc_id for d in view.documents()] == ["a.txt"]
+
+
+def test_names_with_unusual_spaces_match_themselves():
+    assert literal("a\u202fb\u200bc") == '"a\u202fb\u200bc"'

@@ -7,7 +7,8 @@ Files are read and chunked by Ray tasks (one per file, each inside the usual PDF
 passages and their sentences are embedded by a pool of actors, one model each, in slices of
 128 texts; results come back in order, so the index is the same as one built locally: the same
 model, the same passage input, the same writer. Every worker must have this package and the
-model installed (a cluster built from the same image, or `pip install` on each node).
+model installed (a cluster built from the same image, or `pip install` on each node), and on
+several machines every node must see the files at the same path (a shared filesystem).
 """
 
 from __future__ import annotations
@@ -101,9 +102,13 @@ class RayWork:
     def __init__(self, settings: Settings, address: str | None = None) -> None:
         self.settings = settings
         self.address = address
-        self.started = connect(address)
-        self.embedder = get_embedder(settings.model, "index", settings.backend)
         self._actors: list[Any] = []
+        self.started = connect(address)
+        try:
+            self.embedder = get_embedder(settings.model, "index", settings.backend)
+        except BaseException:
+            self.close()  # a private Ray instance must not outlive a failed start
+            raise
 
     def prepare(self, todo: Sequence[tuple[Path, str]], progress: bool,
                 on_progress: ProgressHook | None) -> list[Prepared]:

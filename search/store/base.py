@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -222,6 +223,7 @@ class Store(Protocol):
 
     location: str
     engine: str
+    home: Path | None  # the folder or file holding the index; None for a remote server
 
     def open(self) -> ReadView:
         """A read view of the live index (IndexNotFound when there is none yet)."""

@@ -64,6 +64,7 @@ TEXT_MAX = 65535  # characters in Lite; a server counts bytes, so passages stay 
 PART_CHARS = 16000  # a document text part: at most 4 bytes a character, under 65,535 bytes
 BATCH = 256  # rows per insert
 LIMIT = 16384  # a server's cap on top-k and query limits
+RESERVE = 1_000_000  # chunk ids a writer reserves in the manifest before it inserts any
 BM25_PARAMS = {"params": {"bm25_k1": 1.2, "bm25_b": 0.75}}  # nested: Lite ignores flat ones
 _stemmer = Stemmer.Stemmer("english")
 _servers = threading.Lock()
@@ -78,8 +79,9 @@ def stems(text: str) -> list[str]:
 
 def literal(text: str) -> str:
     """A double-quoted Milvus string literal. Its lexer knows only the escapes \\" \\' \\\\ \\n
-    \\r \\t, so nothing else is escaped; other control characters are dropped."""
-    text = "".join(ch for ch in text if ch.isprintable() or ch in "\n\r\t")
+    \\r \\t and takes every other character as it is, so only those are escaped (and NUL,
+    which no name holds, dropped): a doc id with a narrow space still matches itself."""
+    text = text.replace("\x00", "")
     text = (text.replace("\\", "\\\\").replace('"', '\\"')
             .replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t"))
     return f'"{text}"'
@@ -208,6 +210,7 @@ class MilvusStore:
     def __init__(self, location: str) -> None:
         self.location = location
         self.uri, self.lite, self.name = parse_location(location)
+        self.home: Path | None = Path(self.lite) if self.lite else None
         self._client: Any = None
         self._lock = threading.Lock()
         self._writing = threading.RLock()  # a server has no file to lock: one writer per process
@@ -354,14 +357,9 @@ class MilvusStore:
         with self._lock:
             client, self._client = self._client, None
         self._loaded.clear()
-        if client is not None:
-            with contextlib.suppress(Exception):
+        if client is not None:  # Milvus Lite's server stops when the process exits: other
+            with contextlib.suppress(Exception):  # stores in this process may share it
                 client.close()
-            if self.lite is not None:
-                with contextlib.suppress(Exception):
-                    from milvus_lite import server_manager_instance
-
-                    server_manager_instance.release_server(self.lite)
 
     # -- schemas
     def _aux_schema(self, key: str, fields: Sequence[tuple[str, str, dict]]) -> tuple[Any, Any]:
@@ -424,6 +422,15 @@ class MilvusStore:
                       schema=schema_, index_params=params_)
             self._loaded.add(name)
 
+    def generations(self) -> list[str]:
+        """Generations with collections in this Milvus, oldest first."""
+        found = set()
+        for name in self.call("list collections", self.client.list_collections):
+            match = re.fullmatch(rf"{re.escape(self.name)}_(g\d+)_chunks", name)
+            if match:
+                found.add(match.group(1))
+        return sorted(found, key=lambda g: int(g[1:]))
+
     def drop_generation(self, generation: str) -> None:
         for kind in ("chunks", "documents", "texts", "terms"):
             name = self.collection(generation, kind)
@@ -437,7 +444,8 @@ class MilvusStore:
 
         try:
             iterator = self.client.query_iterator(collection, batch_size=1000,
-                                                  filter=expr, output_fields=fields)
+                                                  filter=expr, output_fields=fields,
+                                                  consistency_level="Strong")
         except MilvusException as exc:
             raise IndexCorrupt(f"{self.location}: Milvus could not read {collection} "
                                f"({getattr(exc, 'message', exc)})") from exc
@@ -589,8 +597,10 @@ class MilvusWriter:
         self._docs: dict[str, dict[str, Any]] = {}  # rows to write at commit
         self._texts: dict[str, str] = {}
         self._gone: set[str] = set()  # documents to delete at commit
-        self._df: Counter[str] = Counter()
+        self._df: Counter[str] = Counter()  # word counts: this write's additions and deletions
+        self._df_gone: Counter[str] = Counter()  # ... of which deletions (they stay on abort)
         self._added: set[str] = set()  # documents this write has put passages in
+        self._inserted: list[int] = []  # passage ids written so far (abort deletes them)
         self.fresh = False
         try:
             self.stored = None if rebuild else store.read_manifest()
@@ -610,9 +620,20 @@ class MilvusWriter:
                     store.load(store.collection(self.generation, kind))
             self.version = self.stored.version if self.stored else 0
             self.next_id = self.stored.next_chunk_id if self.stored else 1
+            self._reserved = self.next_id  # ids below this are reserved for this write
         except BaseException:
             self._release()
             raise
+
+    def _reserve(self, count: int) -> None:
+        """Ids for `count` more passages, recorded in the manifest before any is inserted:
+        after a crash the next writer starts above them, never reusing a written id."""
+        if self.next_id + count <= self._reserved:
+            return
+        self._reserved = self.next_id + count + RESERVE
+        if not self.fresh:  # a new generation's ids are its own until it goes live
+            assert self.stored is not None
+            self.store.write_manifest(replace(self.stored, next_chunk_id=self._reserved))
 
     def _name(self, kind: str) -> str:
         return self.store.collection(self.generation, kind)
@@ -622,18 +643,25 @@ class MilvusWriter:
         return {r["doc_id"]: (r["path"], r["sha256"]) for r in rows}
 
     def _drop_passages(self, doc_ids: Iterable[str]) -> int:
-        """Delete these documents' passages now (their word counts go at commit). A new
-        generation holds only what this write added: nothing to look up for the rest."""
+        """Delete these documents' passages now (their word counts go at commit). Their rows
+        go first: a write cut short after this never leaves a document listed without its
+        passages (the next re-index sees it as new). A new generation holds only what this
+        write added: nothing to look up for the rest."""
         names = [d for d in doc_ids if not self.fresh or d in self._added]
         if not names:
             return 0
         expr = "doc_id in [" + ", ".join(literal(d) for d in names) + "]"
+        if not self.fresh:
+            self.store.call("delete documents", self.store.client.delete,
+                            self._name("documents"), filter=expr)
         rows = self.store.query_all(self._name("chunks"), expr, ["id", "body"])
         for row in rows:
-            self._df.subtract(set(row["body"].split()))
-        if rows:
+            gone = set(row["body"].split())
+            self._df.subtract(gone)
+            self._df_gone.subtract(gone)
+        if rows:  # by primary key: exactly the rows read
             self.store.call("delete passages", self.store.client.delete, self._name("chunks"),
-                            filter=expr)
+                            ids=[int(r["id"]) for r in rows])
         return len(rows)
 
     def remove(self, doc_ids: Iterable[str]) -> int:
@@ -652,6 +680,7 @@ class MilvusWriter:
             raise ValueError("one vector (and one sentence set) per chunk")
         self.remove([doc.doc_id])
         self._gone.discard(doc.doc_id)
+        self._reserve(len(chunks))
         date = str(doc.meta.get("date") or "")
         rows = []
         for n, chunk in enumerate(chunks):
@@ -675,6 +704,7 @@ class MilvusWriter:
         self.next_id += len(chunks)
         self._added.add(doc.doc_id)
         for start in range(0, len(rows), BATCH):
+            self._inserted += [r["id"] for r in rows[start:start + BATCH]]
             self.store.call("add passages", self.store.client.insert, self._name("chunks"),
                             rows[start:start + BATCH])
         self._docs[doc.doc_id] = {
@@ -691,8 +721,18 @@ class MilvusWriter:
         finally:
             self._release()
 
+    def _check_still_ours(self) -> None:
+        """A server has no lock other processes see: refuse to commit over another writer's
+        commit (the next re-index redoes this one's documents)."""
+        now = self.store.peek_manifest()
+        if self.stored is not None and now is not None and (
+                now.version != self.stored.version or now.generation != self.generation):
+            raise IndexWriteFailed(f"{self.store.location}: another writer committed while "
+                                   "this re-index ran; run it again")
+
     def _commit(self) -> str:
         call, client = self.store.call, self.store.client
+        self._check_still_ours()
         if self._gone:
             names = "[" + ", ".join(literal(d) for d in self._gone) + "]"
             call("delete documents", client.delete, self._name("documents"),
@@ -715,9 +755,10 @@ class MilvusWriter:
         for kind in ("chunks", "documents", "texts", "terms"):
             call("flush", client.flush, self._name(kind))  # one segment: BM25 statistics whole
         chunks = call("count passages", client.query, self._name("chunks"), filter="",
-                      output_fields=["count(*)"])[0]["count(*)"]
+                      output_fields=["count(*)"], consistency_level="Strong")[0]["count(*)"]
         documents = call("count documents", client.query, self._name("documents"), filter="",
-                         output_fields=["count(*)"])[0]["count(*)"]
+                         output_fields=["count(*)"],
+                         consistency_level="Strong")[0]["count(*)"]
         previous = self.store.peek_manifest()
         self.version += 1
         self.manifest = replace(self.manifest, format_version=FORMAT_VERSION,
@@ -725,10 +766,13 @@ class MilvusWriter:
                                 documents=int(documents), chunks=int(chunks),
                                 version=self.version, next_chunk_id=self.next_id)
         self.store.write_manifest(self.manifest)  # the commit point of a rebuild
-        if self.fresh and previous is not None and previous.generation \
-                and previous.generation != self.generation:
-            self.store.drop_generation(previous.generation)
-        self.fresh = False
+        was_fresh, self.fresh = self.fresh, False  # live now: abort must not drop it
+        self._inserted = []
+        if was_fresh:  # keep the generation searches may still be reading; drop older ones
+            keep = {self.generation, previous.generation if previous else ""}
+            for old in self.store.generations():
+                if old not in keep:
+                    self.store.drop_generation(old)
         return self.generation
 
     def _write_counts(self) -> None:
@@ -738,7 +782,7 @@ class MilvusWriter:
         for start in range(0, len(changed), 1000):
             part = changed[start:start + 1000]
             rows = call("read word counts", client.get, self._name("terms"), ids=part,
-                        output_fields=["df"])
+                        output_fields=["df"], consistency_level="Strong")
             have = {r["term"]: int(r["df"]) for r in rows}
             now = {t: have.get(t, 0) + self._df[t] for t in part}
             keep = [{"term": t, "df": n, "_v": [0.0, 0.0]} for t, n in now.items() if n > 0]
@@ -750,10 +794,20 @@ class MilvusWriter:
         self._df.clear()
 
     def abort(self) -> None:
+        """Undo what can be undone: a new generation is dropped; in place, the passages this
+        write inserted are deleted, and the word counts of those it already deleted (whose
+        documents are no longer listed, so the next re-index adds them again) written."""
         try:
             if self.fresh:
                 self.store.drop_generation(self.generation)
                 self.fresh = False
+            elif self._lock is not None:
+                if self._inserted:
+                    self.store.call("undo added passages", self.store.client.delete,
+                                    self._name("chunks"), ids=self._inserted)
+                    self._inserted = []
+                self._df = self._df_gone
+                self._write_counts()
         finally:
             self._release()
 

@@ -99,6 +99,9 @@ def connect_writer(path: Path, fresh: bool = False) -> sqlite3.Connection:
     if fresh:
         db.execute("PRAGMA journal_mode = WAL")
         db.executescript(SCHEMA)
+    else:  # indexes written before deferred lexical deletions existed
+        db.execute("CREATE TABLE IF NOT EXISTS lexical_pending "
+                   "(id INTEGER PRIMARY KEY, at REAL NOT NULL)")
     return db
 
 
@@ -345,20 +348,31 @@ def add_lexical_pending(db: sqlite3.Connection, ids: Sequence[int], at: float) -
 
 def take_lexical_pending(db: sqlite3.Connection, before: float | None = None,
                          among: Sequence[int] | None = None) -> list[int]:
-    """Pending lexical deletions made before `before`, or those among these ids, or all of
-    them; removed from the table in the caller's transaction."""
+    """Pending lexical deletions made before `before` (and among these ids, when given), or
+    all of them; removed from the table in the caller's transaction."""
+    clauses, params = [], []
     if among is not None:
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id INTEGER PRIMARY KEY)")
-        db.execute("DELETE FROM wanted")
-        db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(int(i),) for i in among])
-        where, params = "WHERE id IN (SELECT id FROM wanted)", []
-    elif before is not None:
-        where, params = "WHERE at < ?", [before]
-    else:
-        where, params = "", []
+        _wanted(db, among)
+        clauses.append("id IN (SELECT id FROM wanted)")
+    if before is not None:
+        clauses.append("at < ?")
+        params.append(before)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     ids = [r[0] for r in db.execute(f"SELECT id FROM lexical_pending {where}", params)]
     db.execute(f"DELETE FROM lexical_pending {where}", params)
     return ids
+
+
+def lexical_pending_among(db: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
+    _wanted(db, ids)
+    return {r[0] for r in db.execute(
+        "SELECT id FROM lexical_pending WHERE id IN (SELECT id FROM wanted)")}
+
+
+def _wanted(db: sqlite3.Connection, ids: Sequence[int]) -> None:
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM wanted")
+    db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(int(i),) for i in ids])
 
 
 def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:

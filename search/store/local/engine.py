@@ -26,19 +26,21 @@ class LocalStore:
                  vector_settings: VectorSettings | None = None) -> None:
         self.directory = Path(directory)
         self.location = str(self.directory)
+        self.home: Path | None = self.directory
         self.vector_settings = vector_settings
         self._generation: Generation | None = None
         self._lock = threading.Lock()
         self._upgraded: set[str] = set()  # generations known to be in the current format
 
     def open(self) -> Snapshot:
+        live = live_generation(self.directory)
+        if live is not None and live not in self._upgraded:
+            self._upgrade(live)  # takes the writer lock: never while holding self._lock
         with self._lock:
             live = live_generation(self.directory)
             if live is None:
                 raise IndexNotFound(f"{self.directory}: no index here yet; build one with: "
                                     f"evidence-search index corpus/ --index {self.directory}")
-            if live not in self._upgraded:
-                self._upgrade(live)
             if self._generation is None or self._generation.name != live:
                 # searches still running finish on the old generation
                 self._generation = Generation(self.directory, live, self.vector_settings)
@@ -56,8 +58,10 @@ class LocalStore:
                 try:
                     again = catalogue.peek_manifest(path)
                     if again is not None and again.format_version == catalogue.UPGRADABLE:
-                        manifest = catalogue.upgrade(db)
-                        lexical.rebuild(path, db, manifest.version)
+                        # the new lexical index first, then the format: a reader never sees
+                        # format 5 without it (a kill between just upgrades again)
+                        lexical.rebuild(path, db, again.version + 1)
+                        catalogue.upgrade(db)
                         print(f"{path}: upgraded the index to format {catalogue.FORMAT_VERSION} "
                               "(no re-embedding)", file=sys.stderr)
                 finally:
@@ -69,8 +73,7 @@ class LocalStore:
         if name is None:
             return None
         if name not in self._upgraded:
-            with self._lock:
-                self._upgrade(name)
+            self._upgrade(name)
         path = self.directory / name
         catalogue.check_file(path / DATABASE, self.directory)
         try:

@@ -172,10 +172,15 @@ def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
                                    "a merge; nothing was merged")
             manifest = catalogue.read_manifest(db, path, directory)
             # Tombstones of dropped vectors go, so their passages leave the lexical index first
-            # (deleted before the merge began: no reader can still be at an older version).
+            # (deleted before the merge was planned and built: no search still running can be
+            # reading a version that holds them). When the lexical index is behind, they stay.
             prepared = lexical.in_step(path, manifest.version)
             if prepared:
                 lexical.prepare(path, [], catalogue.take_lexical_pending(db, among=dropped))
+            # a passage still in the lexical index keeps its tombstone, which hides it there
+            waiting = catalogue.lexical_pending_among(db, dropped)
+            dropped = np.array([i for i in dropped.tolist() if i not in waiting],
+                               dtype=np.int64)
             if merged.size:
                 list_segment(db, merged)
             db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in plan.chosen])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,18 +93,22 @@ class Generation:
         skip passages their version does not hold (Snapshot.search_lexical)."""
         if self._repaired == version or lexical.in_step(self.path, version):
             return
-        with try_exclusive(self.directory / LOCK) as free:
-            if not free:
-                return
-            db = catalogue.connect_readonly(self.db_path)
-            try:
-                current = catalogue.read_manifest(db, self.path, self.directory).version
-                if not lexical.in_step(self.path, current):
-                    print(f"{self.path}: lexical index behind the catalogue (an interrupted "
-                          "write); rebuilding it", file=sys.stderr)
-                    lexical.rebuild(self.path, db, current)
-            finally:
-                db.close()
+        try:
+            with try_exclusive(self.directory / LOCK) as free:
+                if not free:
+                    return
+                db = catalogue.connect_readonly(self.db_path)
+                try:
+                    current = catalogue.read_manifest(db, self.path, self.directory).version
+                    if not lexical.in_step(self.path, current):
+                        print(f"{self.path}: lexical index behind the catalogue (an "
+                              "interrupted write); rebuilding it", file=sys.stderr)
+                        lexical.rebuild(self.path, db, current)
+                finally:
+                    db.close()
+        except (OSError, ValueError, sqlite3.Error) as exc:  # read-only folder, full disk
+            print(f"{self.path}: could not repair the lexical index ({exc}); word search "
+                  "may miss recent changes until the next re-index", file=sys.stderr)
         self._repaired = version
 
     def _segment(self, name: str, kind: str, dimension: int) -> Segment:
@@ -117,12 +122,16 @@ class Generation:
 
     def _tombstones(self, conn: sqlite3.Connection, version: int) -> np.ndarray:
         with self._lock:
-            if self._deleted[0] != version:
-                self._deleted = (version, catalogue.tombstone_ids(conn))
+            if self._deleted[0] == version:
+                return self._deleted[1]
+        deleted = catalogue.tombstone_ids(conn)
+        with self._lock:
+            if version > self._deleted[0]:  # an older snapshot never evicts newer segments
+                self._deleted = (version, deleted)
                 live = catalogue.segment_names(conn, retired=False)
                 for name in [n for n in self._segments if n not in live]:
                     del self._segments[name]  # merged away; snapshots holding it keep it
-            return self._deleted[1]
+        return deleted
 
     def doc_freq(self, word: str, version: int) -> int:
         """Passages holding a word, remembered per version (exact, and free for words seen
@@ -206,9 +215,13 @@ class Snapshot:
         while True:
             try:
                 found = self.generation.lexical.search(query, depth, self.version, allowed)
-            except (OSError, ValueError) as exc:
-                raise IndexCorrupt(f"{self.path / lexical.DIRNAME}: unreadable lexical index "
-                                   f"({exc}); {rebuild_hint(self.directory)}") from exc
+            except (OSError, ValueError):
+                time.sleep(0.05)  # a rebuild swapping the folder in: one more try
+                try:
+                    found = self.generation.lexical.search(query, depth, self.version, allowed)
+                except (OSError, ValueError) as exc:
+                    raise IndexCorrupt(f"{self.path / lexical.DIRNAME}: unreadable lexical "
+                                       f"index ({exc}); {rebuild_hint(self.directory)}") from exc
             visible = [(i, s) for i, s in found if self._visible(i)]
             if len(visible) >= k or len(found) < depth:
                 return visible[:k]

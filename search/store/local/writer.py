@@ -89,6 +89,10 @@ class LocalWriter:
                 self.stored = catalogue.read_manifest(self.db, self.path, directory)
             self.version = self.stored.version if self.stored else 0
             self.next_id = self.stored.next_chunk_id if self.stored else 1
+            if not self.fresh and not lexical.in_step(self.path, self.version):
+                # a write killed before its commit left the lexical index ahead, under ids
+                # this write is about to reuse: rebuild it from the catalogue first
+                lexical.rebuild(self.path, self.db, self.version)
         except BaseException:
             self.abort()  # a full disk while starting: leave nothing half-made behind
             raise
@@ -195,6 +199,7 @@ class LocalWriter:
                 fsync(f)
             fsync(self.path)
             write_atomic(self.directory / CURRENT, self.name + "\n")
+            self.fresh = False  # live now: nothing after this point may remove it
             collect_garbage(self.directory)
         else:
             remove_orphans(self.path)
