@@ -30,7 +30,7 @@ def main(path: str) -> None:
         "",
         "Warm latency through `Index.search(k=5)` for 200 distinct SciFact claims, after a "
         "warm-up pass of 100 other claims: encode, vector "
-        "search, FTS5 or tantivy (hybrid), metadata fetch and highlighting (the default; one "
+        "search, tantivy BM25 (hybrid), metadata fetch and highlighting (the default; one "
         "column without it). Questions and highlight sentences are embedded through ONNX "
         "Runtime fp32 (the default query runtime; same vectors as PyTorch). 100k and 1M "
         "hold real text; their vectors are mixtures of real SciFact passage "
