@@ -1,0 +1,151 @@
+"""Reading a Milvus store (base.ReadView). Milvus has no snapshots: a write running meanwhile
+may show part of its changes."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from search.records import Filters
+from search.store.base import (
+    IndexCorrupt,
+    Manifest,
+    SentenceVectors,
+    StoredChunk,
+    StoredDocument,
+    StoreStats,
+)
+from search.store.milvus.expressions import _stemmer, filter_expression, literal, stems
+from search.store.milvus.schema import LIMIT
+
+if TYPE_CHECKING:
+    from search.store.milvus.store import MilvusStore
+
+
+class MilvusView:
+    """A read view (base.ReadView). Milvus has no snapshots: a write running meanwhile may show
+    part of its changes."""
+
+    def __init__(self, store: MilvusStore, manifest: Manifest) -> None:
+        self.store = store
+        self.manifest = manifest
+        self.count = manifest.chunks
+        self.chunks_name = store.collection(manifest.generation, "chunks")
+        self._doc_freq: dict[str, int] = {}
+
+    def __enter__(self) -> MilvusView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        return None
+
+    def _search(self, data: Any, field: str, metric: str, k: int,
+                filters: Filters | None) -> list[tuple[int, float]]:
+        if k <= 0:
+            return []
+        found = self.store.call(
+            "search", self.store.client.search, self.chunks_name, data=[data], anns_field=field,
+            limit=min(k, LIMIT), filter=filter_expression(filters), output_fields=["id"],
+            search_params={"metric_type": metric})
+        return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    def search_vectors(self, query: np.ndarray, k: int,
+                       filters: Filters | None = None) -> list[tuple[int, float]]:
+        if len(query) != self.manifest.dimension:
+            raise IndexCorrupt(f"{self.store.location}: a {len(query)}-dimensional question "
+                               f"vector for a {self.manifest.dimension}-dimensional index")
+        return self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", "IP", k,
+                            filters)
+
+    def search_lexical(self, query: str, k: int,
+                       filters: Filters | None = None) -> list[tuple[int, float]]:
+        from search.words import query_words
+
+        words = " ".join(dict.fromkeys(stems(" ".join(query_words(query)))))
+        if not words:
+            return []
+        # Milvus Lite reports BM25 as a negative distance, a server as a positive score
+        return [(i, abs(s)) for i, s in self._search(words, "sparse", "BM25", k, filters)]
+
+    def doc_freq(self, word: str) -> int:
+        term = _stemmer.stemWord(word.lower())
+        if term not in self._doc_freq:
+            rows = self.store.call(
+                "read word counts", self.store.client.get,
+                self.store.collection(self.manifest.generation, "terms"), ids=[term],
+                output_fields=["df"])
+            self._doc_freq[term] = int(rows[0]["df"]) if rows else 0
+        return self._doc_freq[term]
+
+    def _rows(self, ids: Sequence[int], fields: list[str]) -> dict[int, dict[str, Any]]:
+        if not ids:
+            return {}
+        rows = self.store.call("read passages", self.store.client.get, self.chunks_name,
+                               ids=[int(i) for i in ids], output_fields=["id", *fields])
+        return {int(r["id"]): r for r in rows}
+
+    def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
+        rows = self._rows(ids, ["dense"])
+        out = np.zeros((len(ids), self.manifest.dimension), dtype=np.float32)
+        for n, i in enumerate(ids):
+            if int(i) in rows:
+                out[n] = np.asarray(rows[int(i)]["dense"], dtype=np.float32)
+        return out
+
+    def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = sorted(self.store.query_all(self.chunks_name, "", ["id", "dense"]),
+                      key=lambda r: int(r["id"]))
+        ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+        vectors = np.array([r["dense"] for r in rows], dtype=np.float32)
+        return ids, vectors.reshape(len(rows), self.manifest.dimension)
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        rows = self._rows(ids, ["doc_id", "ordinal", "start_char", "end_char", "page_start",
+                                "page_end", "section", "text", "title", "path"])
+        return {i: StoredChunk(i, r["doc_id"], int(r["ordinal"]), int(r["start_char"]),
+                               int(r["end_char"]), r.get("page_start"), r.get("page_end"),
+                               tuple(json.loads(r["section"])), r["text"], r["title"],
+                               r["path"]) for i, r in rows.items()}
+
+    def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
+        out = {}
+        for i, r in self._rows(ids, ["spans", "sentences"]).items():
+            spans = [(a, b) for a, b in json.loads(r["spans"] or "[]")]
+            if not spans:
+                continue
+            vectors = np.frombuffer(base64.b64decode(r["sentences"]), dtype=np.float16)
+            out[i] = SentenceVectors(spans, vectors.reshape(len(spans), -1).astype(np.float32))
+        return out
+
+    def documents(self) -> list[StoredDocument]:
+        rows = self.store.query_all(self.store.collection(self.manifest.generation, "documents"),
+                                    "", ["doc_id", "path", "title", "sha256", "page_count",
+                                         "chunks", "meta"])
+        return sorted((StoredDocument(r["doc_id"], r["path"], r["title"], r["sha256"],
+                                      int(r["page_count"]), int(r["chunks"]), dict(r["meta"]))
+                       for r in rows), key=lambda d: d.doc_id)
+
+    def document_text(self, doc_id: str) -> str | None:
+        rows = self.store.query_all(self.store.collection(self.manifest.generation, "texts"),
+                                    f"doc_id == {literal(doc_id)}", ["part", "text"])
+        if not rows:
+            return None
+        return "".join(r["text"] for r in sorted(rows, key=lambda r: int(r["part"])))
+
+    def stats(self) -> StoreStats:
+        docs = self.documents()
+        size = None
+        if self.store.lite is not None:
+            size = sum(f.stat().st_size for f in Path(self.store.lite).rglob("*") if f.is_file())
+        return StoreStats(engine="milvus", location=self.store.location,
+                          generation=self.manifest.generation, documents=len(docs),
+                          chunks=self.count, pages=sum(d.page_count for d in docs),
+                          size_bytes=size)
