@@ -3,7 +3,7 @@
     .venv/bin/python eval/calibrate.py [--beir ../shared/bench/scifact] [--write]
 
 P(answerable | features) is a logistic model over signals relative to the result list
-(search/confidence.py: best cosine, its lift over the rest of the list, rare-word coverage,
+(search/retrieve/confidence.py: best cosine, its lift over the rest of the list, rare-word coverage,
 agreement of the two lists). A result list is weak when no passage reaches one half. Data,
 each group weighted equally:
 

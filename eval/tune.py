@@ -1,4 +1,4 @@
-"""Fit and measure the ranking weights (search/ranking.py) on the dev split and SciFact.
+"""Fit and measure the ranking weights (search/retrieve/ranking.py) on the dev split and SciFact.
 
     .venv/bin/python eval/tune.py [--split dev] [--beir ../shared/bench/scifact] [--search]
 
