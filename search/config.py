@@ -22,7 +22,7 @@ ENV_MODEL = "EVIDENCE_SEARCH_MODEL"
 ENV_PRECISION = "EVIDENCE_SEARCH_PRECISION"
 DEFAULT_INDEX_DIR = "index"
 DEFAULT_CORPUS_DIR = "corpus"
-SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".docx", ".html", ".htm")
 SIDECAR_SUFFIX = ".meta.json"
 
 

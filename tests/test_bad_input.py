@@ -39,7 +39,9 @@ def make_bad_corpus(root: Path) -> dict[str, str]:
     (root / "latin1.txt").write_bytes("Caf\xe9 for crews".encode("latin-1"))
     reasons["latin1.txt"] = "not UTF-8"
     (root / "minutes.docx").write_bytes(b"PK\x03\x04 docx")
-    reasons["minutes.docx"] = "unsupported file type '.docx'"
+    reasons["minutes.docx"] = "not a Word document (not a zip file)"
+    (root / "slides.pptx").write_bytes(b"PK\x03\x04 pptx")
+    reasons["slides.pptx"] = "unsupported file type '.pptx'"
     shutil.copy(PDFS / "sample-files/004-pdflatex-4-pages/pdflatex-4-pages.pdf", root / "good.pdf")
     shutil.copy(PDFS / "pypdf-resources/encryption/r6-empty-password.pdf",
                 root / "empty-password.pdf")  # encrypted, opens with the empty password

@@ -11,6 +11,8 @@ from typing import Any
 from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, limits
 from search.ingest.errors import LoadError
 from search.ingest.sandbox import default_extractor
+from search.ingest.webpage import html_text
+from search.ingest.word import docx_text
 
 
 @dataclass
@@ -71,6 +73,11 @@ def load_file(path: Path) -> RawFile:
         if title and "title" not in meta:
             meta["title"] = title
         raw = RawFile(path, "pdf", pages, True, sha, meta)
+    elif suffix in (".docx", ".html", ".htm"):
+        text, title = (docx_text if suffix == ".docx" else html_text)(path, data)
+        if title and "title" not in meta:
+            meta["title"] = title
+        raw = RawFile(path, "md", [text], False, sha, meta)  # Markdown-like: # headings
     else:
         raw = RawFile(path, suffix[1:], [_decode_text(path, data)], False, sha, meta)
     size = sum(len(p) for p in raw.pages)

@@ -16,6 +16,7 @@ import gradio as gr
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
+from search.config import SUPPORTED_SUFFIXES
 from search.index import Index, QueryError
 from search.records import Filters, IndexReport
 from search.retrieve.confidence import results_weak
@@ -287,7 +288,7 @@ def build_blocks(app: App) -> gr.Blocks:
                 password = gr.Textbox(label="Password", type="password",
                                       visible=bool(config.password), elem_id="password")
                 upload = gr.File(label="Files", file_count="multiple",
-                                 file_types=[".pdf", ".txt", ".md"], elem_id="upload")
+                                 file_types=list(SUPPORTED_SUFFIXES), elem_id="upload")
                 with gr.Row():
                     add = gr.Button("Add and index uploaded files", variant="primary",
                                     elem_id="add-files")

@@ -1,0 +1,110 @@
+"""Word documents and saved web pages: real files made with python-docx and real HTML, indexed
+end to end; bad ones refused with a reason while the rest indexes."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import docx
+
+from search import Index
+from search.ingest.errors import LoadError
+from search.ingest.loaders import load_file
+from search.web.uploads import content_problem
+
+PAGE = """<html><head><title>Committee evidence page</title>
+<script>var tracker = "SECRETSCRIPT"; document.write("injected words");</script>
+<style>.banner { color: red }</style></head>
+<body><nav><a href="/">Home</a> | <a href="/about">About the committee</a></nav>
+<div class="cookie-banner">We use cookies. Accept all cookies</div>
+<main><h1>Wellbeing of control room staff</h1>
+<p>The committee heard that call handlers are offered a decompression session with a trained
+colleague within 72 hours of a distressing call.</p>
+<h2>Findings</h2><p>Sickness absence among call handlers fell by a fifth after rota changes.</p>
+</main><footer>Copyright 2024 The Assembly. All rights reserved.</footer></body></html>"""
+
+
+def make_docx(path: Path) -> None:
+    document = docx.Document()
+    document.core_properties.title = "Ambulance trust wellbeing review"
+    document.add_heading("Ambulance trust wellbeing review", 0)
+    document.add_heading("Support after incidents", level=1)
+    document.add_paragraph("After a serious incident crews are offered the following:")
+    document.add_paragraph("a hot debrief led by the duty manager", style="List Bullet")
+    document.add_paragraph("a TRiM assessment within three days", style="List Bullet")
+    document.add_heading("Staffing", level=1)
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Year", "Paramedic vacancies"
+    table.cell(1, 0).text, table.cell(1, 1).text = "2024", "312"
+    document.save(path)
+
+
+def test_word_and_web_pages_index_with_sections(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    make_docx(corpus / "review.docx")
+    (corpus / "page.html").write_text(PAGE, encoding="utf-8")
+    index = Index(tmp_path / "index")
+    report = index.refresh([corpus])
+    assert report.ok and len(report.added) == 2, report.failed
+    titles = {Path(d.doc_id).name: d.title for d in index.documents()}
+    assert titles == {"review.docx": "Ambulance trust wellbeing review",
+                      "page.html": "Wellbeing of control room staff"}  # its main heading
+
+    hit = index.search("what support do crews get after a serious incident?", k=1)[0]
+    assert "TRiM assessment within three days" in hit.text
+    assert "crews are offered the following" in hit.text  # the list stays with its lead-in
+    assert hit.page is None and hit.section.endswith("Support after incidents")
+    assert hit.citation == "Ambulance trust wellbeing review — Support after incidents"
+    table = index.search("paramedic vacancies in 2024", k=1, mode="lexical")[0]
+    assert "2024 | 312" in table.text and table.section.endswith("Staffing")
+
+    web = index.search("how soon do call handlers get a decompression session?", k=1)[0]
+    assert web.doc_id.endswith("page.html") and "72 hours" in web.text
+    with index.snapshot() as snap:
+        page_text = snap.document_text(web.doc_id)
+    for dropped in ("SECRETSCRIPT", "injected words", "Accept all cookies", "All rights reserved",
+                    "About the committee", "color: red"):
+        assert dropped not in page_text
+    assert index.search("SECRETSCRIPT tracker", k=3, mode="lexical") == []
+    findings = index.search("sickness absence call handlers rota", k=1, mode="lexical")[0]
+    assert findings.section.endswith("Findings")
+
+
+def bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 20_000_000)
+    return out.getvalue()
+
+
+def test_bad_word_files_and_empty_pages_say_why_and_the_rest_indexes(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    make_docx(corpus / "good.docx")
+    (corpus / "notzip.docx").write_bytes(b"this is plain text, not a Word file")
+    (corpus / "locked.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4096)
+    (corpus / "bomb.docx").write_bytes(bomb())
+    (corpus / "scripts.html").write_text(
+        "<html><head><script>alert('x')</script></head><body><script>steal()</script>"
+        "<nav><a href='/'>Home</a></nav></body></html>")
+    report = Index(tmp_path / "index").refresh([corpus])
+    reasons = {Path(p).name: why for p, why in report.failed}
+    assert set(reasons) == {"notzip.docx", "locked.docx", "bomb.docx", "scripts.html"}
+    assert reasons["notzip.docx"] == "not a Word document (not a zip file)"
+    assert "without a password" in reasons["locked.docx"]
+    assert "decompression bomb" in reasons["bomb.docx"]
+    assert "no main text" in reasons["scripts.html"]
+    assert [Path(p).name for p in report.added] == ["good.docx"]
+    try:
+        load_file(corpus / "locked.docx")
+    except LoadError as exc:
+        assert str(exc).startswith(str(corpus / "locked.docx")) and "\n" not in str(exc)
+
+
+def test_uploads_take_word_and_web_pages_by_content():
+    assert content_problem(b"PK\x03\x04...", ".docx") is None
+    assert content_problem(b"hello", ".docx") == "not a Word document (not a zip file)"
+    assert content_problem(b"<html><body>hi</body></html>", ".html") is None
