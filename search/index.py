@@ -20,6 +20,7 @@ from search.retrieve.highlight import answer_spans
 from search.retrieve.query import MODES, Fusion, Retrieved, retrieve
 from search.store import (
     IndexMismatch,
+    Manifest,
     MergeReport,
     ReadView,
     StaleSnapshot,
@@ -73,17 +74,17 @@ class Index:
         done). A rebuilt index is picked up here."""
         view = self.store.open()
         try:
-            self._check_requested(view.manifest.to_dict())
+            self._check_requested(view.manifest)
         except BaseException:
             view.close()
             raise
         return view
 
-    def _check_requested(self, manifest: dict[str, Any]) -> None:
+    def _check_requested(self, manifest: Manifest) -> None:
         for key, wanted in self._requested.items():
-            if wanted is not None and manifest.get(key, getattr(Settings, key, None)) != wanted:
+            if wanted is not None and getattr(manifest, key) != wanted:
                 raise IndexMismatch(
-                    f"{self.location}: built with {key}={manifest.get(key)!r}, asked for "
+                    f"{self.location}: built with {key}={getattr(manifest, key)!r}, asked for "
                     f"{wanted!r}; re-index with: evidence-search index --rebuild "
                     f"--index {self.location}" + (f" --model {wanted}" if key == "model" else ""))
 

@@ -33,11 +33,10 @@ class LocalStore:
         self._upgraded: set[str] = set()  # generations known to be in the current format
 
     def open(self) -> Snapshot:
-        live = live_generation(self.directory)
+        live = live_generation(self.directory)  # one read of CURRENT per search
         if live is not None and live not in self._upgraded:
             self._upgrade(live)  # takes the writer lock: never while holding self._lock
         with self._lock:
-            live = live_generation(self.directory)
             if live is None:
                 raise IndexNotFound(f"{self.directory}: no index here yet; build one with: "
                                     f"evidence-search index corpus/ --index {self.directory}")

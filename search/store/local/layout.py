@@ -62,12 +62,6 @@ def writer_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
                                        "waiting for it to finish")
 
 
-def holds_writer_lock(directory: Path) -> bool:
-    key = (directory / LOCK).resolve()
-    with _held_lock:
-        return _held_owner.get(key) == threading.get_ident()
-
-
 @contextlib.contextmanager
 def exclusive(lock: Path, waiting: str | None = None) -> Iterator[None]:
     """An exclusive flock on `lock` (any process, any thread), saying `waiting` if it waits."""

@@ -18,6 +18,11 @@ def stems(text: str) -> list[str]:
     return _stemmer.stemWords(WORD.findall(text.lower()))
 
 
+def stem(word: str) -> str:
+    """One word's stem, as `stems` makes it (for word counts)."""
+    return _stemmer.stemWord(word.lower())
+
+
 def literal(text: str) -> str:
     """A double-quoted Milvus string literal. Its lexer knows only the escapes \\" \\' \\\\ \\n
     \\r \\t and takes every other character as it is, so only those are escaped (and NUL,

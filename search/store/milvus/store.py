@@ -92,6 +92,10 @@ class MilvusStore:
         return f"{self.name}_manifest"
 
     def has(self, collection: str) -> bool:
+        """Whether a collection exists; one this store loaded or made is known without a call
+        (every search opens a view, which asks for several)."""
+        if collection in self._loaded:
+            return True
         return collection in self.call("list collections", self.client.list_collections)
 
     def load(self, collection: str) -> None:

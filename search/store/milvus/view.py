@@ -20,7 +20,7 @@ from search.store.base import (
     StoredDocument,
     StoreStats,
 )
-from search.store.milvus.expressions import _stemmer, filter_expression, literal, stems
+from search.store.milvus.expressions import filter_expression, literal, stem, stems
 from search.store.milvus.schema import LIMIT
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class MilvusView:
         return [(i, abs(s)) for i, s in self._search(words, "sparse", "BM25", k, filters)]
 
     def doc_freq(self, word: str) -> int:
-        term = _stemmer.stemWord(word.lower())
+        term = stem(word)
         if term not in self._doc_freq:
             rows = self.store.call(
                 "read word counts", self.store.client.get,

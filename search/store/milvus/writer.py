@@ -10,7 +10,6 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,15 +22,12 @@ from search.store.base import (
     Manifest,
     SentenceVectors,
 )
+from search.store.local.layout import now
 from search.store.milvus.expressions import literal, stems
 from search.store.milvus.schema import BATCH, FORMAT_VERSION, KINDS, PART_CHARS, RESERVE
 
 if TYPE_CHECKING:
     from search.store.milvus.store import MilvusStore
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class MilvusWriter:
@@ -211,7 +207,7 @@ class MilvusWriter:
         previous = self.store.peek_manifest()
         self.version += 1
         self.manifest = replace(self.manifest, format_version=FORMAT_VERSION,
-                                generation=self.generation, built_at=_now(),
+                                generation=self.generation, built_at=now(),
                                 documents=int(documents), chunks=int(chunks),
                                 version=self.version, next_chunk_id=self.next_id)
         self.store.write_manifest(self.manifest)  # the commit point of a rebuild
