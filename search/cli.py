@@ -80,7 +80,8 @@ def cmd_query(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     width = min(100, max(60, os.get_terminal_size(1).columns if tty else 100))
     for hit in hits:
-        print(f"{hit.rank}. [{hit.match}] {hit.citation}")
+        print(f"{hit.rank}. [{hit.match}] {hit.citation}"
+              + (" [from OCR: check the quote against the page]" if hit.ocr else ""))
         print(textwrap.fill(_marked(hit, tty), width=width, initial_indent="   ",
                             subsequent_indent="   "))
         print()
@@ -163,6 +164,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     paths = args.paths or None
     report = index.refresh(paths, rebuild=args.rebuild, progress=not args.quiet,
                            ray=args.ray)
+    for path, note in report.notes:
+        print(f"note: {path}: {note}", file=sys.stderr)
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
     print(report.summary())

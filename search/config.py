@@ -155,13 +155,26 @@ class Limits:
     max_chars: int = 5_000_000  # text per file; more is refused with a reason
     pdf_timeout: float = 60.0  # seconds per PDF in the extraction sandbox
     pdf_memory_mb: int = 2048  # address space of the extraction sandbox
+    ocr: bool = True  # read scanned pages with Tesseract when it is installed
+    ocr_max_pages: int = 300  # scanned pages OCR'd per document; later ones are reported
+    ocr_page_timeout: float = 60.0  # seconds for Tesseract on one page
+    ocr_dpi: int = 300  # resolution pages are rendered at for OCR
+    tesseract: str = "tesseract"  # the Tesseract command (a path where it is not on PATH)
 
     @classmethod
     def from_env(cls) -> Limits:
         return cls(max_chars=int(_number("EVIDENCE_SEARCH_MAX_CHARS", cls.max_chars, int)),
                    pdf_timeout=_number("EVIDENCE_SEARCH_PDF_TIMEOUT", cls.pdf_timeout),
                    pdf_memory_mb=int(_number("EVIDENCE_SEARCH_PDF_MEMORY_MB",
-                                             cls.pdf_memory_mb, int)))
+                                             cls.pdf_memory_mb, int)),
+                   ocr=os.environ.get("EVIDENCE_SEARCH_OCR", "1").strip().lower()
+                   not in ("0", "false", "no", "off"),
+                   ocr_max_pages=int(_number("EVIDENCE_SEARCH_OCR_MAX_PAGES",
+                                             cls.ocr_max_pages, int)),
+                   ocr_page_timeout=_number("EVIDENCE_SEARCH_OCR_PAGE_TIMEOUT",
+                                            cls.ocr_page_timeout),
+                   ocr_dpi=int(_number("EVIDENCE_SEARCH_OCR_DPI", cls.ocr_dpi, int)),
+                   tesseract=os.environ.get("EVIDENCE_SEARCH_TESSERACT") or cls.tesseract)
 
 
 def limits() -> Limits:

@@ -302,4 +302,4 @@ def _hit(row: StoredChunk, score: float) -> Hit:
                path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
                start=row.start, end=row.end,
                citation=citation(row.title, row.page_start, row.page_end, row.section),
-               page_end=row.page_end)
+               page_end=row.page_end, ocr=row.ocr)

@@ -38,6 +38,7 @@ class Document:
     blocks: list[Block]
     sha256: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    ocr_pages: tuple[int, ...] = ()  # pages whose text was read by OCR from a scan
 
     @property
     def page_count(self) -> int:
@@ -79,6 +80,7 @@ class Hit:
     weak: bool = False  # confidence below one half: show as "closest passage", not an answer
     match: str = ""  # the confidence in words: "strong match", "possible match", "weak match"
     highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into `text`, ranked
+    ocr: bool = False  # the passage's text was read by OCR from a scanned page: check the quote
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +95,8 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note): indexed, but
+    # some of it could not be read (scanned pages over the OCR limit, no Tesseract)
     chunks_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0  # of `seconds`, time spent in the model

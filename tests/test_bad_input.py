@@ -18,8 +18,8 @@ BAD = {
                                "needs a password"),
     "broken.pdf": ("sample-files/017-unreadable-meta-data/unreadablemetadata.pdf",
                    "corrupt or unreadable PDF"),
-    "scanned.pdf": ("sample-files/019-grayscale-image/grayscale-image.pdf",
-                    "no extractable text"),
+    "scanned.pdf": ("sample-files/019-grayscale-image/grayscale-image.pdf",  # a photo, OCR'd
+                    "no text: page 1: OCR found no readable words"),
 }
 
 

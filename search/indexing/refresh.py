@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from search.embed.embedder import Embedder, get_embedder
 from search.indexing.files import resolve_stored, scan, stored_path, under
 from search.ingest.chunker import chunk_document
 from search.ingest.loaders import LoadError, fingerprint, load_file
+from search.ingest.sandbox import OcrProgress
 from search.ingest.text import scoring_sentences
 from search.records import Chunk, Document, IndexReport
 from search.store import (
@@ -137,6 +139,7 @@ def _apply(writer: Writer, settings: Settings, paths: Sequence[Path],
             if ready.doc is None:
                 report.failed.append((str(file), ready.reason))  # an older version is kept
                 continue
+            report.notes += [(str(file), note) for note in ready.notes]
             pending.append((ready.doc, ready.chunks))
             (report.changed if was_known else report.added).append(doc_id)
         writer.remove(report.removed)
@@ -152,19 +155,24 @@ class Prepared:
     doc: Document | None
     chunks: list[Chunk]
     reason: str = ""
+    notes: list[str] = field(default_factory=list)  # parts not read (scanned pages, OCR)
 
 
-def prepare_file(file: Path, doc_id: str, embedder: Embedder, settings: Settings) -> Prepared:
+def prepare_file(file: Path, doc_id: str, embedder: Embedder, settings: Settings,
+                 on_ocr: OcrProgress | None = None) -> Prepared:
     """Read, structure and chunk one file (in this process or on a Ray worker)."""
+    from search.ingest.structure import build_document
+
     try:
-        doc = _document(file, doc_id)
+        raw = load_file(file, on_ocr)
+        doc = build_document(raw, doc_id, doc_id)
     except LoadError as exc:
         return Prepared(None, [], exc.reason)
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
     chunks = chunk_document(doc, embedder.count_tokens, budget, settings.overlap_sentences)
     if not chunks:
         return Prepared(None, [], "no indexable text after extraction")
-    return Prepared(doc, chunks)
+    return Prepared(doc, chunks, notes=raw.notes)
 
 
 class Work(Protocol):
@@ -195,7 +203,8 @@ class LocalWork:
                 tqdm(todo, desc="reading", unit="file", disable=not progress or len(todo) < 2)):
             if on_progress:
                 on_progress("reading", n, len(todo))
-            out.append(prepare_file(file, doc_id, self.embedder, self.settings))
+            with ocr_progress(file, progress, on_progress) as on_ocr:
+                out.append(prepare_file(file, doc_id, self.embedder, self.settings, on_ocr))
         return out
 
     def embed(self, texts: list[str], progress: bool,
@@ -268,10 +277,26 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
     return report
 
 
-def _document(file: Path, doc_id: str) -> Document:
-    from search.ingest.structure import build_document
+@contextmanager
+def ocr_progress(file: Path, progress: bool,
+                 on_progress: ProgressHook | None) -> Iterator[OcrProgress]:
+    """A callback that shows scanned pages being read: a bar on the terminal, and the
+    stage "OCR <file>" for the web page's progress."""
+    bar: list[tqdm] = []
 
-    return build_document(load_file(file), doc_id, doc_id)
+    def update(done: int, total: int) -> None:
+        if progress and not bar:
+            bar.append(tqdm(total=total, desc=f"OCR {file.name}", unit="page", leave=False))
+        if bar:
+            bar[0].update(done - bar[0].n)
+        if on_progress:
+            on_progress(f"OCR {file.name}", done, total)
+
+    try:
+        yield update
+    finally:
+        if bar:
+            bar[0].close()
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: bool,

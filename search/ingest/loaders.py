@@ -10,7 +10,7 @@ from typing import Any
 
 from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, limits
 from search.ingest.errors import LoadError
-from search.ingest.sandbox import default_extractor
+from search.ingest.sandbox import OcrProgress, default_extractor
 from search.ingest.webpage import html_text
 from search.ingest.word import docx_text
 
@@ -25,6 +25,8 @@ class RawFile:
     paged: bool
     sha256: str
     meta: dict[str, Any] = field(default_factory=dict)
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based pages whose text is OCR's
+    notes: list[str] = field(default_factory=list)  # what could not be read, file still indexed
 
 
 def sidecar_path(path: Path) -> Path:
@@ -54,8 +56,9 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_file(path: Path) -> RawFile:
-    """Read a supported file or raise LoadError naming the file and the reason."""
+def load_file(path: Path, on_ocr: OcrProgress | None = None) -> RawFile:
+    """Read a supported file or raise LoadError naming the file and the reason; `on_ocr`
+    follows the scanned pages of a PDF as they are read."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(path, f"unsupported file type '{suffix or path.name}' "
@@ -69,10 +72,10 @@ def load_file(path: Path) -> RawFile:
     meta = read_sidecar(path)
     sha = fingerprint(path)
     if suffix == ".pdf":
-        pages, title = default_extractor().pdf_pages(path, data)
-        if title and "title" not in meta:
-            meta["title"] = title
-        raw = RawFile(path, "pdf", pages, True, sha, meta)
+        pdf = default_extractor().pdf_pages(path, data, on_ocr)
+        if pdf.title and "title" not in meta:
+            meta["title"] = pdf.title
+        raw = RawFile(path, "pdf", pdf.pages, True, sha, meta, pdf.ocr_pages, pdf.notes)
     elif suffix in (".docx", ".html", ".htm"):
         text, title = (docx_text if suffix == ".docx" else html_text)(path, data)
         if title and "title" not in meta:

@@ -10,7 +10,8 @@ from search.ingest.errors import LoadError
 
 
 def pdf_pages_unsandboxed(path: Path, data: bytes) -> tuple[list[str], str | None]:
-    """Page texts and title of a PDF, in this process: call it through sandbox.Extractor."""
+    """Page texts and title of a PDF, in this process: call it through sandbox.Extractor.
+    Pages without a text layer come back empty; the sandbox decides which to OCR."""
     import io
 
     from pypdf import PdfReader
@@ -43,8 +44,6 @@ def pdf_pages_unsandboxed(path: Path, data: bytes) -> tuple[list[str], str | Non
         except Exception:  # one bad page must not lose the rest of the document
             text = ""
         pages.append(text.replace("\x00", ""))
-    if not any(p.strip() for p in pages):
-        raise LoadError(path, "no extractable text (scanned images? run OCR first)")
     return pages, title
 
 

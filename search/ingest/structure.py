@@ -229,7 +229,8 @@ def build_document(raw: RawFile, doc_id: str, path: str) -> Document:
     pages = [Page(num, start, page_starts[i + 1][1] if i + 1 < len(page_starts) else len(text))
              for i, (num, start) in enumerate(page_starts)]
     return Document(doc_id=doc_id, path=path, title=_title(raw, text, blocks), text=text,
-                    pages=pages, blocks=blocks, sha256=raw.sha256, meta=dict(raw.meta))
+                    pages=pages, blocks=blocks, sha256=raw.sha256, meta=dict(raw.meta),
+                    ocr_pages=tuple(sorted(raw.ocr_pages)))
 
 
 def _title(raw: RawFile, text: str, blocks: list[Block]) -> str:

@@ -104,6 +104,27 @@ class StoredChunk:
     text: str
     title: str
     path: str
+    ocr: bool = False  # read by OCR from a scanned page
+
+
+OCR_META_KEY = "ocr_pages"  # where engines keep a Document's ocr_pages, beside its metadata
+
+
+def stored_meta(doc: Document) -> dict[str, Any]:
+    """A document's metadata as engines store it: the sidecar's, plus its OCR'd pages."""
+    meta = dict(doc.meta)
+    meta.pop(OCR_META_KEY, None)
+    if doc.ocr_pages:
+        meta[OCR_META_KEY] = list(doc.ocr_pages)
+    return meta
+
+
+def from_ocr(ocr_pages: Any, page_start: int | None, page_end: int | None) -> bool:
+    """Whether a passage on pages page_start..page_end touches a page read by OCR."""
+    if not ocr_pages or page_start is None:
+        return False
+    end = page_start if page_end is None else page_end
+    return any(page_start <= int(p) <= end for p in ocr_pages)
 
 
 @dataclass(frozen=True)

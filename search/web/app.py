@@ -52,6 +52,8 @@ CSS = """
 #results .score {font-size: .85em; color: var(--body-text-color-subdued);}
 #results .score.strong {color: #1b6e20; font-weight: 600;}
 #results .score.possible {color: #7a5200;}
+#results .ocr {font-size: .8em; margin-left: .5em; padding: 0 .4em; border-radius: 3px;
+  background: #fff4d6; color: #5c3d00; border: 1px solid #c99a2e;}
 #results .passage {white-space: pre-wrap; margin: 8px 0; line-height: 1.5;}
 #results mark.answer {background: #fff3b0; color: inherit; padding: 0 1px;}
 #results mark.answer.best {background: #ffe066;}
@@ -238,6 +240,9 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
         if items:
             lines.append(f"- {label} ({len(items)}): {names(items)}")
     lines.append(f"- Unchanged: {len(report.unchanged)}" + ("" if rescan else " (not scanned)"))
+    if report.notes:
+        lines.append(f"- Indexed, with notes ({len(report.notes)}):")
+        lines += [f"    - `{_md(Path(p).name)}`: {_md(note)}" for p, note in report.notes]
     if report.failed:
         lines.append(f"- Failed ({len(report.failed)}):")
         lines += [f"    - `{_md(Path(p).name)}`: {_md(reason)}" for p, reason in report.failed]

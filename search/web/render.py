@@ -37,6 +37,10 @@ def passage_html(hit: Hit) -> str:
     return "".join(out)
 
 
+OCR_LABEL = ('<span class="ocr" title="This text was read by OCR from a scanned page and may '
+             'hold misread words: check the quote against the page">from OCR</span>')
+
+
 def card_html(hit: Hit) -> str:
     cite = escape(hit.citation)
     strength = hit.match or ("weak match" if hit.weak else "possible match")
@@ -48,7 +52,8 @@ def card_html(hit: Hit) -> str:
         f'<header><span class="rank">{hit.rank}</span>'
         f'<span class="citation">{cite}</span>'
         f'<span class="score {kind}" title="{hit.confidence:.0%} confidence; ranking score '
-        f'{hit.score:.4f}, similarity {hit.similarity:.3f}">{strength}</span></header>'
+        f'{hit.score:.4f}, similarity {hit.similarity:.3f}">{strength}</span>'
+        f'{OCR_LABEL if hit.ocr else ""}</header>'
         f'<div class="passage">{passage_html(hit)}</div>'
         f'<footer><a class="source" href="{escape(doc_url(hit))}" target="_blank" '
         f'rel="noopener noreferrer">Open source{escape(page)}</a>'
@@ -84,7 +89,9 @@ def to_markdown(hits: Sequence[Hit], question: str) -> str:
         quoted = "\n".join("> " + line for line in hit.text.splitlines())
         lines += [f"## {hit.rank}. {hit.citation}", "", quoted, "",
                   f"{(hit.match or 'match').capitalize()} ({hit.confidence:.0%} confidence)"
-                  f" · `{hit.doc_id}`", ""]
+                  f" · `{hit.doc_id}`"
+                  + (" · text from OCR of a scanned page: check the quote" if hit.ocr else ""),
+                  ""]
     return "\n".join(lines)
 
 
@@ -92,11 +99,11 @@ def to_csv(hits: Sequence[Hit]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
-                     "match", "confidence", "weak", "score", "doc_id", "start", "end"])
+                     "match", "confidence", "weak", "score", "doc_id", "start", "end", "ocr"])
     for h in hits:
         writer.writerow([h.rank, h.citation, h.title, h.page, h.page_end, h.section,
                          _csv_safe(h.text), h.match, h.confidence, h.weak, h.score, h.doc_id,
-                         h.start, h.end])
+                         h.start, h.end, h.ocr])
     return buffer.getvalue()
 
 

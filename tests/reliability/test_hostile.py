@@ -88,8 +88,8 @@ def test_extraction_time_and_memory_limits_are_enforced():
     with pytest.raises(LoadError, match="limit 120 MB"):
         small.pdf_pages(big, data)
     normal = Extractor()
-    pages, _ = normal.pdf_pages(big, data)  # a fresh worker after the failures
-    assert len(pages) == 117
+    pdf = normal.pdf_pages(big, data)  # a fresh worker after the failures
+    assert len(pdf.pages) == 117
     for e in (quick, small, normal):
         e.close()
 

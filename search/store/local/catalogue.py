@@ -14,12 +14,15 @@ import numpy as np
 
 from search.records import Chunk, Document, Filters
 from search.store.base import (
+    OCR_META_KEY,
     IndexCorrupt,
     IndexOutdated,
     Manifest,
     SentenceVectors,
     StoredChunk,
     StoredDocument,
+    from_ocr,
+    stored_meta,
 )
 from search.store.local.layout import DATABASE, now, rebuild_hint
 
@@ -225,10 +228,13 @@ def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredCh
     marks = ",".join("?" * len(ids))
     rows = db.execute(
         "SELECT c.id, c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end, "
-        "c.section, c.text, d.title, d.path FROM chunks c JOIN documents d USING (doc_id) "
-        f"WHERE c.id IN ({marks})", list(ids)).fetchall()
+        "c.section, c.text, d.title, d.path, json_extract(d.meta, ?) "
+        "FROM chunks c JOIN documents d USING (doc_id) "
+        f"WHERE c.id IN ({marks})", [f"$.{OCR_META_KEY}", *ids]).fetchall()
     return {r[0]: StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
-                              tuple(json.loads(r[7])), r[8], r[9], r[10]) for r in rows}
+                              tuple(json.loads(r[7])), r[8], r[9], r[10],
+                              from_ocr(json.loads(r[11]) if r[11] else None, r[5], r[6]))
+            for r in rows}
 
 
 def sentence_rows(db: sqlite3.Connection, ids: Sequence[int],
@@ -310,7 +316,7 @@ def insert_document(db: sqlite3.Connection, doc: Document) -> None:
         "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (doc.doc_id, doc.path, doc.title, doc.sha256, doc.page_count,
          json.dumps([[p.number, p.start, p.end] for p in doc.pages]),
-         json.dumps(doc.meta, ensure_ascii=False), doc.text,
+         json.dumps(stored_meta(doc), ensure_ascii=False), doc.text,
          str(date) if date else None, now()))
 
 

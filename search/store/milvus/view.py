@@ -13,12 +13,14 @@ import numpy as np
 
 from search.records import Filters
 from search.store.base import (
+    OCR_META_KEY,
     IndexCorrupt,
     Manifest,
     SentenceVectors,
     StoredChunk,
     StoredDocument,
     StoreStats,
+    from_ocr,
 )
 from search.store.milvus.expressions import filter_expression, literal, stem, stems
 from search.store.milvus.schema import LIMIT
@@ -110,10 +112,23 @@ class MilvusView:
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         rows = self._rows(ids, ["doc_id", "ordinal", "start_char", "end_char", "page_start",
                                 "page_end", "section", "text", "title", "path"])
+        ocr = self._ocr_pages({r["doc_id"] for r in rows.values()
+                               if r.get("page_start") is not None})
         return {i: StoredChunk(i, r["doc_id"], int(r["ordinal"]), int(r["start_char"]),
                                int(r["end_char"]), r.get("page_start"), r.get("page_end"),
                                tuple(json.loads(r["section"])), r["text"], r["title"],
-                               r["path"]) for i, r in rows.items()}
+                               r["path"], from_ocr(ocr.get(r["doc_id"]), r.get("page_start"),
+                                                   r.get("page_end")))
+                for i, r in rows.items()}
+
+    def _ocr_pages(self, doc_ids: set[str]) -> dict[str, list[int]]:
+        """Pages read by OCR, for the paged documents among the hits (none: no query)."""
+        if not doc_ids:
+            return {}
+        name = self.store.collection(self.manifest.generation, "documents")
+        rows = self.store.call("read documents", self.store.client.get, name,
+                               ids=sorted(doc_ids), output_fields=["doc_id", "meta"])
+        return {r["doc_id"]: (r["meta"] or {}).get(OCR_META_KEY) for r in rows}
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
         out = {}

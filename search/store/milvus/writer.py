@@ -21,6 +21,7 @@ from search.store.base import (
     IndexWriteFailed,
     Manifest,
     SentenceVectors,
+    stored_meta,
 )
 from search.store.local.layout import now
 from search.store.milvus.expressions import literal, stems
@@ -155,7 +156,7 @@ class MilvusWriter:
         self._docs[doc.doc_id] = {
             "doc_id": doc.doc_id, "path": doc.path, "title": doc.title, "sha256": doc.sha256,
             "page_count": doc.page_count, "chunks": len(chunks),
-            "meta": json.loads(json.dumps(doc.meta, default=str)), "_v": [0.0, 0.0]}
+            "meta": json.loads(json.dumps(stored_meta(doc), default=str)), "_v": [0.0, 0.0]}
         self._texts[doc.doc_id] = doc.text
 
     def commit(self) -> str:
