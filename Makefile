@@ -59,6 +59,7 @@ bench: install browser
 	$(BIN)/python benchmarks/bench_batching.py
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_indexing.py
+	$(BIN)/python benchmarks/bench_formats.py
 	$(BIN)/python benchmarks/bench_stores.py
 	$(BIN)/python benchmarks/bench_scale.py
 

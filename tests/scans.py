@@ -48,22 +48,30 @@ def scanned_pdf(path: Path, pages: Sequence[str], dpi: int = 300) -> Path:
     return write_pdf(path, [page_image(text, dpi) for text in pages], dpi)
 
 
-def page_texts(source: str, pages: int, words_per_page: int = 330) -> list[str]:
-    """Split a document's paragraphs into page-sized texts, Markdown marks removed."""
+def page_texts(source: str, pages: int, lines_per_page: int = 34,
+               columns: int = 80) -> list[str]:
+    """Split a document's paragraphs into texts that fit one page each (`page_image` sets
+    about 36 wrapped lines), Markdown marks removed; a paragraph longer than a page is cut
+    at a line."""
     paragraphs = [" ".join(p.replace("**", "").replace("#", "").split())
                   for p in source.split("\n\n") if p.strip()]
     out: list[str] = []
     current: list[str] = []
-    count = 0
+    used = 0
     for paragraph in paragraphs:
-        current.append(paragraph)
-        count += len(paragraph.split())
-        if count >= words_per_page:
-            out.append("\n\n".join(current))
-            current, count = [], 0
-            if len(out) == pages:
-                return out
+        lines = textwrap.wrap(paragraph, columns)
+        while lines:
+            room = lines_per_page - used
+            if room <= 1:
+                out.append("\n\n".join(current))
+                current, used = [], 0
+                if len(out) == pages:
+                    return out
+                continue
+            take = lines[:room - 1] if len(lines) > room - 1 else lines
+            current.append(" ".join(take))
+            used += len(take) + 1  # the gap after a paragraph
+            lines = lines[len(take):]
     if current and len(out) < pages:
         out.append("\n\n".join(current))
     return out
-

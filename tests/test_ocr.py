@@ -20,14 +20,16 @@ from search.web.render import card_html, to_csv
 from tests.conftest import CORPUS, FIRE, MAYOR, PDFS, ROOT
 from tests.scans import noise_image, page_image, page_texts, scanned_pdf, write_pdf
 
-MAYOR_PAGES = page_texts((CORPUS / MAYOR).read_text(encoding="utf-8"), 3)
+MAYOR_PAGES = page_texts((CORPUS / MAYOR).read_text(encoding="utf-8"), 10)
+TRAINING = next(i for i, p in enumerate(MAYOR_PAGES) if "Training will be evaluated" in p)
+SCANNED = MAYOR_PAGES[:TRAINING + 1]  # the letter's pages up to the one about training
 
 
 def scan_corpus(root: Path) -> Path:
-    """The fire committee's text plus the mayor's letter as a three-page scan, no text layer."""
+    """The fire committee's text plus the mayor's letter as a scan with no text layer."""
     root.mkdir(parents=True)
     shutil.copy(CORPUS / FIRE, root / FIRE)
-    scanned_pdf(root / "mayor-letter-scan.pdf", MAYOR_PAGES)
+    scanned_pdf(root / "mayor-letter-scan.pdf", SCANNED)
     return root
 
 
@@ -37,13 +39,14 @@ def test_a_scanned_letter_is_read_found_and_cited_by_page(tmp_path: Path, store_
     stages: list[tuple[str, int, int]] = []
     report = index.refresh([corpus], on_progress=lambda *a: stages.append(a))
     assert report.ok and not report.notes, (report.failed, report.notes)
-    assert ("OCR mayor-letter-scan.pdf", 3, 3) in stages  # progress counts scanned pages
+    n = len(SCANNED)
+    assert ("OCR mayor-letter-scan.pdf", n, n) in stages  # progress counts scanned pages
 
     hits = index.search("how will they check whether the officers' training worked?", k=3)
     top = hits[0]
     assert top.doc_id.endswith("mayor-letter-scan.pdf")
     assert "Training will be evaluated" in top.text
-    assert top.page == 3 and ", p. 3" in top.citation
+    assert top.page == TRAINING + 1 and f", p. {TRAINING + 1}" in top.citation
     assert top.ocr
     fire = index.search("London Ambulance Service wellbeing support vehicles", k=3)
     assert fire[0].doc_id.endswith(FIRE) and not fire[0].ocr
@@ -81,7 +84,7 @@ def mixed_pdf(path: Path) -> Path:
     writer = PdfWriter()
     writer.append(PdfReader(PDFS / "sample-files/004-pdflatex-4-pages/pdflatex-4-pages.pdf"))
     scan = io.BytesIO()
-    page_image(MAYOR_PAGES[2]).save(scan, "PDF", resolution=300)
+    page_image(MAYOR_PAGES[TRAINING]).save(scan, "PDF", resolution=300)
     writer.append(PdfReader(scan))
     with path.open("wb") as out:
         writer.write(out)
@@ -117,7 +120,7 @@ def test_a_long_scan_is_capped_with_progress_and_a_note(tmp_path: Path,
     monkeypatch.setenv("EVIDENCE_SEARCH_OCR_MAX_PAGES", "4")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    first = page_image(MAYOR_PAGES[2], dpi=150)
+    first = page_image(MAYOR_PAGES[TRAINING], dpi=150)
     write_pdf(corpus / "archive-scan.pdf", [first] * 500, dpi=150)
     shutil.copy(CORPUS / FIRE, corpus / FIRE)
     index = Index(tmp_path / "index")
