@@ -155,12 +155,12 @@ def _fusion(args: argparse.Namespace) -> Fusion:
 def _eval_settings(args: argparse.Namespace) -> Settings:
     return Settings(model=args.model or default_model(),
                     chunk_tokens=args.chunk_tokens or Settings().chunk_tokens,
-                    backend=args.backend or default_backend())
+                    backend=default_backend())
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     index = Index(args.index, model=canonical_model(args.model) if args.model else None,
-                  chunk_tokens=args.chunk_tokens, backend=args.backend)
+                  chunk_tokens=args.chunk_tokens)
     paths = args.paths or None
     report = index.refresh(paths, rebuild=args.rebuild, progress=not args.quiet,
                            ray=args.ray)
@@ -277,8 +277,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "`make install`) or a sentence-transformers name or path; with "
                         "--rebuild to change an existing index")
     i.add_argument("--chunk-tokens", type=int, help="word-pieces per passage (default 200)")
-    i.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"],
-                   help="embedding runtime (default torch; with --rebuild to change)")
     i.add_argument("--ray", nargs="?", const=True, default=None, metavar="ADDRESS",
                    help="read, chunk and embed on Ray: alone, a private instance on this "
                         "machine; with HOST:PORT, a running cluster (docs/SCALING.md)")
@@ -300,7 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model for a BEIR index: fast, quality or a sentence-transformers name "
                         "or path (default: the default model)")
     e.add_argument("--chunk-tokens", type=int)
-    e.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"])
     e.add_argument("--json", action="store_true")
     _fusion_options(e)
     e.add_argument("-q", "--quiet", action="store_true")

@@ -22,7 +22,7 @@ ENV_MODEL = "EVIDENCE_SEARCH_MODEL"
 ENV_PRECISION = "EVIDENCE_SEARCH_PRECISION"
 DEFAULT_INDEX_DIR = "index"
 DEFAULT_CORPUS_DIR = "corpus"
-SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".docx", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".docx", ".odt", ".html", ".htm")
 SIDECAR_SUFFIX = ".meta.json"
 
 
@@ -39,7 +39,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     chunk_tokens: int = 200  # word-pieces per chunk, checked with the model's tokenizer
     overlap_sentences: int = 1  # sentences repeated when a long paragraph is split
-    backend: str = "torch"  # "torch", "onnx" or "onnx-int8" (see docs/PERFORMANCE.md)
+    backend: str = "torch"  # passages are embedded with PyTorch; "onnx"/"onnx-int8" indexes
+    # from before are still searched, but no longer built (PASSAGE_BACKENDS)
 
     def __post_init__(self) -> None:  # an alias is recorded as the model it stands for
         object.__setattr__(self, "model", canonical_model(self.model))
@@ -105,6 +106,11 @@ def default_precision() -> str:
     if value not in ("auto", "fp32", "bf16"):
         raise ValueError(f"{ENV_PRECISION}: 'auto', 'fp32' or 'bf16', not {value!r}")
     return value
+
+
+# Runtimes that embed passages. ONNX fp32 and int8 were removed: on this CPU neither beat
+# PyTorch bf16 end to end, and int8 lost 0.003 SciFact nDCG@10 (docs/PERFORMANCE.md).
+PASSAGE_BACKENDS = ("torch",)
 
 
 def default_backend() -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import pytrec_eval
 
 from search.config import Settings
+from search.embed.embedder import SENTENCE_VECTORS, precision_for
 from search.index import Index
 from search.indexing.refresh import add_documents
 from search.records import Block, Document, Hit, Page
@@ -82,7 +83,9 @@ def beir_index(data: Beir, folder: Path, cache_root: Path, settings: Settings,
     """The cached index for this BEIR corpus and settings; built on first use."""
     stat = (folder / "corpus.jsonl").stat()
     key = hashlib.sha256(json.dumps([str(folder.resolve()), stat.st_size, stat.st_mtime_ns,
-                                     settings.to_dict()]).encode()).hexdigest()[:12]
+                                     settings.to_dict(), SENTENCE_VECTORS,
+                                     precision_for(settings.model, "index")]
+                                    ).encode()).hexdigest()[:12]
     directory = cache_root / f"beir-{data.name}-{key}"
     built = False
     store = open_store(directory)

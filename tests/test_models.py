@@ -5,6 +5,9 @@ files (the wheels `make install` downloaded and kept), no mocks."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -185,3 +188,16 @@ def test_index_accepts_the_alias_of_the_model_it_was_built_with(tmp_path):
     Index(tmp_path / "index").refresh([corpus])
     hits = Index(tmp_path / "index", model="fast").search("peer support after trauma", k=1)
     assert hits and hits[0].citation
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="no native bfloat16 on this CPU")
+def test_bf16_vectors_stay_right_under_an_openmp_thread_limit():
+    """OMP_THREAD_LIMIT below torch's thread count once made bf16 vectors garbage (cosine
+    ~0.5 to fp32); the embedder now runs torch within the limit."""
+    script = ("import numpy as np; from search.embed.embedder import Embedder; "
+              "t=['Peer support after a traumatic incident.', 'Hello world']; "
+              "a=Embedder('fast').encode(t); b=Embedder('fast', precision='bf16').encode(t); "
+              "print(float((a*b).sum(1).min()))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "OMP_THREAD_LIMIT": "1"}, timeout=300, check=True)
+    assert float(out.stdout.strip().splitlines()[-1]) >= 0.99

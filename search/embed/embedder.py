@@ -21,6 +21,7 @@ from search.config import (
 )
 
 _PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
+SENTENCE_VECTORS = "pooled-1"  # how sentence vectors are made (pool_spans); cache keys use it
 PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
 PROBE = ("Peer support for officers after a traumatic incident.",
          "Ambulance staff sickness absence rose in 2023, mostly from stress and anxiety.")
@@ -88,6 +89,16 @@ def precision_for(name: str, role: str) -> str:
     return "bf16" if wanted == "bf16" or (canonical_model(name), role) in BF16_FASTER else "fp32"
 
 
+def _respect_thread_limit() -> None:
+    """Run torch on no more threads than OMP_THREAD_LIMIT allows: with more, its bf16 kernels
+    split work for threads that never run and return wrong vectors (cosine ~0.5 to fp32)."""
+    import torch
+
+    limit = os.environ.get("OMP_THREAD_LIMIT", "").strip()
+    if limit.isdigit() and 0 < int(limit) < torch.get_num_threads():
+        torch.set_num_threads(int(limit))
+
+
 class Embedder:
     """Wraps a SentenceTransformer: normalised vectors, token counts, a bounded sequence."""
 
@@ -109,6 +120,7 @@ class Embedder:
         hf_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
         hf_logging.set_verbosity_error()
 
+        _respect_thread_limit()
         self.name = name
         self._lock = threading.Lock()  # fast tokenizers fail when shared across threads
         self.model = SentenceTransformer(location, device="cpu")
@@ -176,6 +188,69 @@ class Embedder:
         if self.precision == "bf16":  # normalised again in fp32: unit length to float precision
             vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         return vectors
+
+
+    def encode_with_sentences(self, texts: Sequence[str], heads: Sequence[int],
+                              spans: Sequence[Sequence[tuple[int, int]]],
+                              batch_size: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each passage_input()'s vector and, from the same forward pass, one vector per span
+        of its passage: the mean of the span's token embeddings and the heading's (the
+        first `heads[i]` characters), normalised. One pass instead of one per sentence: the
+        sentence vectors cost nothing extra ("late chunking", Günther et al. 2024)."""
+        dim = self.dimension
+        passages = np.zeros((len(texts), dim), dtype=np.float32)
+        sentences: list[np.ndarray] = [np.zeros((len(s), dim), np.float32) for s in spans]
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad least
+        for start in range(0, len(texts), batch_size):
+            idx = [int(i) for i in order[start:start + batch_size]]
+            batch = [texts[i] for i in idx]
+            hidden, mask, offsets, pooled = self._hidden(batch)
+            passages[idx] = pooled
+            for row, i in enumerate(idx):
+                sentences[i] = pool_spans(hidden[row], mask[row], offsets[row], spans[i],
+                                          heads[i], pooled[row])
+        passages /= np.clip(np.linalg.norm(passages, axis=1, keepdims=True), 1e-12, None)
+        return passages, sentences
+
+    def _hidden(self, batch: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+        """Token embeddings (float32), attention mask, character offsets per token and the
+        model's own pooled vector, for one batch."""
+        with self._lock:
+            if self.onnx is not None:
+                return self.onnx.hidden(batch)
+            import torch
+
+            features = self.tokenizer(batch, padding=True, truncation=True,
+                                      max_length=self.max_seq_length,
+                                      return_offsets_mapping=True, return_tensors="pt")
+            offsets = features.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = self.model.forward(dict(features))
+            return (out["token_embeddings"].float().numpy(),
+                    features["attention_mask"].numpy(), offsets,
+                    out["sentence_embedding"].float().numpy())
+
+
+def pool_spans(hidden: np.ndarray, mask: np.ndarray, offsets: np.ndarray,
+               spans: Sequence[tuple[int, int]], head: int,
+               fallback: np.ndarray) -> np.ndarray:
+    """Unit vectors for character spans of a passage (offset by `head`, the heading's
+    characters) from its token embeddings: the mean over the heading's tokens and the
+    span's, as a sentence embedded alone had its heading before it. A span with no tokens
+    (cut by truncation) gets `fallback`.
+
+    Measured on the dev questions against separately embedded sentences (found@5 / MRR@10,
+    hybrid): separate 0.734 / 0.675; span and heading 0.734 / 0.670; span alone 0.750 / 0.651;
+    the sentence highlighted on the answer rose from 0.730 to 0.758."""
+    real = (mask > 0) & (offsets[:, 1] > offsets[:, 0])  # no padding or special tokens
+    heading = real & (offsets[:, 1] <= head)
+    out = np.zeros((len(spans), hidden.shape[1]), dtype=np.float32)
+    for n, (a, b) in enumerate(spans):
+        inside = real & (offsets[:, 0] >= a + head) & (offsets[:, 1] <= b + head)
+        vector = hidden[inside | heading].mean(axis=0) if inside.any() else fallback
+        out[n] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+    return out
 
 
 @lru_cache(maxsize=8)

@@ -109,6 +109,28 @@ class OnnxEncoder:
         self.inputs = {i.name for i in self.session.get_inputs()}
         self._lock = threading.Lock()
 
+    def hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                np.ndarray]:
+        """Token embeddings, attention mask, character offsets and pooled unit vectors of one
+        batch, as Embedder.encode_with_sentences wants them."""
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_offsets_mapping=True, return_tensors="np")
+        offsets = batch.pop("offset_mapping")
+        feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
+        with self._lock:
+            hidden = self.session.run(["last_hidden_state"], feed)[0]
+        mask = batch["attention_mask"]
+        return hidden, mask, offsets, self._pool(hidden, mask)
+
+    def _pool(self, hidden: np.ndarray, attention: np.ndarray) -> np.ndarray:
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention[..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled.astype(np.float32)
+
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         order = np.argsort([-len(t) for t in texts])  # similar lengths pad least
         out = np.zeros((len(texts), 0), dtype=np.float32)
@@ -120,13 +142,7 @@ class OnnxEncoder:
             feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
             with self._lock:
                 hidden = self.session.run(["last_hidden_state"], feed)[0]
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                mask = batch["attention_mask"][..., None].astype(np.float32)
-                pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            parts.append((idx, pooled.astype(np.float32)))
+            parts.append((idx, self._pool(hidden, batch["attention_mask"])))
         if parts:
             out = np.zeros((len(texts), parts[0][1].shape[1]), dtype=np.float32)
             for idx, vectors in parts:

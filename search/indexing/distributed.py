@@ -24,7 +24,13 @@ from tqdm import tqdm
 
 from search.config import Settings
 from search.embed.embedder import get_embedder
-from search.indexing.refresh import MODEL_BATCH, Prepared, ProgressHook, prepare_file
+from search.indexing.refresh import (
+    MODEL_BATCH,
+    Embedded,
+    Prepared,
+    ProgressHook,
+    prepare_file,
+)
 
 SLICE = 128  # texts per actor call: ~1 s of work against ~1 ms of Ray overhead
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # 10k passages' vectors are 15 MB; default: 30 % of RAM
@@ -92,8 +98,9 @@ class _Encoder:
         torch.set_num_threads(threads)
         self.embedder = get_embedder(settings.model, "index", settings.backend)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.encode(texts, batch_size=MODEL_BATCH)
+    def encode(self, texts: list[str], heads: list[int],
+               spans: list[list[tuple[int, int]]]) -> Embedded:
+        return self.embedder.encode_with_sentences(texts, heads, spans, batch_size=MODEL_BATCH)
 
 
 class RayWork:
@@ -127,22 +134,24 @@ class RayWork:
                                               f"{str(cause).splitlines()[0][:200]})"))
         return out
 
-    def embed(self, texts: list[str], progress: bool,
-              on_progress: ProgressHook | None) -> np.ndarray:
+    def embed(self, texts: list[str], heads: list[int], spans: list[list[tuple[int, int]]],
+              progress: bool, on_progress: ProgressHook | None) -> Embedded:
         import ray
 
         if not texts:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32), []
         if not self._actors:  # after the reading tasks: actors hold their CPU while alive
             cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
             actor = ray.remote(num_cpus=1)(_Encoder)
             self._actors = [actor.remote(self.settings, 1) for _ in range(cpus)]
-        slices = [texts[i:i + SLICE] for i in range(0, len(texts), SLICE)]
-        refs = [self._actors[n % len(self._actors)].encode.remote(part)
-                for n, part in enumerate(slices)]
+        starts = range(0, len(texts), SLICE)
+        refs = [self._actors[n % len(self._actors)].encode.remote(
+            texts[i:i + SLICE], heads[i:i + SLICE], spans[i:i + SLICE])
+            for n, i in enumerate(starts)]
         parts = self._gather(refs, "embedding", progress, on_progress,
-                             sizes=[len(s) for s in slices])
-        return np.concatenate(parts)
+                             sizes=[len(texts[i:i + SLICE]) for i in starts])
+        return (np.concatenate([vectors for vectors, _ in parts]),
+                [s for _, per_text in parts for s in per_text])
 
     def _gather(self, refs: list[Any], stage: str, progress: bool,
                 on_progress: ProgressHook | None, sizes: list[int] | None = None,

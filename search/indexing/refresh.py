@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from search.config import Settings
+from search.config import PASSAGE_BACKENDS, Settings
 from search.embed.embedder import Embedder, get_embedder
 from search.indexing.files import resolve_stored, scan, stored_path, under
 from search.ingest.chunker import chunk_document
@@ -37,11 +37,20 @@ from search.store import (
 )
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the web app
-# Passages per forward pass when indexing. On 2 CPU cores small batches pad less and run
-# faster: 50 passages/s at 8 against 40 at 32 and 34 at 64, with 2 torch threads (1 thread:
-# about half); sorting a whole re-index by length first gained nothing
-# (benchmarks/bench_batching.py).
-MODEL_BATCH = 8
+Embedded = tuple[np.ndarray, list[np.ndarray]]  # passage vectors, each one's sentence vectors
+# Passages per forward pass when indexing, the job sorted by length first. Measured with
+# bf16 and one pass per passage (sentence vectors pooled from it) on 469 SciFact passages,
+# 2 threads: 49 passages/s at 8, 51 at 16, 47 at 32 (benchmarks/bench_batching.py).
+MODEL_BATCH = 16
+
+
+def check_backend(settings: Settings, location: str) -> None:
+    """Passages are embedded by the runtimes in PASSAGE_BACKENDS only."""
+    if settings.backend not in PASSAGE_BACKENDS:
+        raise IndexMismatch(
+            f"{location}: backend {settings.backend!r} no longer embeds passages (PyTorch, in "
+            "bfloat16 where the CPU has it, is faster here and exact); re-index with: "
+            f"evidence-search index --rebuild --index {location}")
 
 
 def check_settings(manifest: Manifest, settings: Settings, location: str) -> None:
@@ -75,6 +84,7 @@ def refresh(store: Store, base: Path, paths: Sequence[Path], settings: Settings,
             manifest = None
         if manifest is not None and not rebuild:
             check_settings(manifest, settings, store.location)
+        check_backend(settings, store.location)
         dimension = (manifest.dimension if manifest is not None and not rebuild
                      else get_embedder(settings.model, "index", settings.backend).dimension)
         roots = [p.resolve() for p in paths]
@@ -183,8 +193,8 @@ class Work(Protocol):
     def prepare(self, todo: Sequence[tuple[Path, str]], progress: bool,
                 on_progress: ProgressHook | None) -> list[Prepared]: ...
 
-    def embed(self, texts: list[str], progress: bool,
-              on_progress: ProgressHook | None) -> np.ndarray: ...
+    def embed(self, texts: list[str], heads: list[int], spans: list[list[tuple[int, int]]],
+              progress: bool, on_progress: ProgressHook | None) -> Embedded: ...
 
     def close(self) -> None: ...
 
@@ -207,9 +217,9 @@ class LocalWork:
                 out.append(prepare_file(file, doc_id, self.embedder, self.settings, on_ocr))
         return out
 
-    def embed(self, texts: list[str], progress: bool,
-              on_progress: ProgressHook | None) -> np.ndarray:
-        return _embed(self.embedder, texts, progress, on_progress)
+    def embed(self, texts: list[str], heads: list[int], spans: list[list[tuple[int, int]]],
+              progress: bool, on_progress: ProgressHook | None) -> Embedded:
+        return _embed(self.embedder, texts, heads, spans, progress, on_progress)
 
     def close(self) -> None:
         return None
@@ -218,22 +228,18 @@ class LocalWork:
 def _embed_and_write(writer: Writer, work: Work,
                      pending: list[tuple[Document, list[Chunk]]], report: IndexReport,
                      progress: bool, on_progress: ProgressHook | None) -> None:
-    """Embed every pending chunk and each of its sentences in one pass (each with the
-    chunk's section prefix), then add them."""
+    """Embed every pending chunk (with its section prefix) and, from the same pass, each of
+    its sentences; then add them."""
     embedder = work.embedder
     chunks = [c for _, cs in pending for c in cs]
     spans = [scoring_sentences(c.text) for c in chunks]
     texts = [embedder.passage_input(c.text, c.section) for c in chunks]
-    texts += [embedder.passage_input(c.text[a:b], c.section)
-              for c, ss in zip(chunks, spans, strict=True) for a, b in ss]
+    heads = [len(t) - len(c.text) for t, c in zip(texts, chunks, strict=True)]
     started = time.perf_counter()
-    vectors = work.embed(texts, progress, on_progress)
+    vectors, sentence_vectors = work.embed(texts, heads, spans, progress, on_progress)
     report.embed_seconds = time.perf_counter() - started
     report.chunks_embedded = len(chunks)
-    sentences, offset = [], len(chunks)
-    for ss in spans:
-        sentences.append(SentenceVectors(ss, vectors[offset:offset + len(ss)]))
-        offset += len(ss)
+    sentences = [SentenceVectors(ss, vs) for ss, vs in zip(spans, sentence_vectors, strict=True)]
     offset = 0
     for doc, cs in pending:
         writer.add(doc, cs, vectors[offset:offset + len(cs)],
@@ -255,6 +261,7 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
         manifest = store.read_manifest()
         if manifest is not None:
             check_settings(manifest, settings, store.location)
+        check_backend(settings, store.location)
         writer = store.writer(new_manifest(settings, embedder.dimension,
                                            manifest.sources if manifest else ()))
         try:
@@ -299,19 +306,29 @@ def ocr_progress(file: Path, progress: bool,
             bar[0].close()
 
 
-def _embed(embedder: Embedder, texts: list[str], progress: bool,
-           on_progress: ProgressHook | None, batch: int = 128) -> np.ndarray:
-    """Embed in slices so a progress hook (the web page's bar) can follow along."""
+def _embed(embedder: Embedder, texts: list[str], heads: list[int],
+           spans: list[list[tuple[int, int]]], progress: bool,
+           on_progress: ProgressHook | None, batch: int = 256) -> Embedded:
+    """Embed the whole job sorted by length (batches pad least), in slices so a progress
+    hook (the web page's bar) can follow along; results in the order given."""
     if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    parts = []
+        return np.zeros((0, embedder.dimension), dtype=np.float32), []
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    sentences: list[np.ndarray] = [np.zeros((0, embedder.dimension), np.float32)] * len(texts)
     bar = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not progress)
     for start in range(0, len(texts), batch):
         if on_progress:
             on_progress("embedding", start, len(texts))
-        parts.append(embedder.encode(texts[start:start + batch], batch_size=MODEL_BATCH))
-        bar.update(len(parts[-1]))
+        part = order[start:start + batch]
+        got, per_text = embedder.encode_with_sentences(
+            [texts[i] for i in part], [heads[i] for i in part], [spans[i] for i in part],
+            batch_size=MODEL_BATCH)
+        vectors[part] = got
+        for i, sentence_vectors in zip(part, per_text, strict=True):
+            sentences[i] = sentence_vectors
+        bar.update(len(part))
     bar.close()
     if on_progress:
         on_progress("embedding", len(texts), len(texts))
-    return np.concatenate(parts)
+    return vectors, sentences

@@ -10,6 +10,7 @@ from typing import Any
 
 from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, limits
 from search.ingest.errors import LoadError
+from search.ingest.odt import odt_text
 from search.ingest.sandbox import OcrProgress, default_extractor
 from search.ingest.webpage import html_text
 from search.ingest.word import docx_text
@@ -76,8 +77,9 @@ def load_file(path: Path, on_ocr: OcrProgress | None = None) -> RawFile:
         if pdf.title and "title" not in meta:
             meta["title"] = pdf.title
         raw = RawFile(path, "pdf", pdf.pages, True, sha, meta, pdf.ocr_pages, pdf.notes)
-    elif suffix in (".docx", ".html", ".htm"):
-        text, title = (docx_text if suffix == ".docx" else html_text)(path, data)
+    elif suffix in (".docx", ".odt", ".html", ".htm"):
+        read = {".docx": docx_text, ".odt": odt_text}.get(suffix, html_text)
+        text, title = read(path, data)
         if title and "title" not in meta:
             meta["title"] = title
         raw = RawFile(path, "md", [text], False, sha, meta)  # Markdown-like: # headings

@@ -16,10 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-# One Tesseract thread per page, pages side by side: on 2 cores a page took 1.5 s this way and
-# 8.6 s with Tesseract's own OpenMP threads fighting each other (benchmarks/bench_ocr.py).
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-
 MIN_TEXT_CHARS = 20  # a page with less text than this, and an image, is treated as scanned
 MIN_WORD_CONFIDENCE = 60  # Tesseract's 0-100 word confidence for a word that counts as read
 MIN_READ_WORDS = 3  # fewer confidently read words than this: the page is noise or a picture
@@ -91,8 +87,15 @@ def scanned_pages(pdf: Any, texts: Sequence[str]) -> list[int]:
 def read_pages(pdf: Any, indices: Sequence[int], dpi: int, timeout: float,
                workers: int, command: str = "tesseract") -> list[OcrPage]:
     """OCR the given pages, `workers` at a time; each Tesseract run is killed after
-    `timeout` seconds and that page reported, the others kept."""
+    `timeout` seconds and that page reported, the others kept. Call it in the sandbox only:
+    it limits OpenMP to one thread for this process and its children."""
     import pytesseract
+
+    # One Tesseract thread per page, pages side by side: on 2 cores a page took 1.5 s this
+    # way and 8.6 s with Tesseract's own OpenMP threads fighting (benchmarks/bench_formats.py).
+    # Never in the indexing process: there the limit reaches torch, whose bf16 kernels then
+    # return wrong vectors (tests/test_models.py).
+    os.environ["OMP_THREAD_LIMIT"] = "1"
 
     pytesseract.pytesseract.tesseract_cmd = command
     images = []

@@ -22,21 +22,22 @@ MAX_RATIO = 100  # unpacked bytes per packed byte, beyond which it is a bomb
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
-def check_zip(path: Path, data: bytes) -> zipfile.ZipFile:
+def check_zip(path: Path, data: bytes, kind: str = "a Word document",
+              required: str = "word/document.xml") -> zipfile.ZipFile:
     """The document's zip, or a LoadError saying why it cannot be one."""
     if data.startswith(OLE_MAGIC):
-        raise LoadError(path, "encrypted or old-format Word document: save it as .docx "
-                              "without a password")
+        raise LoadError(path, f"encrypted or old-format {kind.split(' ', 1)[-1]}: save it as "
+                              f"{path.suffix.lower() or '.docx'} without a password")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise LoadError(path, "not a Word document (not a zip file)") from exc
+        raise LoadError(path, f"not {kind} (not a zip file)") from exc
     unpacked = sum(info.file_size for info in archive.infolist())
     if unpacked > MAX_UNPACKED or unpacked > MAX_RATIO * max(1, len(data)):
         raise LoadError(path, f"refused: unpacks to {unpacked:,} bytes from {len(data):,} "
                               "(a decompression bomb?)")
-    if "word/document.xml" not in archive.namelist():
-        raise LoadError(path, "not a Word document (no word/document.xml inside)")
+    if required not in archive.namelist():
+        raise LoadError(path, f"not {kind} (no {required} inside)")
     return archive
 
 

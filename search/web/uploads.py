@@ -41,8 +41,9 @@ def content_problem(data: bytes, suffix: str) -> str | None:
     if suffix == ".pdf":
         return None if data[:1024].lstrip().startswith(b"%PDF-") else \
             "not a PDF (content does not start with %PDF-)"
-    if suffix == ".docx":
-        return None if data.startswith(b"PK") else "not a Word document (not a zip file)"
+    if suffix in (".docx", ".odt"):
+        kind = "a Word document" if suffix == ".docx" else "an OpenDocument text"
+        return None if data.startswith(b"PK") else f"not {kind} (not a zip file)"
     if suffix in (".html", ".htm"):
         return None if b"\x00" not in data[:4096] else "not a web page (contains NUL bytes)"
     if b"\x00" in data:
