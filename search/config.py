@@ -203,6 +203,16 @@ def query_backend() -> str:
     return os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND") or "onnx"
 
 
+def passage_runtime() -> str:
+    """What runs the model over passages when indexing: "auto" (default: OpenVINO where it
+    installs and gives PyTorch's vectors, else PyTorch), "openvino" or "torch"."""
+    value = (os.environ.get("EVIDENCE_SEARCH_PASSAGE_RUNTIME") or "auto").strip().lower()
+    if value not in ("auto", "openvino", "torch"):
+        raise ValueError(f"EVIDENCE_SEARCH_PASSAGE_RUNTIME: 'auto', 'openvino' or 'torch', "
+                         f"not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """The web page's defaults (app.py flags override them)."""

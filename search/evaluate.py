@@ -16,7 +16,7 @@ from typing import Any
 import pytrec_eval
 
 from search.config import Settings
-from search.embed.embedder import SENTENCE_VECTORS, precision_for
+from search.embed.embedder import SENTENCE_VECTORS, get_embedder
 from search.index import Index
 from search.indexing.refresh import add_documents
 from search.records import Block, Document, Hit, Page
@@ -84,7 +84,7 @@ def beir_index(data: Beir, folder: Path, cache_root: Path, settings: Settings,
     stat = (folder / "corpus.jsonl").stat()
     key = hashlib.sha256(json.dumps([str(folder.resolve()), stat.st_size, stat.st_mtime_ns,
                                      settings.to_dict(), SENTENCE_VECTORS,
-                                     precision_for(settings.model, "index")]
+                                     get_embedder(settings.model, "index").runtime]
                                     ).encode()).hexdigest()[:12]
     directory = cache_root / f"beir-{data.name}-{key}"
     built = False

@@ -201,3 +201,28 @@ def test_bf16_vectors_stay_right_under_an_openmp_thread_limit():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env={**os.environ, "OMP_THREAD_LIMIT": "1"}, timeout=300, check=True)
     assert float(out.stdout.strip().splitlines()[-1]) >= 0.99
+
+
+def test_passages_run_on_openvino_with_pytorchs_vectors(monkeypatch):
+    """Indexing embeds on OpenVINO (bf16 where the CPU has it) with the fp32 PyTorch model's
+    vectors; EVIDENCE_SEARCH_PASSAGE_RUNTIME=torch keeps PyTorch; a bad value is one line."""
+    from search.embed.embedder import get_embedder
+
+    texts = passages() + TEXTS
+    reference = Embedder("fast").encode(texts, batch_size=8)
+    get_embedder.cache_clear()
+    try:
+        fast = get_embedder("fast", "index")
+        assert fast.runtime == f"openvino {'bf16' if cpu_has_bf16() else 'fp32'}"
+        cosines = np.sum(fast.encode(texts, batch_size=8) * reference, axis=1)
+        assert cosines.min() >= 0.999, cosines
+        monkeypatch.setenv("EVIDENCE_SEARCH_PASSAGE_RUNTIME", "torch")
+        get_embedder.cache_clear()
+        assert get_embedder("fast", "index").runtime.startswith("torch")
+        monkeypatch.setenv("EVIDENCE_SEARCH_PASSAGE_RUNTIME", "tpu")
+        get_embedder.cache_clear()
+        with pytest.raises(ValueError, match="EVIDENCE_SEARCH_PASSAGE_RUNTIME: 'auto', "
+                                             "'openvino' or 'torch', not 'tpu'"):
+            get_embedder("fast", "index")
+    finally:
+        get_embedder.cache_clear()

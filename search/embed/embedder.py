@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from search.config import (
     QUALITY_MODEL,
     canonical_model,
     default_precision,
+    passage_runtime,
     query_backend,
 )
 
@@ -103,10 +105,12 @@ class Embedder:
     """Wraps a SentenceTransformer: normalised vectors, token counts, a bounded sequence."""
 
     def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", runtime: str = "torch") -> None:
         """precision: "fp32", or "bf16": PyTorch with its weights cast to bfloat16 (faster than
         autocast, which casts every weight again on each call; see BF16_FASTER). ONNX
-        backends run fp32, exported from this instance's fp32 weights."""
+        backends run fp32, exported from this instance's fp32 weights. runtime (torch
+        backend): "torch", "openvino" (or fail), "auto" (OpenVINO when it loads and gives
+        PyTorch's vectors, else PyTorch): what executes the model, in `precision`."""
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16 (got {precision!r})")
         name = canonical_model(name)
@@ -131,10 +135,17 @@ class Embedder:
         self.dimension = int(getter())
         self.backend = backend
         self.precision = precision if backend == "torch" else "fp32"
-        if self.precision == "bf16":
+        self.openvino = None
+        self.runtime = "torch" if backend == "torch" else f"onnx runtime ({backend})"
+        if backend == "torch" and runtime != "torch":
+            self.openvino = _openvino(self, Path(location), runtime == "openvino")
+        if self.openvino is not None:
+            self.runtime = f"openvino {self.precision}"
+        elif self.precision == "bf16":
             import torch
 
             self.model.to(torch.bfloat16)
+            self.runtime = "torch bf16"
         self.onnx = None
         if backend != "torch":
             from search.embed.onnx_runtime import BACKENDS, OnnxEncoder
@@ -180,12 +191,14 @@ class Embedder:
         with self._lock:
             if self.onnx is not None:
                 vectors = self.onnx.encode(list(texts), batch_size=batch_size)
+            elif self.openvino is not None:
+                vectors = self.openvino.encode(list(texts), batch_size=batch_size)
             else:
                 vectors = self.model.encode(list(texts), batch_size=batch_size,
                                             normalize_embeddings=True, convert_to_numpy=True,
                                             show_progress_bar=progress)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.precision == "bf16":  # normalised again in fp32: unit length to float precision
+        if self.precision == "bf16" and self.openvino is None:  # unit length in fp32 again
             vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
         return vectors
 
@@ -219,6 +232,8 @@ class Embedder:
         with self._lock:
             if self.onnx is not None:
                 return self.onnx.hidden(batch)
+            if self.openvino is not None:
+                return self.openvino.hidden(batch)
             import torch
 
             features = self.tokenizer(batch, padding=True, truncation=True,
@@ -253,13 +268,39 @@ def pool_spans(hidden: np.ndarray, mask: np.ndarray, offsets: np.ndarray,
     return out
 
 
+def _openvino(embedder: Embedder, location: Path, required: bool) -> Any:
+    """An OpenVINO encoder for this model that gives its fp32 PyTorch vectors (checked on
+    PROBE), or None (the reason logged) so PyTorch embeds; `required` raises instead."""
+    try:
+        import torch
+
+        from search.embed.openvino_runtime import OpenVinoEncoder
+
+        encoder = OpenVinoEncoder(embedder.model, location, embedder.precision == "bf16",
+                                  threads=torch.get_num_threads())
+        reference = embedder.model.encode(list(PROBE), normalize_embeddings=True,
+                                          convert_to_numpy=True)
+        if np.min(np.sum(encoder.encode(list(PROBE)) * reference, axis=1)) <= 0.999:
+            raise ValueError("its vectors differ from the PyTorch model's")
+        return encoder
+    except Exception as exc:  # noqa: BLE001 - any failure: PyTorch embeds, as before
+        if required:
+            raise
+        log.warning("passages for %s are embedded with PyTorch: OpenVINO unusable (%s: %s)",
+                    embedder.name, type(exc).__name__, exc)
+        return None
+
+
 @lru_cache(maxsize=8)
 def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
                  backend: str = "torch") -> Embedder:
     """One model per process, role and backend, however many indexes or queries use it.
     Indexing gets its own copy, so a long re-index never makes a search wait for the model.
-    Each role runs in the precision measured fastest for it (precision_for)."""
-    return Embedder(name, backend, precision_for(name, role) if backend == "torch" else "fp32")
+    Each role runs in the precision measured fastest for it (precision_for); passages on
+    the runtime passage_runtime() picks."""
+    runtime = passage_runtime() if role == "index" else "torch"
+    return Embedder(name, backend, precision_for(name, role) if backend == "torch" else "fp32",
+                    runtime)
 
 
 def query_embedder(name: str, built: str = "torch") -> Embedder:

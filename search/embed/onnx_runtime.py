@@ -87,6 +87,17 @@ def export(st_model: Any, model_dir: Path, quantize: bool) -> Path:
     return target
 
 
+def pool(hidden: np.ndarray, attention: np.ndarray, mode: str) -> np.ndarray:
+    """The model's pooling (mean over real tokens, or the first token), as unit vectors."""
+    if mode == "cls":
+        pooled = hidden[:, 0]
+    else:
+        mask = attention[..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+    pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+    return pooled.astype(np.float32)
+
+
 class OnnxEncoder:
     """Tokenise, run the exported transformer, pool, normalise: what encode() returns."""
 
@@ -123,13 +134,7 @@ class OnnxEncoder:
         return hidden, mask, offsets, self._pool(hidden, mask)
 
     def _pool(self, hidden: np.ndarray, attention: np.ndarray) -> np.ndarray:
-        if self.pooling == "cls":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention[..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-        pooled = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return pooled.astype(np.float32)
+        return pool(hidden, attention, self.pooling)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         order = np.argsort([-len(t) for t in texts])  # similar lengths pad least
