@@ -29,6 +29,7 @@ from search.store.local.layout import (
 from search.store.local.segments import Segment, SegmentError
 from search.store.local.writer import (
     MERGING_SUFFIX,
+    RETIRE_GRACE_SECONDS,
     expire_retired,
     list_segment,
     next_segment_name,
@@ -171,12 +172,15 @@ def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
                 raise IndexCorrupt(f"{path}: segments {', '.join(plan.chosen)} changed during "
                                    "a merge; nothing was merged")
             manifest = catalogue.read_manifest(db, path, directory)
-            # Tombstones of dropped vectors go, so their passages leave the lexical index first
-            # (deleted before the merge was planned and built: no search still running can be
-            # reading a version that holds them). When the lexical index is behind, they stay.
+            # Tombstones of dropped vectors go, and their passages leave the lexical index
+            # first, once deleted longer ago than a search can run: a search that began before
+            # the deleting write may still read its version, which shows them (a merge right
+            # after a re-index once emptied such searches). Younger ones keep their tombstones
+            # and go in a later write or merge. When the lexical index is behind, all stay.
             prepared = lexical.in_step(path, manifest.version)
             if prepared:
-                lexical.prepare(path, [], catalogue.take_lexical_pending(db, among=dropped))
+                lexical.prepare(path, [], catalogue.take_lexical_pending(
+                    db, time.time() - RETIRE_GRACE_SECONDS, among=dropped))
             # a passage still in the lexical index keeps its tombstone, which hides it there
             waiting = catalogue.lexical_pending_among(db, dropped)
             dropped = np.array([i for i in dropped.tolist() if i not in waiting],
