@@ -42,10 +42,11 @@ def test_a_scanned_letter_is_read_found_and_cited_by_page(tmp_path: Path, store_
     n = len(SCANNED)
     assert ("OCR mayor-letter-scan.pdf", n, n) in stages  # progress counts scanned pages
 
-    hits = index.search("how will they check whether the officers' training worked?", k=3)
-    top = hits[0]
+    # the letter's own words, read back from the page image, find the passage
+    top = index.search("training evaluated by an on-the-day assessment and a 3-month survey",
+                       k=3)[0]
     assert top.doc_id.endswith("mayor-letter-scan.pdf")
-    assert "Training will be evaluated" in top.text
+    assert "Training will be evaluated through an on-the-day assessment" in top.text
     assert top.page == TRAINING + 1 and f", p. {TRAINING + 1}" in top.citation
     assert top.ocr
     fire = index.search("London Ambulance Service wellbeing support vehicles", k=3)

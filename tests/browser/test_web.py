@@ -101,6 +101,23 @@ def test_upload_a_pdf_and_find_a_passage_from_it(page: Page, server: Server, tmp
         assert response.read(5) == b"%PDF-"
 
 
+def test_upload_a_scanned_letter_and_its_passage_says_from_ocr(page: Page, server: Server,
+                                                               tmp_path: Path):
+    from tests.scans import scanned_pdf
+
+    pdf = scanned_pdf(tmp_path / "signed letter.pdf", [
+        "Dear Chair,\n\nThe brigade now gives every watch a decompression hour after a "
+        "fatal fire, led by a trained peer supporter.\n\nYours sincerely,\n\nChief Officer"])
+    summary = upload(page, pdf)
+    assert "Added (1)" in summary and "Failed" not in summary
+    ask(page, "decompression hour after a fatal fire peer supporter")
+    first = page.locator("#results article.hit").first
+    expect(first).to_have_attribute("data-doc", "corpus/uploads/signed letter.pdf")
+    expect(first.locator(".citation")).to_contain_text("p. 1")
+    expect(first.locator(".ocr")).to_have_text("from OCR")
+    assert "check the quote" in first.locator(".ocr").get_attribute("title")
+
+
 def test_hostile_text_shows_literally_and_runs_nothing(page: Page, server: Server,
                                                        tmp_path: Path):
     base = f"http://127.0.0.1:{server.port}"

@@ -290,6 +290,14 @@ def tombstone_ids(db: sqlite3.Connection) -> np.ndarray:
                     dtype=np.int64)
 
 
+def hidden_ids(db: sqlite3.Connection) -> np.ndarray:
+    """Chunk ids no search may return, sorted: tombstones (deleted, vectors still in a
+    segment) and deletions still in the lexical index (lexical_pending)."""
+    return np.array([r[0] for r in db.execute(
+        "SELECT id FROM tombstones UNION SELECT id FROM lexical_pending ORDER BY id")],
+        dtype=np.int64)
+
+
 def segment_names(db: sqlite3.Connection, retired: bool = True) -> set[str]:
     sql = "SELECT name FROM segments" + (" UNION SELECT name FROM retired" if retired else "")
     return {r[0] for r in db.execute(sql)}
@@ -367,12 +375,6 @@ def take_lexical_pending(db: sqlite3.Connection, before: float | None = None,
     ids = [r[0] for r in db.execute(f"SELECT id FROM lexical_pending {where}", params)]
     db.execute(f"DELETE FROM lexical_pending {where}", params)
     return ids
-
-
-def lexical_pending_among(db: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
-    _wanted(db, ids)
-    return {r[0] for r in db.execute(
-        "SELECT id FROM lexical_pending WHERE id IN (SELECT id FROM wanted)")}
 
 
 def _wanted(db: sqlite3.Connection, ids: Sequence[int]) -> None:

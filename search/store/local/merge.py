@@ -175,16 +175,14 @@ def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,
             # Tombstones of dropped vectors go, and their passages leave the lexical index
             # first, once deleted longer ago than a search can run: a search that began before
             # the deleting write may still read its version, which shows them (a merge right
-            # after a re-index once emptied such searches). Younger ones keep their tombstones
-            # and go in a later write or merge. When the lexical index is behind, all stay.
+            # after a re-index once emptied such searches). Younger ones stay pending (hidden
+            # from searches, catalogue.hidden_ids) and go in a later write or merge. When the
+            # lexical index is behind, all stay.
             prepared = lexical.in_step(path, manifest.version)
             if prepared:
                 lexical.prepare(path, [], catalogue.take_lexical_pending(
                     db, time.time() - RETIRE_GRACE_SECONDS, among=dropped))
-            # a passage still in the lexical index keeps its tombstone, which hides it there
-            waiting = catalogue.lexical_pending_among(db, dropped)
-            dropped = np.array([i for i in dropped.tolist() if i not in waiting],
-                               dtype=np.int64)
+            # a passage still in the lexical index stays in lexical_pending, which hides it there
             if merged.size:
                 list_segment(db, merged)
             db.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in plan.chosen])

@@ -124,7 +124,7 @@ class Generation:
         with self._lock:
             if self._deleted[0] == version:
                 return self._deleted[1]
-        deleted = catalogue.tombstone_ids(conn)
+        deleted = catalogue.hidden_ids(conn)
         with self._lock:
             if version > self._deleted[0]:  # an older snapshot never evicts newer segments
                 self._deleted = (version, deleted)
@@ -278,5 +278,5 @@ class Snapshot:
             documents=len(docs), chunks=self.count, pages=sum(d.page_count for d in docs),
             size_bytes=sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file()),
             segments=tuple(SegmentInfo(p.name, p.kind, p.size) for p in self.segments),
-            tombstones=len(self.deleted))
+            tombstones=catalogue.counts(self._db)[3])  # deleted, vectors still in a segment
 
