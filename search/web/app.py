@@ -146,6 +146,13 @@ class App:
                 gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
 
+    def search_again(self, question: str, k: float, mode: str,
+                     documents: list[str] | None) -> Any:
+        """The page's search, when a control changes and a question is in the box."""
+        if not (question or "").strip():
+            return gr.skip(), gr.skip(), gr.skip()
+        return self.search_page(question, k, mode, documents)
+
     def search_api(self, question: str, k: int = 5, mode: str = "hybrid",
                    documents: list[str] | None = None) -> dict[str, Any]:
         """Ranked passages as JSON: {"weak": bool, "hits": [Hit fields...]}; a hit's `path` is
@@ -172,8 +179,10 @@ class App:
             f"<td><code>{escape(d.doc_id)}</code></td></tr>" for d in docs)
         return (
             '<div class="index-panel">'
-            f"<p><b>{stats.documents}</b> documents · <b>{stats.chunks}</b> passages · "
-            f"model <code>{escape(stats.model)}</code> · built {escape(str(stats.built_at))}"
+            f"<p><b>{stats.documents}</b> {_plural(stats.documents, 'document')} · "
+            f"<b>{stats.chunks}</b> {_plural(stats.chunks, 'passage')} · "
+            f"model <code>{escape(stats.model)}</code> · last updated "
+            f"{escape(_when(stats.built_at))}"
             f"{size}</p>"
             "<table><tr><th>Document</th><th>Pages</th><th>Passages</th><th>Id</th></tr>"
             f"{rows}</table></div>")
@@ -234,12 +243,14 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
         return ", ".join(f"`{_md(Path(i).name)}`" for i in items[:20]) + \
             (f" and {len(items) - 20} more" if len(items) > 20 else "")
 
-    lines = [f"**Done in {report.seconds:.1f} s** — {report.chunks_embedded} passages embedded."]
+    lines = [f"**Done in {report.seconds:.1f} s** — {report.chunks_embedded} "
+             f"{_plural(report.chunks_embedded, 'passage')} embedded."]
     for label, items in (("Added", report.added), ("Changed", report.changed),
                          ("Removed", report.removed)):
         if items:
             lines.append(f"- {label} ({len(items)}): {names(items)}")
-    lines.append(f"- Unchanged: {len(report.unchanged)}" + ("" if rescan else " (not scanned)"))
+    if rescan:
+        lines.append(f"- Unchanged: {len(report.unchanged)}")
     if report.notes:
         lines.append(f"- Indexed, with notes ({len(report.notes)}):")
         lines += [f"    - `{_md(Path(p).name)}`: {_md(note)}" for p, note in report.notes]
@@ -247,6 +258,25 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
         lines.append(f"- Failed ({len(report.failed)}):")
         lines += [f"    - `{_md(Path(p).name)}`: {_md(reason)}" for p, reason in report.failed]
     return "\n".join(lines)
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
+
+
+def _when(stamp: str | None) -> str:
+    """An ISO time as people read it: "30 Nov 2026, 14:45 UTC"."""
+    from datetime import UTC, datetime
+
+    if not stamp:
+        return "unknown"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%-d %b %Y, %H:%M") + (" UTC" if moment.tzinfo else "")
 
 
 def _md(text: str) -> str:
@@ -271,7 +301,7 @@ def build_blocks(app: App) -> gr.Blocks:
                                 elem_id="mode")
                 documents = gr.Dropdown(choices=app.document_choices(), multiselect=True,
                                         label="Only these documents", elem_id="documents")
-            gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+            examples = gr.Examples(EXAMPLES, inputs=[question], label="Examples")
             gr.Markdown(HELP, elem_id="help")
             results = gr.HTML(elem_id="results", js_on_load=COPY_JS)
             with gr.Row():
@@ -284,12 +314,21 @@ def build_blocks(app: App) -> gr.Blocks:
             for trigger in (question.submit, ask.click):
                 trigger(app.search_page, inputs, outputs, api_visibility="private",
                         concurrency_limit=4, concurrency_id="search")
+            # An example runs at once; changing results, mode or documents runs the question
+            # in the box again (nothing happens while the box is empty).
+            examples.load_input_event.then(app.search_page, inputs, outputs,
+                                           api_visibility="private", concurrency_limit=4,
+                                           concurrency_id="search")
+            for change in (k.release, mode.change, documents.change):
+                change(app.search_again, inputs, outputs, api_visibility="private",
+                       concurrency_limit=4, concurrency_id="search")
         with gr.Tab("Documents"):
             panel = gr.HTML(app.panel_html(), elem_id="index-panel")
             if config.reindex_enabled:
-                gr.Markdown(f"Add PDF, TXT or MD files (up to "
-                            f"{config.max_upload_bytes // 1_000_000} MB each); they are saved "
-                            "in the corpus folder and indexed. Searches keep working meanwhile.")
+                gr.Markdown(f"Add PDF (scanned ones too), Word, OpenDocument, web page, text "
+                            f"or Markdown files (up to {config.max_upload_bytes // 2**20} MB "
+                            "each); they are saved in the corpus folder and indexed. Searches "
+                            "keep working meanwhile.")
                 password = gr.Textbox(label="Password", type="password",
                                       visible=bool(config.password), elem_id="password")
                 upload = gr.File(label="Files", file_count="multiple",
@@ -310,8 +349,9 @@ def build_blocks(app: App) -> gr.Blocks:
                             f"`{config.host}` without a password. Set "
                             "`EVIDENCE_SEARCH_PASSWORD` to enable it.")
         gr.api(app.search_api, api_name="search", concurrency_limit=4, concurrency_id="search")
-        blocks.load(lambda: gr.update(choices=app.document_choices()), None, [documents],
-                    api_visibility="private")
+        # Each page load shows the index as it is now (the page is built once, at start).
+        blocks.load(lambda: (gr.update(choices=app.document_choices()), app.panel_html()),
+                    None, [documents, panel], api_visibility="private")
     return blocks
 
 

@@ -246,3 +246,60 @@ def test_the_page_searches_an_index_held_by_milvus(tmp_path: Path, browser):
         context.close()
     finally:
         stop_server(srv)
+
+
+def current_stamp(page: Page) -> str:
+    return page.evaluate(
+        "() => document.querySelector('#results .results')?.dataset.stamp || ''")
+
+
+def wait_for_new_results(page: Page, before: str, question: str) -> None:
+    page.wait_for_function(
+        "([q, before]) => { const r = document.querySelector('#results .results');"
+        " return r && r.dataset.question === q && r.dataset.stamp !== before; }",
+        arg=[question, before], timeout=60_000)
+
+
+def test_changing_the_mode_runs_the_question_again(page: Page):
+    question = "How many Met officers are in regular psychological monitoring?"
+    ask(page, question)
+    before = current_stamp(page)
+    page.locator("#mode").get_by_text("lexical", exact=True).click()
+    wait_for_new_results(page, before, question)  # no second Enter needed
+    expect(page.locator("#results article.hit").first).to_be_visible()
+    page.locator("#mode").get_by_text("hybrid", exact=True).click()
+    wait_for_new_results(page, current_stamp(page), question)
+
+
+def test_an_example_runs_its_search(page: Page):
+    from search.web.app import EXAMPLES
+
+    box = page.locator("#question textarea")
+    box.fill("")
+    box.press("Enter")  # an empty question: an error on screen
+    expect(page.locator("#results .notice")).to_contain_text("query is empty")
+    example = page.locator("button.gallery-item").nth(2)
+    expect(example).to_have_text(EXAMPLES[2])
+    before = current_stamp(page)
+    example.click()
+    wait_for_new_results(page, before, " ".join(EXAMPLES[2].split()))
+    expect(page.locator("#question textarea")).to_have_value(EXAMPLES[2])
+    expect(page.locator("#results article.hit").first).to_be_visible()
+    expect(page.locator("#results")).not_to_contain_text("query is empty")  # replaced
+
+
+def test_the_documents_tab_shows_an_upload_after_a_reload(page: Page, server: Server,
+                                                          tmp_path: Path):
+    note = tmp_path / "canteen-survey.txt"
+    note.write_text("# Canteen survey\n\nNight crews asked for hot food after 2 a.m. on "
+                    "every station.\n", encoding="utf-8")
+    summary = upload(page, note)
+    assert "Added (1)" in summary and "1 passage embedded" in summary
+    page.reload()
+    page.get_by_role("tab", name="Documents").click()
+    panel = page.locator("#index-panel")
+    expect(panel).to_contain_text("corpus/uploads/canteen-survey.txt")
+    expect(panel).to_contain_text("last updated")
+    assert re.search(r"last updated \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}",
+                     panel.inner_text())  # a time people read, not an ISO stamp
+    page.get_by_role("tab", name="Ask").click()
