@@ -274,15 +274,15 @@ def _clean_query(query: object) -> str:
     return cleaned
 
 
-def short_section(section: Sequence[str]) -> str:
-    """Citation form of a section path: long numbered questions shrink to their number."""
+def short_section(section: Sequence[str], limit: int = 60) -> str:
+    """Citation form of a section path: each heading in its own words, a long one cut at a
+    word boundary ("2. Does the MPS have examples of effective…"), never to a bare number
+    that means nothing out of context."""
     parts = []
     for heading in section:
-        number = heading.split(" ", 1)[0].rstrip(".)")
-        if len(heading) > 40 and number.replace(".", "").isdigit():
-            parts.append(number)
-        elif len(heading) > 60:
-            parts.append(heading[:57].rstrip() + "…")
+        if len(heading) > limit:
+            cut = heading[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:.-–— ")
+            parts.append(cut + "…")
         else:
             parts.append(heading)
     return SECTION_SEPARATOR.join(parts)

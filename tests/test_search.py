@@ -20,7 +20,8 @@ def test_psychological_monitoring_question_finds_circa_11000(any_corpus_index: I
     assert hit.page == 7
     assert hit.section.startswith("Metropolitan Police Service › 2. Does the MPS have examples")
     assert hit.citation == ("London Assembly Fire Committee written evidence (Jan 2026), p. 7 "
-                            "— Metropolitan Police Service › 2")
+                            "— Metropolitan Police Service › 2. Does the MPS have examples of "
+                            "effective approaches it…")
     assert hit.doc_id.endswith(FIRE)
 
 
@@ -76,3 +77,13 @@ def test_search_function_takes_a_store_uri(any_corpus_index: Index):
                   store=any_corpus_index.location)
     assert [h.text for h in hits] == [h.text for h in any_corpus_index.search(
         "peer support after a traumatic incident", k=2)]
+
+
+def test_short_section_keeps_words_and_cuts_long_headings_at_a_word():
+    from search.index import short_section
+
+    assert short_section(["Support", "Peer support"]) == "Support › Peer support"
+    cut = short_section(["3. What cooperation is there between the services on staff welfare "
+                         "and what does each of them contribute?"])
+    assert cut == "3. What cooperation is there between the services on staff…"
+    assert len(cut) <= 60 and not cut.startswith("3 ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -138,9 +139,12 @@ class App:
             html = f'<div class="notice">{escape(str(exc))}</div>'
             return html, gr.update(visible=False), gr.update(visible=False)
         stamp = f"{time.time_ns()}"
-        md = self.exports / f"evidence-{stamp}.md"
-        md.write_text(to_markdown(hits, question), encoding="utf-8")
-        table = self.exports / f"evidence-{stamp}.csv"
+        name = export_name(question, stamp)
+        md = self.exports / f"{name}.md"
+        searched = time.strftime("%-d %b %Y, %H:%M UTC", time.gmtime())
+        md.write_text(to_markdown(hits, question, mode, documents or (), searched),
+                      encoding="utf-8")
+        table = self.exports / f"{name}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
         return (results_html(hits, question, stamp),
                 gr.update(value=str(md), visible=bool(hits)),
@@ -258,6 +262,13 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
         lines.append(f"- Failed ({len(report.failed)}):")
         lines += [f"    - `{_md(Path(p).name)}`: {_md(reason)}" for p, reason in report.failed]
     return "\n".join(lines)
+
+
+def export_name(question: str, stamp: str) -> str:
+    """A download's file name that says what it holds: evidence-<question words>-<time>."""
+    words = re.findall(r"[a-z0-9]+", question.lower())[:8]
+    slug = "-".join(words)[:60].rstrip("-") or "search"
+    return f"evidence-{slug}-{stamp[-9:]}"
 
 
 def _plural(count: int, word: str) -> str:

@@ -81,8 +81,16 @@ def _results_body(hits: Sequence[Hit], question: str) -> str:
     return head + summary + "".join(card_html(h) for h in hits)
 
 
-def to_markdown(hits: Sequence[Hit], question: str) -> str:
-    lines = [f"# Evidence for: {question}", ""]
+def to_markdown(hits: Sequence[Hit], question: str, mode: str = "hybrid",
+                documents: Sequence[str] = (), when: str = "") -> str:
+    """The result list as a Markdown file that says how it was made: question, mode,
+    document filter and time, so a reader can run the same search again."""
+    lines = [f"# Evidence for: {question}", "",
+             f"- Search mode: {mode}; {len(hits)} passage{'s' if len(hits) != 1 else ''}",
+             f"- Documents: {', '.join(documents) if documents else 'all'}"]
+    if when:
+        lines.append(f"- Searched: {when}")
+    lines.append("")
     if results_weak(list(hits)):
         lines += [f"> {WEAK_NOTICE}", ""]
     for hit in hits:

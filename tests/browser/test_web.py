@@ -36,6 +36,10 @@ def test_ask_shows_ranked_cited_passages(page: Page):
         page.locator("#download-md").click()
     markdown = Path(download.value.path()).read_text()
     assert "Circa 11,000" in markdown and "p. 7 — Metropolitan Police Service › 2" in markdown
+    # the file says what it holds: its name has the question, its head the search made
+    assert download.value.suggested_filename.startswith(
+        "evidence-how-many-met-officers-are-in-regular-psychological")
+    assert "- Search mode: hybrid; 5 passages" in markdown and "- Documents: all" in markdown
     with page.expect_download() as download:
         page.locator("#download-csv").click()
     rows = Path(download.value.path()).read_text()
