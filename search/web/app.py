@@ -50,7 +50,7 @@ CSS = """
 #results .hit header {display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap;}
 #results .rank {font-weight: 700; min-width: 1.5em;}
 #results .citation {font-weight: 600; flex: 1;}
-#results .score {font-size: .85em; color: var(--body-text-color-subdued);}
+#results .score {font-size: .85em; color: #4a4a4a;}  /* 8.9:1 on white (WCAG AA: 4.5) */
 #results .score.strong {color: #1b6e20; font-weight: 600;}
 #results .score.possible {color: #7a5200;}
 #results .ocr {font-size: .8em; margin-left: .5em; padding: 0 .4em; border-radius: 3px;
@@ -63,7 +63,7 @@ CSS = """
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);}
 #results .notice {padding: 10px 14px; border-radius: 8px; margin: 8px 0;}
 #results .weak-notice {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;}
-#results .summary {color: var(--body-text-color-subdued); font-size: .9em;}
+#results .summary {color: #4a4a4a; font-size: .9em;}
 .index-panel table {border-collapse: collapse;} .index-panel td, .index-panel th
   {padding: 2px 10px 2px 0; text-align: left;}
 """

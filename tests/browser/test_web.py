@@ -307,3 +307,23 @@ def test_the_documents_tab_shows_an_upload_after_a_reload(page: Page, server: Se
     assert re.search(r"last updated \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}",
                      panel.inner_text())  # a time people read, not an ISO stamp
     page.get_by_role("tab", name="Ask").click()
+
+
+def test_result_text_is_readable_against_its_background(page: Page):
+    """Summary and confidence words meet WCAG AA contrast (4.5:1), not light grey on white."""
+    ask(page, "Where can ambulance crews unwind between jobs?")
+    ratios = page.evaluate("""() => {
+      const lum = (c) => {
+        const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+          v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+      const background = (el) => {
+        for (; el; el = el.parentElement) {
+          const c = getComputedStyle(el).backgroundColor;
+          if (c && !c.startsWith('rgba(0, 0, 0, 0)') && c !== 'transparent') return c; }
+        return 'rgb(255, 255, 255)'; };
+      return [...document.querySelectorAll('#results .summary, #results .score')].map(el => {
+        const a = lum(getComputedStyle(el).color), b = lum(background(el));
+        return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); });
+    }""")
+    assert ratios and min(ratios) >= 4.5, ratios
