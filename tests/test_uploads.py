@@ -60,3 +60,16 @@ def test_saved_inside_the_corpus_with_unique_names(tmp_path: Path):
     assert second.path == corpus.resolve() / "uploads" / "notes-2.txt"
     assert again.path == first.path  # the same bytes are not stored twice
     assert sorted(p.name for p in tmp_path.rglob("notes*")) == ["notes-2.txt", "notes.txt"]
+
+
+def test_a_link_asks_for_a_checked_search():
+    from search.web.app import link_search
+
+    known = ["corpus/a.txt", "corpus/b.pdf"]
+    assert link_search({}, known) is None and link_search({"q": "  "}, known) is None
+    assert link_search({"q": " peer   support ", "k": "3", "mode": "lexical",
+                        "docs": "corpus/b.pdf,../etc/passwd"}, known) == (
+        "peer support", 3, "lexical", ["corpus/b.pdf"])
+    assert link_search({"q": "x", "k": "500", "mode": "<script>"}, known) == (
+        "x", 20, "hybrid", [])
+    assert link_search({"q": "x", "k": "many"}, known)[1] == 5

@@ -64,6 +64,9 @@ CSS = """
 #results .notice {padding: 10px 14px; border-radius: 8px; margin: 8px 0;}
 #results .weak-notice {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;}
 #results .summary {color: #4a4a4a; font-size: .9em;}
+#results .doc-group {margin: 1em 0 1.5em;}
+#results .doc-group h3 {margin: .2em 0 .5em; font-size: 1.05em;}
+#results .doc-group .count {font-weight: normal; color: #4a4a4a; font-size: .85em;}
 .index-panel table {border-collapse: collapse;} .index-panel td, .index-panel th
   {padding: 2px 10px 2px 0; text-align: left;}
 """
@@ -132,7 +135,8 @@ class App:
         filters = Filters(documents=list(documents)) if documents else None
         return self.index.search(question, k=int(k), mode=mode, filters=filters)
 
-    def search_page(self, question: str, k: float, mode: str, documents: list[str] | None):
+    def search_page(self, question: str, k: float, mode: str, documents: list[str] | None,
+                    grouped: bool = False):
         try:
             hits = self.run_search(question, k, mode, documents)
         except QueryError as exc:
@@ -146,16 +150,30 @@ class App:
                       encoding="utf-8")
         table = self.exports / f"{name}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
-        return (results_html(hits, question, stamp),
+        return (results_html(hits, question, stamp, grouped),
                 gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
 
+    def from_link(self, request: gr.Request) -> tuple[Any, ...]:
+        """On page load: the document list and panel as they are now and, when the address
+        holds a search (?q=...&k=...&mode=...&docs=a,b), that search filled in and run."""
+        choices = self.document_choices()
+        panel = self.panel_html()
+        asked = link_search(dict(request.query_params) if request else {},
+                            [value for _, value in choices])
+        if asked is None:
+            skip = gr.skip()
+            return (gr.update(choices=choices), panel, skip, skip, skip, skip, skip, skip)
+        question, k, mode, documents = asked
+        page = self.search_page(question, k, mode, documents)
+        return (gr.update(choices=choices, value=documents), panel, question, k, mode, *page)
+
     def search_again(self, question: str, k: float, mode: str,
-                     documents: list[str] | None) -> Any:
+                     documents: list[str] | None, grouped: bool = False) -> Any:
         """The page's search, when a control changes and a question is in the box."""
         if not (question or "").strip():
             return gr.skip(), gr.skip(), gr.skip()
-        return self.search_page(question, k, mode, documents)
+        return self.search_page(question, k, mode, documents, grouped)
 
     def search_api(self, question: str, k: int = 5, mode: str = "hybrid",
                    documents: list[str] | None = None) -> dict[str, Any]:
@@ -264,6 +282,37 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
     return "\n".join(lines)
 
 
+# Keeps the address in step with the search on screen, so it can be pasted into a briefing.
+LINK_JS = """(q, k, mode, docs, grouped) => {
+  const url = new URL(window.location.href);
+  const text = (q || "").trim();
+  if (!text) return [];
+  url.searchParams.set("q", text);
+  url.searchParams.set("k", String(k));
+  url.searchParams.set("mode", mode);
+  if (docs && docs.length) url.searchParams.set("docs", docs.join(","));
+  else url.searchParams.delete("docs");
+  window.history.replaceState(null, "", url.toString());
+  return [];
+}"""
+
+
+def link_search(params: dict[str, str],
+                known: list[str]) -> tuple[str, int, str, list[str]] | None:
+    """The search a page address asks for, checked: a question, 1-20 results, a known mode
+    and known documents (unknown ones are dropped); None when there is no question."""
+    question = " ".join((params.get("q") or "").split())[:2000]
+    if not question:
+        return None
+    try:
+        k = min(20, max(1, int(params.get("k") or 5)))
+    except ValueError:
+        k = 5
+    mode = params.get("mode") if params.get("mode") in MODES else "hybrid"
+    wanted = [d for d in (params.get("docs") or "").split(",") if d]
+    return question, k, mode, [d for d in wanted if d in known]
+
+
 def export_name(question: str, stamp: str) -> str:
     """A download's file name that says what it holds: evidence-<question words>-<time>."""
     words = re.findall(r"[a-z0-9]+", question.lower())[:8]
@@ -312,6 +361,8 @@ def build_blocks(app: App) -> gr.Blocks:
                                 elem_id="mode")
                 documents = gr.Dropdown(choices=app.document_choices(), multiselect=True,
                                         label="Only these documents", elem_id="documents")
+                grouped = gr.Checkbox(False, label="Group by document", elem_id="group",
+                                      info="what each document says, side by side")
             examples = gr.Examples(EXAMPLES, inputs=[question], label="Examples")
             gr.Markdown(HELP, elem_id="help")
             results = gr.HTML(elem_id="results", js_on_load=COPY_JS)
@@ -320,7 +371,7 @@ def build_blocks(app: App) -> gr.Blocks:
                                             elem_id="download-md")
                 csv_file = gr.DownloadButton("Download CSV", visible=False,
                                              elem_id="download-csv")
-            inputs = [question, k, mode, documents]
+            inputs = [question, k, mode, documents, grouped]
             outputs = [results, md_file, csv_file]
             for trigger in (question.submit, ask.click):
                 trigger(app.search_page, inputs, outputs, api_visibility="private",
@@ -330,7 +381,7 @@ def build_blocks(app: App) -> gr.Blocks:
             examples.load_input_event.then(app.search_page, inputs, outputs,
                                            api_visibility="private", concurrency_limit=4,
                                            concurrency_id="search")
-            for change in (k.release, mode.change, documents.change):
+            for change in (k.release, mode.change, documents.change, grouped.change):
                 change(app.search_again, inputs, outputs, api_visibility="private",
                        concurrency_limit=4, concurrency_id="search")
         with gr.Tab("Documents"):
@@ -360,9 +411,13 @@ def build_blocks(app: App) -> gr.Blocks:
                             f"`{config.host}` without a password. Set "
                             "`EVIDENCE_SEARCH_PASSWORD` to enable it.")
         gr.api(app.search_api, api_name="search", concurrency_limit=4, concurrency_id="search")
-        # Each page load shows the index as it is now (the page is built once, at start).
-        blocks.load(lambda: (gr.update(choices=app.document_choices()), app.panel_html()),
-                    None, [documents, panel], api_visibility="private")
+        # Each page load shows the index as it is now (the page is built once, at start) and
+        # runs the search a link holds; each search writes itself into the address.
+        blocks.load(app.from_link, None, [documents, panel, question, k, mode, *outputs],
+                    api_visibility="private")
+        for event in (question.submit, ask.click, mode.change, k.release, documents.change,
+                      examples.load_input_event.then):
+            event(None, inputs, None, js=LINK_JS)
     return blocks
 
 

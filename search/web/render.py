@@ -61,24 +61,49 @@ def card_html(hit: Hit) -> str:
         f"</footer></article>")
 
 
-def results_html(hits: Sequence[Hit], question: str, stamp: str = "") -> str:
+def results_html(hits: Sequence[Hit], question: str, stamp: str = "",
+                 grouped: bool = False) -> str:
     """The result list; `data-question` and `data-stamp` let a page (or a test) tell a fresh
-    answer from the previous one."""
+    answer from the previous one. `grouped`: one section per document, in the order of each
+    document's best passage, headed with how many of the passages it holds."""
     opening = (f'<div class="results" data-question="{escape(question)}" '
                f'data-stamp="{escape(stamp)}">')
-    return opening + _results_body(hits, question) + "</div>"
+    return opening + _results_body(hits, question, grouped) + "</div>"
 
 
-def _results_body(hits: Sequence[Hit], question: str) -> str:
+def group_by_document(hits: Sequence[Hit]) -> list[list[Hit]]:
+    """Hits gathered per document, documents in the order of their best hit, ranks kept."""
+    groups: dict[str, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(hit.doc_id, []).append(hit)
+    return list(groups.values())
+
+
+def _grouped_cards(hits: Sequence[Hit]) -> str:
+    out = []
+    for group in group_by_document(hits):
+        count = len(group)
+        out.append(f'<section class="doc-group" data-doc="{escape(group[0].doc_id)}">'
+                   f'<h3>{escape(group[0].title)} <span class="count">{count} '
+                   f'passage{"s" if count != 1 else ""}</span></h3>'
+                   + "".join(card_html(h) for h in group) + "</section>")
+    return "".join(out)
+
+
+def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False) -> str:
     if not hits:
         return ('<div class="notice empty">No passages match. Try other words, or remove '
                 "the document filter.</div>")
     head = ""
     if results_weak(list(hits)):
         head = f'<div class="notice weak-notice" role="status">{escape(WEAK_NOTICE)}</div>'
-    summary = (f'<p class="summary">{len(hits)} passages for “{escape(question)}”, '
-               "best first</p>")
-    return head + summary + "".join(card_html(h) for h in hits)
+    n, docs = len(hits), len({h.doc_id for h in hits})
+    summary = (f'<p class="summary">{n} passage{"s" if n != 1 else ""} for '
+               f'“{escape(question)}”, best first'
+               + (f", from {docs} document{'s' if docs != 1 else ''}" if grouped else "")
+               + "</p>")
+    cards = _grouped_cards(hits) if grouped else "".join(card_html(h) for h in hits)
+    return head + summary + cards
 
 
 def to_markdown(hits: Sequence[Hit], question: str, mode: str = "hybrid",

@@ -6,6 +6,7 @@ import re
 import shutil
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -327,3 +328,49 @@ def test_result_text_is_readable_against_its_background(page: Page):
         return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); });
     }""")
     assert ratios and min(ratios) >= 4.5, ratios
+
+
+def test_a_link_reproduces_a_search_and_the_address_follows_the_search(page: Page,
+                                                                       server: Server):
+    fire = "corpus/2026-01_london-assembly-fire-committee_written-evidence-las-mps.txt"
+    query = urllib.parse.urlencode({"q": "wellbeing support vehicles", "k": 3,
+                                    "mode": "lexical", "docs": fire})
+    page.goto(f"{server.url}?{query}")
+    cards = page.locator("#results article.hit")
+    expect(cards).to_have_count(3, timeout=30_000)
+    expect(page.locator("#question textarea")).to_have_value("wellbeing support vehicles")
+    expect(page.locator("#mode input[value=lexical]")).to_be_checked()
+    assert all(d == fire for d in cards.evaluate_all("els => els.map(e => e.dataset.doc)"))
+    ask(page, "peer support after a traumatic incident")
+    page.wait_for_function("() => location.search.includes('traumatic')")
+    params = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+    assert params["q"] == ["peer support after a traumatic incident"]
+    assert params["mode"] == ["lexical"] and params["k"] == ["3"] and params["docs"] == [fire]
+    page.goto(server.url)  # leave the shared page as the other tests expect it
+
+
+def test_grouping_by_document_puts_each_documents_passages_together(page: Page,
+                                                                   server: Server):
+    question = "mental health support for staff"
+    page.goto(f"{server.url}?{urllib.parse.urlencode({'q': question, 'k': 12})}")
+    expect(page.locator("#results article.hit")).to_have_count(12, timeout=30_000)
+    before = current_stamp(page)
+    page.locator("#group input[type=checkbox]").check()
+    wait_for_new_results(page, before, question)  # the toggle runs the question again
+    groups = page.locator("#results section.doc-group")
+    expect(groups.first).to_be_visible()
+    assert groups.count() == 2  # both documents answer
+    for n in range(groups.count()):
+        group = groups.nth(n)
+        cards = group.locator("article.hit")
+        count = cards.count()
+        expect(group.locator("h3 .count")).to_have_text(
+            f"{count} passage{'s' if count != 1 else ''}")
+        docs = set(cards.evaluate_all("els => els.map(e => e.dataset.doc)"))
+        assert docs == {group.get_attribute("data-doc")}
+    expect(page.locator("#results .summary")).to_contain_text("from 2 documents")
+    before = current_stamp(page)
+    page.locator("#group input[type=checkbox]").uncheck()
+    wait_for_new_results(page, before, question)
+    expect(page.locator("#results section.doc-group")).to_have_count(0)
+    page.goto(server.url)

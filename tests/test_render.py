@@ -1,0 +1,25 @@
+"""The result list's pure parts: grouping hits by document, the grouped page."""
+
+from __future__ import annotations
+
+from search.records import Hit
+from search.web.render import group_by_document, results_html
+
+
+def hit(rank: int, doc: str, title: str) -> Hit:
+    return Hit(text=f"passage {rank}", score=1.0 / rank, doc_id=doc, title=title, path=doc,
+               page=None, section="", start=0, end=9, citation=title, rank=rank)
+
+
+def test_groups_follow_each_documents_best_hit_and_keep_ranks():
+    hits = [hit(1, "b.txt", "B"), hit(2, "a.txt", "A"), hit(3, "b.txt", "B"),
+            hit(4, "c.txt", "<C>")]
+    groups = group_by_document(hits)
+    assert [[h.rank for h in g] for g in groups] == [[1, 3], [2], [4]]
+    page = results_html(hits, "q", grouped=True)
+    assert page.count('class="doc-group"') == 3
+    assert "B <span class=\"count\">2 passages</span>" in page
+    assert "A <span class=\"count\">1 passage</span>" in page
+    assert "&lt;C&gt;" in page and "<C>" not in page  # titles escaped
+    assert "4 passages for “q”, best first, from 3 documents" in page
+    assert 'class="doc-group"' not in results_html(hits, "q")
