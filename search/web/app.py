@@ -36,7 +36,8 @@ EXAMPLES = [
 HELP = (
     "**strong match**: the passage is closely about your question (check that it states "
     "what you need) · **possible match**: it may answer, read it · **weak match**: the "
-    "closest passage, probably not an answer. "
+    "closest passage, probably not an answer · **from OCR**: read from a scanned page, "
+    "check the quote against the page. "
     "Marked sentences are the ones that answer. Modes: *hybrid* (default) weighs meaning and "
     "exact words per question; *semantic* matches meaning only; *lexical* exact words only. "
     "For a large archive index with the fast model (`--model fast`, the default); "
@@ -68,7 +69,13 @@ CSS = """
 #results .doc-group h3 {margin: .2em 0 .5em; font-size: 1.05em;}
 #results .doc-group .count {font-weight: normal; color: #4a4a4a; font-size: .85em;}
 .index-panel table {border-collapse: collapse;} .index-panel td, .index-panel th
-  {padding: 2px 10px 2px 0; text-align: left;}
+  {padding: 2px 10px 2px 0; text-align: left; vertical-align: top;}
+.index-panel td code {word-break: break-all;}  /* long ids wrap instead of being cut */
+/* Narrow screens (a phone, 400 px): the question takes the whole width above its button. */
+@media (max-width: 640px) {
+  #ask-row {flex-wrap: wrap;}
+  #ask-row > * {flex: 1 1 100% !important; min-width: 100% !important;}
+}
 """
 
 PROGRESS = gr.Progress()  # Gradio swaps in a live tracker for each call
@@ -297,6 +304,15 @@ LINK_JS = """(q, k, mode, docs, grouped) => {
 }"""
 
 
+# On a narrow screen the controls push the results below the fold: bring fresh ones into view.
+SCROLL_JS = """() => {
+  if (window.innerWidth > 640) return [];
+  const results = document.querySelector('#results .results, #results .notice');
+  if (results) results.scrollIntoView({block: 'start'});
+  return [];
+}"""
+
+
 def link_search(params: dict[str, str],
                 known: list[str]) -> tuple[str, int, str, list[str]] | None:
     """The search a page address asks for, checked: a question, 1-20 results, a known mode
@@ -351,7 +367,7 @@ def build_blocks(app: App) -> gr.Blocks:
         gr.Markdown("## Evidence search\nAsk in plain words; every passage comes with a "
                     "citation you can quote.")
         with gr.Tab("Ask"):
-            with gr.Row():
+            with gr.Row(elem_id="ask-row"):
                 question = gr.Textbox(label="Question", placeholder="e.g. " + EXAMPLES[0],
                                       scale=5, elem_id="question", max_length=2000)
                 ask = gr.Button("Search", variant="primary", scale=1, elem_id="ask")
@@ -418,6 +434,7 @@ def build_blocks(app: App) -> gr.Blocks:
         for event in (question.submit, ask.click, mode.change, k.release, documents.change,
                       examples.load_input_event.then):
             event(None, inputs, None, js=LINK_JS)
+        results.change(None, None, None, js=SCROLL_JS)
     return blocks
 
 

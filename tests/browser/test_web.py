@@ -374,3 +374,26 @@ def test_grouping_by_document_puts_each_documents_passages_together(page: Page,
     wait_for_new_results(page, before, question)
     expect(page.locator("#results section.doc-group")).to_have_count(0)
     page.goto(server.url)
+
+
+def test_a_400_pixel_screen_keeps_the_question_wide_and_shows_the_results(browser,
+                                                                          server: Server):
+    phone = browser.new_page(viewport={"width": 400, "height": 800})
+    try:
+        phone.goto(server.url)
+        box = phone.locator("#question textarea")
+        expect(box).to_be_visible(timeout=30_000)
+        assert box.bounding_box()["width"] >= 300  # not squeezed beside the button
+        ask(phone, "Where can ambulance crews unwind between jobs?")
+        phone.wait_for_function(
+            "() => { const r = document.querySelector('#results .results');"
+            " const top = r && r.getBoundingClientRect().top;"
+            " return r && top >= -5 && top < window.innerHeight; }", timeout=10_000)
+        phone.get_by_role("tab", name="Documents").click()
+        cell = phone.locator("#index-panel td code").first
+        expect(cell).to_be_visible()
+        panel = phone.locator("#index-panel").bounding_box()
+        assert cell.bounding_box()["x"] + cell.bounding_box()["width"] <= panel["x"] + \
+            panel["width"] + 1  # the id column wraps inside the panel
+    finally:
+        phone.close()
