@@ -2,7 +2,10 @@
 
 1. start-up: from launching `python app.py` over an existing index to a page that has answered
    a question;
-2. the median (and p90) time from pressing Enter to visible results, over 20 questions.
+2. the median (and p90) time from the Enter key press to the result cards painted, over 20
+   questions with 5 results, timed inside the page (keydown to the second animation frame
+   after the cards appear: what a person sees), beside the time the search itself takes in
+   the library for the same questions (the rest is Gradio's round trip and rendering).
 
     python benchmarks/bench_web.py [--screenshot docs/screenshot.png]
 """
@@ -26,6 +29,50 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ask, free_port  # noqa: E402
 
+# Armed before Enter is pressed: resolves with milliseconds from the keydown to the second
+# frame painted after the cards for this question appear.
+PAINT_JS = """(q) => { window.__painted = new Promise(resolve => {
+  const target = document.querySelector('#results');
+  const before = target.querySelector('.results')?.dataset.stamp || '';
+  let pressed = 0;
+  document.querySelector('#question textarea').addEventListener('keydown', e => {
+    if (e.key === 'Enter') pressed = performance.now(); }, {once: true});
+  const watch = new MutationObserver(() => {
+    const r = target.querySelector('.results');
+    if (pressed && r && r.dataset.question === q && r.dataset.stamp !== before
+        && r.querySelector('article.hit')) {
+      watch.disconnect();
+      requestAnimationFrame(() => requestAnimationFrame(
+        () => resolve(performance.now() - pressed)));
+    }
+  });
+  watch.observe(target, {childList: true, subtree: true, attributes: true});
+}); }"""
+
+
+def painted_ms(page: object, question: str) -> float:
+    """Enter to cards painted, measured by the page's own clock."""
+    box = page.locator("#question textarea")  # type: ignore[attr-defined]
+    box.fill(question)
+    page.evaluate(PAINT_JS, " ".join(question.split()))  # type: ignore[attr-defined]
+    box.press("Enter")
+    return float(page.evaluate("() => window.__painted"))  # type: ignore[attr-defined]
+
+
+def library_ms(index_dir: Path) -> list[float]:
+    """The same questions through `Index.search` in this process (warm), for the split."""
+    from search import Index
+
+    index = Index(index_dir)
+    index.search(QUESTIONS[0], k=5)
+    out = []
+    for q in QUESTIONS:
+        t = time.perf_counter()
+        index.search(q, k=5)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 QUESTIONS = [json.loads(line)["question"] for line in
              (ROOT / "eval" / "corpus_queries.jsonl").read_text().splitlines()[:20]]
 
@@ -41,6 +88,7 @@ def main() -> None:
     shutil.copytree(ROOT / "corpus", work / "corpus")
     subprocess.run([sys.executable, "-m", "search", "index", str(work / "corpus"), "--index",
                     str(work / "index"), "-q"], check=True, cwd=ROOT)
+    work_index = work / "index"
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     started = time.perf_counter()
@@ -63,11 +111,7 @@ def main() -> None:
             page.wait_for_selector("#question textarea")
             ask(page, QUESTIONS[0])
             answered = time.perf_counter() - started
-            times = []
-            for q in QUESTIONS:
-                t = time.perf_counter()
-                ask(page, q)
-                times.append((time.perf_counter() - t) * 1000)
+            times = [painted_ms(page, q) for q in QUESTIONS]
             if args.screenshot:
                 ask(page, "What peer support do Met officers get after a traumatic incident?")
                 page.wait_for_timeout(1000)  # let the fade-in finish
@@ -76,13 +120,15 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
     times.sort()
+    search = sorted(library_ms(work_index))
     result = {"seconds_to_serving": round(served, 2),
               "seconds_to_first_answer": round(answered, 2),
-              "enter_to_results_ms_median": round(statistics.median(times), 1),
-              "enter_to_results_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
+              "enter_to_cards_painted_ms_median": round(statistics.median(times), 1),
+              "enter_to_cards_painted_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
+              "search_in_library_ms_median": round(statistics.median(search), 1),
               "questions": len(times)}
+    shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():
