@@ -23,3 +23,25 @@ def test_groups_follow_each_documents_best_hit_and_keep_ranks():
     assert "&lt;C&gt;" in page and "<C>" not in page  # titles escaped
     assert "4 passages for “q”, best first, from 3 documents" in page
     assert 'class="doc-group"' not in results_html(hits, "q")
+
+
+def test_examples_come_from_headings_questions_first_each_document_in_turn():
+    from search.web.app import example_questions
+
+    headings = [
+        ("a", "1. What support do crews get after a fatal incident?"),
+        ("a", "Contents"),
+        ("a", "Wellbeing support vehicles"),
+        ("b", "2. How are control room staff rostered across the week, what breaks do they get "
+              "between calls and when are they taken?"),
+        ("b", "Peer support volunteers"),
+        ("b", "ANNEX B"),
+        ("a", "Wellbeing support vehicles"),
+    ]
+    assert example_questions(headings, 4) == [
+        "What support do crews get after a fatal incident?",
+        "How are control room staff rostered across the week?",
+        "Wellbeing support vehicles",
+        "Peer support volunteers",
+    ]
+    assert example_questions([], 5) == []

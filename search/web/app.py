@@ -8,6 +8,7 @@ import ipaddress
 import re
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -25,13 +26,8 @@ from search.retrieve.query import MODES
 from search.web.render import results_html, to_csv, to_markdown
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
-EXAMPLES = [
-    "What peer support do Met officers get after a traumatic incident?",
-    "How many Met officers are in regular psychological monitoring?",
-    "Where can ambulance crews unwind between jobs?",
-    "What is TIPT?",
-    "How much extra funding did the Mayor give the MPS for mental health?",
-]
+EXAMPLE_COUNT = 5
+SAMPLED_PASSAGES = 2000  # passages read (by id, from the first) to find headings for examples
 
 HELP = (
     "**strong match**: the passage is closely about your question (check that it states "
@@ -175,6 +171,18 @@ class App:
         page = self.search_page(question, k, mode, documents)
         return (gr.update(choices=choices, value=documents), panel, question, k, mode, *page)
 
+    def examples(self) -> list[str]:
+        """Example searches built from the headings of the indexed documents."""
+        try:
+            with self.index.snapshot() as snap:
+                top = min(snap.manifest.next_chunk_id, SAMPLED_PASSAGES + 1)
+                rows = snap.chunks(list(range(1, top)))
+        except Exception:  # no index yet: no examples
+            return []
+        headings = [(row.doc_id, heading) for _, row in sorted(rows.items())
+                    for heading in row.section]
+        return example_questions(headings)
+
     def search_again(self, question: str, k: float, mode: str,
                      documents: list[str] | None, grouped: bool = False) -> Any:
         """The page's search, when a control changes and a question is in the box."""
@@ -313,6 +321,34 @@ SCROLL_JS = """() => {
 }"""
 
 
+def example_questions(headings: Sequence[tuple[str, str]],
+                      count: int = EXAMPLE_COUNT) -> list[str]:
+    """Example searches from the corpus itself: its section headings (doc id, heading), the
+    numbering dropped, headings phrased as questions first, then short topical ones, taken in
+    turn from each document. Nothing about any particular corpus is written in code."""
+    questions: dict[str, list[str]] = {}
+    topics: dict[str, list[str]] = {}
+    for doc_id, heading in headings:
+        text = re.sub(r"^\s*(?:\d+[.)]|[A-Z][.)]|[ivx]+[.)])\s+", "", " ".join(heading.split()))
+        if text.endswith("?") and len(text.split()) > 16:  # a long question: its first clause
+            text = text.split(",")[0].rstrip("?") + "?"
+        words = text.split()
+        if text.endswith("?") and 4 <= len(words) <= 20:
+            questions.setdefault(doc_id, []).append(text)
+        elif 3 <= len(words) <= 8 and not text.isupper() and not re.search(r"\d{3,}", text):
+            topics.setdefault(doc_id, []).append(text)
+    out: list[str] = []
+    for pool in (questions, topics):
+        lists = [list(dict.fromkeys(v)) for v in pool.values()]
+        while len(out) < count and any(lists):
+            for items in lists:
+                while items and items[0] in out:
+                    items.pop(0)
+                if items and len(out) < count:
+                    out.append(items.pop(0))
+    return out
+
+
 def link_search(params: dict[str, str],
                 known: list[str]) -> tuple[str, int, str, list[str]] | None:
     """The search a page address asks for, checked: a question, 1-20 results, a known mode
@@ -368,7 +404,10 @@ def build_blocks(app: App) -> gr.Blocks:
                     "citation you can quote.")
         with gr.Tab("Ask"):
             with gr.Row(elem_id="ask-row"):
-                question = gr.Textbox(label="Question", placeholder="e.g. " + EXAMPLES[0],
+                examples_list = app.examples()
+                question = gr.Textbox(label="Question", placeholder="e.g. " + (
+                    examples_list[0] if examples_list else "what support do staff get after "
+                                                           "a traumatic incident?"),
                                       scale=5, elem_id="question", max_length=2000)
                 ask = gr.Button("Search", variant="primary", scale=1, elem_id="ask")
             with gr.Row():
@@ -379,7 +418,8 @@ def build_blocks(app: App) -> gr.Blocks:
                                         label="Only these documents", elem_id="documents")
                 grouped = gr.Checkbox(False, label="Group by document", elem_id="group",
                                       info="what each document says, side by side")
-            examples = gr.Examples(EXAMPLES, inputs=[question], label="Examples")
+            examples = gr.Examples(examples_list or ["staff wellbeing support"],
+                                   inputs=[question], label="Examples from your documents")
             gr.Markdown(HELP, elem_id="help")
             results = gr.HTML(elem_id="results", js_on_load=COPY_JS)
             with gr.Row():
