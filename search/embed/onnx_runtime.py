@@ -98,16 +98,58 @@ def pool(hidden: np.ndarray, attention: np.ndarray, mode: str) -> np.ndarray:
     return pooled.astype(np.float32)
 
 
-class OnnxEncoder:
-    """Tokenise, run the exported transformer, pool, normalise: what encode() returns."""
+class ExportedEncoder:
+    """What every runtime of the exported model shares: tokenise, run the transformer
+    (`_run`, per runtime), pool and normalise as the model's own config says."""
+
+    def __init__(self, st_model: Any, model_dir: Path) -> None:
+        self.tokenizer = st_model.tokenizer
+        self.max_length = int(st_model.max_seq_length)
+        self.pooling = _pooling(st_model, model_dir)
+        self.inputs: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The transformer's last hidden state (float32) for one tokenised batch."""
+        raise NotImplementedError
+
+    def _forward(self, texts: list[str], offsets: bool) -> tuple[Any, np.ndarray]:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_offsets_mapping=offsets, return_tensors="np")
+        spans = batch.pop("offset_mapping") if offsets else None
+        feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
+        with self._lock:
+            hidden = self._run(feed)
+        return (batch["attention_mask"], spans), hidden
+
+    def hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                np.ndarray]:
+        """Token embeddings, attention mask, character offsets and pooled unit vectors of one
+        batch, as Embedder.encode_with_sentences wants them."""
+        (mask, offsets), hidden = self._forward(texts, offsets=True)
+        return hidden, mask, offsets, pool(hidden, mask, self.pooling)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # similar lengths pad least
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            (mask, _), hidden = self._forward([texts[i] for i in idx], offsets=False)
+            pooled = pool(hidden, mask, self.pooling)
+            if not out.shape[1]:
+                out = np.zeros((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[idx] = pooled
+        return out
+
+
+class OnnxEncoder(ExportedEncoder):
+    """The exported model on ONNX Runtime (questions; fp32, or int8 for old indexes)."""
 
     def __init__(self, st_model: Any, model_dir: Path, quantize: bool,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        self.tokenizer = st_model.tokenizer
-        self.max_length = int(st_model.max_seq_length)
-        self.pooling = _pooling(st_model, model_dir)
+        super().__init__(st_model, model_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -118,38 +160,6 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self._lock = threading.Lock()
 
-    def hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                np.ndarray]:
-        """Token embeddings, attention mask, character offsets and pooled unit vectors of one
-        batch, as Embedder.encode_with_sentences wants them."""
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                               return_offsets_mapping=True, return_tensors="np")
-        offsets = batch.pop("offset_mapping")
-        feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
-        with self._lock:
-            hidden = self.session.run(["last_hidden_state"], feed)[0]
-        mask = batch["attention_mask"]
-        return hidden, mask, offsets, self._pool(hidden, mask)
-
-    def _pool(self, hidden: np.ndarray, attention: np.ndarray) -> np.ndarray:
-        return pool(hidden, attention, self.pooling)
-
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts])  # similar lengths pad least
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        parts: list[tuple[np.ndarray, np.ndarray]] = []
-        for start in range(0, len(texts), batch_size):
-            idx = order[start:start + batch_size]
-            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="np")
-            feed = {k: v.astype(np.int64) for k, v in batch.items() if k in self.inputs}
-            with self._lock:
-                hidden = self.session.run(["last_hidden_state"], feed)[0]
-            parts.append((idx, self._pool(hidden, batch["attention_mask"])))
-        if parts:
-            out = np.zeros((len(texts), parts[0][1].shape[1]), dtype=np.float32)
-            for idx, vectors in parts:
-                out[idx] = vectors
-        return out
+    def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(["last_hidden_state"], feed)[0]

@@ -254,6 +254,7 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
     store = open_store(store) if isinstance(store, str | Path) else store
     started = time.perf_counter()
     report = IndexReport()
+    check_backend(settings, store.location)  # before the model loads
     work = LocalWork(settings)
     embedder = work.embedder
     budget = min(settings.chunk_tokens, embedder.max_chunk_tokens())
@@ -261,7 +262,6 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
         manifest = store.read_manifest()
         if manifest is not None:
             check_settings(manifest, settings, store.location)
-        check_backend(settings, store.location)
         writer = store.writer(new_manifest(settings, embedder.dimension,
                                            manifest.sources if manifest else ()))
         try:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from search.config import limits
+from search.config import Limits, limits
 from search.ingest import ocr
 from search.ingest.errors import LoadError
 
@@ -128,7 +128,7 @@ class Extractor:
             result = PdfText(reply["pages"], reply["title"])
             scanned: list[int] = reply.get("scanned", [])
             if scanned:
-                self._ocr(path, data, result, scanned, on_ocr)
+                self._ocr(path, data, result, scanned, on_ocr, bounds)
         if not any(p.strip() for p in result.pages):
             if not scanned:
                 raise LoadError(path, "no extractable text (no text layer and no scanned "
@@ -138,10 +138,9 @@ class Extractor:
         return result
 
     def _ocr(self, path: Path, data: bytes, result: PdfText, scanned: list[int],
-             on_ocr: OcrProgress | None) -> None:
+             on_ocr: OcrProgress | None, bounds: Limits) -> None:
         """Read the scanned pages in small batches (one per worker thread), each batch under
         a time limit; what cannot be read becomes a note, the rest of the document stays."""
-        bounds = limits()
         plural = "s" if len(scanned) > 1 else ""
         if not bounds.ocr or ocr.tesseract_version(bounds.tesseract) is None:
             why = ("OCR is turned off (EVIDENCE_SEARCH_OCR=0)" if not bounds.ocr
