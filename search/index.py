@@ -27,6 +27,7 @@ from search.store import (
     Store,
     StoredChunk,
     StoredDocument,
+    is_remote,
     open_store,
 )
 
@@ -153,6 +154,34 @@ class Index:
     def documents(self) -> list[StoredDocument]:
         with self.snapshot() as snap:
             return snap.documents()
+
+    def passage(self, doc_id: str, start: int, end: int) -> Hit | None:
+        """The stored passage at these offsets of a document (what a card or a script names
+        when keeping it), as an unranked Hit; None when the index no longer holds it."""
+        with self.snapshot() as snap:
+            for row in snap.document_chunks(doc_id):
+                if row.start == start and row.end == end:
+                    return _hit(row, 0.0)
+        return None
+
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        """A document's passages in reading order, with their sections and pages."""
+        with self.snapshot() as snap:
+            return snap.document_chunks(doc_id)
+
+    def document_text(self, doc_id: str) -> str | None:
+        """A document's clean text as indexed (passage offsets point into it)."""
+        with self.snapshot() as snap:
+            return snap.document_text(doc_id)
+
+    @property
+    def packs_path(self) -> Path:
+        """Where evidence packs live: packs.sqlite inside an index folder, or beside a
+        Milvus Lite file (a remote server's, in the folder it is used from)."""
+        home = self.directory
+        if is_remote(self.location) and self.store.home is not None:  # Milvus Lite's file
+            return home.with_name(home.name + ".packs.sqlite")
+        return home / "packs.sqlite"
 
     def stats(self) -> IndexStats:
         with self.snapshot() as snap:

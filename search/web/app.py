@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI
 
 from search.config import SUPPORTED_SUFFIXES
 from search.index import Index, QueryError
+from search.packs import PackStore
 from search.records import Filters, IndexReport
 from search.retrieve.confidence import results_weak
 from search.retrieve.query import MODES
+from search.web.contents import contents_html, document_sections
+from search.web.document_routes import document_router
+from search.web.pack_routes import pack_router
 from search.web.render import results_html, to_csv, to_markdown
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
@@ -55,9 +58,20 @@ CSS = """
 #results .passage {white-space: pre-wrap; margin: 8px 0; line-height: 1.5;}
 #results mark.answer {background: #fff3b0; color: inherit; padding: 0 1px;}
 #results mark.answer.best {background: #ffe066;}
-#results footer {display: flex; gap: 14px; align-items: center; font-size: .9em;}
-#results button.copy-cite {font-size: .85em; padding: 2px 10px; border-radius: 6px;
-  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);}
+#results footer, .pack-item footer {display: flex; gap: 10px; align-items: center;
+  flex-wrap: wrap; font-size: .9em;}
+#results footer button, .pack-view button, #reader button {font-size: .9em; padding: 3px 10px;
+  border-radius: 6px; border: 1px solid #8a8a8a; background: var(--background-fill-secondary);
+  color: inherit; cursor: pointer;}
+#results button.keep, #reader button.keep {border-color: #1b6e20; color: #1b6e20;
+  font-weight: 700;}
+#results button.keep.kept, #reader button.keep.kept {background: #e5f3e6;}
+#results button.citation {all: unset; font-weight: 700; flex: 1; cursor: pointer;
+  color: inherit; text-decoration: underline; text-decoration-color: #9a9a9a;
+  text-underline-offset: 3px;}
+#results button.citation:hover {text-decoration-color: currentColor;}
+button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
+  outline-offset: 2px;}
 #results .notice {padding: 10px 14px; border-radius: 8px; margin: 8px 0;}
 #results .weak-notice {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;}
 #results .summary {color: #4a4a4a; font-size: .9em;}
@@ -67,6 +81,47 @@ CSS = """
 .index-panel table {border-collapse: collapse;} .index-panel td, .index-panel th
   {padding: 2px 10px 2px 0; text-align: left; vertical-align: top;}
 .index-panel td code {word-break: break-all;}  /* long ids wrap instead of being cut */
+#reader, #evidence-toast {font-family: "Source Sans Pro", ui-sans-serif, system-ui,
+  sans-serif;}
+#reader {position: fixed; top: 0; right: 0; bottom: 0; width: min(960px, 100vw);
+  overflow-y: auto; z-index: 1000; background: var(--background-fill-primary, #fff);
+  color: var(--body-text-color, #1f1f1f); box-shadow: -4px 0 24px rgba(0,0,0,.25);
+  padding: 16px 20px;}
+#reader header {display: flex; gap: 12px; align-items: flex-start;}
+#reader .reader-title {flex: 1; margin: 0; font-size: 1.1em;}
+#reader .reader-bar, #reader .reader-pages {display: flex; gap: 10px; align-items: center;
+  flex-wrap: wrap; margin: 10px 0;}
+#reader .reader-close {font-size: 1.3em; line-height: 1;}
+#reader .reader-note, #reader .reader-section {color: #4a4a4a; font-size: .9em;}
+#reader img.reader-page-image {max-width: 100%; height: auto; border: 1px solid #ccc;}
+#reader .reader-text {line-height: 1.55; max-width: 46em;}
+#reader mark.passage {background: #ffe066; color: inherit; padding: 1px 0;}
+#evidence-toast {position: fixed; bottom: 20px; left: 50%; transform: translateX(-50%);
+  z-index: 1100; background: #1f3d20; color: #fff; padding: 10px 16px; border-radius: 8px;
+  max-width: 90vw;}
+#evidence-toast.failed {background: #7a1010;}
+.pack-view .pack-bar {display: flex; gap: 10px; align-items: center; flex-wrap: wrap;
+  margin: 8px 0;}
+.pack-view select, .pack-view input, .pack-view textarea {border: 1px solid #8a8a8a;
+  border-radius: 6px; padding: 3px 6px; background: var(--background-fill-primary);
+  color: inherit; font: inherit;}
+.pack-view .pack-items {padding-left: 1.6em;}
+.pack-view .pack-item {border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 10px 14px; margin: 10px 0;}
+.pack-view .citation {font-weight: 700;}
+.pack-view blockquote.passage {white-space: pre-wrap; margin: 8px 0; padding-left: 12px;
+  border-left: 3px solid #c9c9c9;}
+.pack-view .pack-meta {color: #4a4a4a; font-size: .85em; margin: 4px 0;}
+.pack-view .pack-note {display: block; font-size: .9em;}
+.pack-view .pack-note textarea {width: 100%; display: block; margin: 4px 0 8px;}
+.pack-view .pack-status {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;
+  padding: 4px 8px; border-radius: 6px; font-size: .9em;}
+.pack-view .pack-item.document {border-style: dashed;}
+.pack-view a.export {margin: 0 4px;}
+.pack-view .pack-pager {display: flex; gap: 12px; align-items: center; margin: 10px 0;}
+.contents details {margin: 4px 0;} .contents summary {cursor: pointer;}
+.contents .count {color: #4a4a4a; font-size: .85em;}
+.contents ul.sections {list-style: none; padding-left: 1em; margin: 4px 0 10px;}
 /* Narrow screens (a phone, 400 px): the question takes the whole width above its button. */
 @media (max-width: 640px) {
   #ask-row {flex-wrap: wrap;}
@@ -76,21 +131,13 @@ CSS = """
 
 PROGRESS = gr.Progress()  # Gradio swaps in a live tracker for each call
 
-# Copy buttons: one delegated listener on the results element (our code, not document text).
-COPY_JS = """
-element.addEventListener('click', async (event) => {
-  const button = event.target.closest('button.copy-cite');
-  if (!button) return;
-  const text = button.dataset.cite;
-  try { await navigator.clipboard.writeText(text); }
-  catch (e) {
-    const area = document.createElement('textarea'); area.value = text;
-    document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove();
-  }
-  button.textContent = 'Copied';
-  setTimeout(() => { button.textContent = 'Copy citation'; }, 1500);
-});
-"""
+# The page's behaviour around Gradio (copy, keep, the reader, the pack tab): one script.
+PAGE_JS = (Path(__file__).with_name("page.js")).read_text(encoding="utf-8")
+
+# Gradio's bundled Source Sans Pro SemiBold holds only a few glyphs ("A", "B"), so text at
+# weight 600 mixed two fonts ("Assembly" with a foreign "A"): load the complete Bold instead.
+THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
+                                "ui-sans-serif", "system-ui", "sans-serif"])
 
 
 def is_loopback(host: str) -> bool:
@@ -123,6 +170,8 @@ class App:
     def __init__(self, config: WebConfig) -> None:
         self.config = config
         self.index = Index(config.index_dir)
+        self.packs = PackStore(self.index.packs_path)
+        self._contents: tuple[Any, str] = (None, "")
         self.exports = Path(tempfile.mkdtemp(prefix="evidence-search-exports-"))
 
     # -- searching ----------------------------------------------------------------------------
@@ -133,15 +182,18 @@ class App:
             return []
         return [(f"{d.title} ({Path(d.doc_id).name})", d.doc_id) for d in docs]
 
-    def run_search(self, question: str, k: float, mode: str,
-                   documents: list[str] | None) -> list[Any]:
-        filters = Filters(documents=list(documents)) if documents else None
-        return self.index.search(question, k=int(k), mode=mode, filters=filters)
+    def run_search(self, question: str, k: float, mode: str, documents: list[str] | None,
+                   section: str | None = None) -> list[Any]:
+        section = " ".join((section or "").split())
+        filters = Filters(documents=list(documents) if documents else None,
+                          section=section or None)
+        return self.index.search(question, k=int(k), mode=mode,
+                                 filters=None if filters.is_empty() else filters)
 
     def search_page(self, question: str, k: float, mode: str, documents: list[str] | None,
-                    grouped: bool = False):
+                    grouped: bool = False, section: str | None = None):
         try:
-            hits = self.run_search(question, k, mode, documents)
+            hits = self.run_search(question, k, mode, documents, section)
         except QueryError as exc:
             html = f'<div class="notice">{escape(str(exc))}</div>'
             return html, gr.update(visible=False), gr.update(visible=False)
@@ -149,27 +201,38 @@ class App:
         name = export_name(question, stamp)
         md = self.exports / f"{name}.md"
         searched = time.strftime("%-d %b %Y, %H:%M UTC", time.gmtime())
-        md.write_text(to_markdown(hits, question, mode, documents or (), searched),
+        md.write_text(to_markdown(hits, question, mode, documents or (), searched, section),
                       encoding="utf-8")
         table = self.exports / f"{name}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
-        return (results_html(hits, question, stamp, grouped),
+        return (results_html(hits, question, stamp, grouped, section),
                 gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
 
     def from_link(self, request: gr.Request) -> tuple[Any, ...]:
         """On page load: the document list and panel as they are now and, when the address
-        holds a search (?q=...&k=...&mode=...&docs=a,b), that search filled in and run."""
+        holds a search (?q=...&k=...&mode=...&docs=a,b&section=...), that search filled in
+        and run, with the options open when it narrows the search."""
         choices = self.document_choices()
         panel = self.panel_html()
         asked = link_search(dict(request.query_params) if request else {},
                             [value for _, value in choices])
         if asked is None:
             skip = gr.skip()
-            return (gr.update(choices=choices), panel, skip, skip, skip, skip, skip, skip)
-        question, k, mode, documents = asked
-        page = self.search_page(question, k, mode, documents)
-        return (gr.update(choices=choices, value=documents), panel, question, k, mode, *page)
+            return (gr.update(choices=choices), panel, *([skip] * 8))
+        question, k, mode, documents, section = asked
+        page = self.search_page(question, k, mode, documents, False, section)
+        narrowed = bool(documents or section or mode != "hybrid")
+        return (gr.update(choices=choices, value=documents), panel, question, k, mode, section,
+                gr.update(open=True) if narrowed else gr.skip(), *page)
+
+    def pack_editing(self) -> str | None:
+        """Why packs cannot be changed from here (None: they can). Like re-indexing: on a
+        network address only with a password."""
+        if self.config.reindex_enabled:
+            return None
+        return (f"Evidence packs are read-only: the server listens on {self.config.host} "
+                "without a password (set EVIDENCE_SEARCH_PASSWORD).")
 
     def examples(self) -> list[str]:
         """Example searches built from the headings of the indexed documents."""
@@ -184,11 +247,12 @@ class App:
         return example_questions(headings)
 
     def search_again(self, question: str, k: float, mode: str,
-                     documents: list[str] | None, grouped: bool = False) -> Any:
+                     documents: list[str] | None, grouped: bool = False,
+                     section: str | None = None) -> Any:
         """The page's search, when a control changes and a question is in the box."""
         if not (question or "").strip():
             return gr.skip(), gr.skip(), gr.skip()
-        return self.search_page(question, k, mode, documents, grouped)
+        return self.search_page(question, k, mode, documents, grouped, section)
 
     def search_api(self, question: str, k: int = 5, mode: str = "hybrid",
                    documents: list[str] | None = None) -> dict[str, Any]:
@@ -222,7 +286,19 @@ class App:
             f"{escape(_when(stats.built_at))}"
             f"{size}</p>"
             "<table><tr><th>Document</th><th>Pages</th><th>Passages</th><th>Id</th></tr>"
-            f"{rows}</table></div>")
+            f"{rows}</table>{self.contents(stats, docs)}</div>")
+
+    def contents(self, stats: Any, docs: list[Any]) -> str:
+        """The table of contents, rebuilt only when the index changed."""
+        key = (stats.generation, stats.documents, stats.chunks, stats.built_at)
+        if self._contents[0] != key:
+            try:
+                sections = {d.doc_id: document_sections(self.index.document_chunks(d.doc_id))
+                            for d in docs}
+            except Exception:  # a re-index swapped the index meanwhile: next load shows it
+                return ""
+            self._contents = (key, contents_html(docs, sections))
+        return self._contents[1]
 
     def check_password(self, given: str | None) -> str | None:
         if not self.config.reindex_enabled:
@@ -298,7 +374,7 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
 
 
 # Keeps the address in step with the search on screen, so it can be pasted into a briefing.
-LINK_JS = """(q, k, mode, docs, grouped) => {
+LINK_JS = """(q, k, mode, docs, grouped, section) => {
   const url = new URL(window.location.href);
   const text = (q || "").trim();
   if (!text) return [];
@@ -307,6 +383,8 @@ LINK_JS = """(q, k, mode, docs, grouped) => {
   url.searchParams.set("mode", mode);
   if (docs && docs.length) url.searchParams.set("docs", docs.join(","));
   else url.searchParams.delete("docs");
+  if (section && section.trim()) url.searchParams.set("section", section.trim());
+  else url.searchParams.delete("section");
   window.history.replaceState(null, "", url.toString());
   return [];
 }"""
@@ -350,9 +428,10 @@ def example_questions(headings: Sequence[tuple[str, str]],
 
 
 def link_search(params: dict[str, str],
-                known: list[str]) -> tuple[str, int, str, list[str]] | None:
-    """The search a page address asks for, checked: a question, 1-20 results, a known mode
-    and known documents (unknown ones are dropped); None when there is no question."""
+                known: list[str]) -> tuple[str, int, str, list[str], str] | None:
+    """The search a page address asks for, checked: a question, 1-20 results, a known mode,
+    known documents (unknown ones are dropped) and a section's words; None when there is no
+    question."""
     question = " ".join((params.get("q") or "").split())[:2000]
     if not question:
         return None
@@ -362,7 +441,8 @@ def link_search(params: dict[str, str],
         k = 5
     mode = params.get("mode") if params.get("mode") in MODES else "hybrid"
     wanted = [d for d in (params.get("docs") or "").split(",") if d]
-    return question, k, mode, [d for d in wanted if d in known]
+    section = " ".join((params.get("section") or "").split())[:300]
+    return question, k, mode, [d for d in wanted if d in known], section
 
 
 def export_name(question: str, stamp: str) -> str:
@@ -398,11 +478,14 @@ def _md(text: str) -> str:
 
 
 def build_blocks(app: App) -> gr.Blocks:
+    """The page. Its order is also the keyboard's: question, Search, the options (folded),
+    then the results — two Tab presses from the question to the first passage."""
     config = app.config
     with gr.Blocks(title="Evidence search") as blocks:
         gr.Markdown("## Evidence search\nAsk in plain words; every passage comes with a "
-                    "citation you can quote.")
-        with gr.Tab("Ask"):
+                    "citation you can quote. **Keep** the passages you need, then export "
+                    "them as a cited evidence pack.")
+        with gr.Tab("Ask", id="ask-tab"):
             with gr.Row(elem_id="ask-row"):
                 examples_list = app.examples()
                 question = gr.Textbox(label="Question", placeholder="e.g. " + (
@@ -410,41 +493,51 @@ def build_blocks(app: App) -> gr.Blocks:
                                                            "a traumatic incident?"),
                                       scale=5, elem_id="question", max_length=2000)
                 ask = gr.Button("Search", variant="primary", scale=1, elem_id="ask")
+            with gr.Accordion("Options: number of results, search mode, documents, sections, "
+                              "group by document", open=False, elem_id="options") as options:
+                with gr.Row():
+                    k = gr.Slider(1, 20, value=5, step=1, label="Results", elem_id="k")
+                    mode = gr.Radio(list(MODES), value="hybrid", label="Search mode",
+                                    elem_id="mode")
+                    grouped = gr.Checkbox(False, label="Group by document", elem_id="group",
+                                          info="what each document says, side by side")
+                with gr.Row():
+                    documents = gr.Dropdown(choices=app.document_choices(), multiselect=True,
+                                            label="Only these documents", elem_id="documents")
+                    section = gr.Textbox(label="Only sections whose heading contains",
+                                         elem_id="section", max_length=300,
+                                         placeholder="e.g. a heading from the Documents tab")
+                gr.Markdown(HELP, elem_id="help")
+            results = gr.HTML(elem_id="results")
             with gr.Row():
-                k = gr.Slider(1, 20, value=5, step=1, label="Results", elem_id="k")
-                mode = gr.Radio(list(MODES), value="hybrid", label="Search mode",
-                                elem_id="mode")
-                documents = gr.Dropdown(choices=app.document_choices(), multiselect=True,
-                                        label="Only these documents", elem_id="documents")
-                grouped = gr.Checkbox(False, label="Group by document", elem_id="group",
-                                      info="what each document says, side by side")
+                md_file = gr.DownloadButton("Download these results (Markdown)", visible=False,
+                                            elem_id="download-md")
+                csv_file = gr.DownloadButton("Download these results (CSV)", visible=False,
+                                             elem_id="download-csv")
             examples = gr.Examples(examples_list or ["staff wellbeing support"],
                                    inputs=[question], label="Examples from your documents")
-            gr.Markdown(HELP, elem_id="help")
-            results = gr.HTML(elem_id="results", js_on_load=COPY_JS)
-            with gr.Row():
-                md_file = gr.DownloadButton("Download Markdown", visible=False,
-                                            elem_id="download-md")
-                csv_file = gr.DownloadButton("Download CSV", visible=False,
-                                             elem_id="download-csv")
-            inputs = [question, k, mode, documents, grouped]
+            inputs = [question, k, mode, documents, grouped, section]
             outputs = [results, md_file, csv_file]
             for trigger in (question.submit, ask.click):
                 trigger(app.search_page, inputs, outputs, api_visibility="private",
                         concurrency_limit=4, concurrency_id="search")
-            # An example runs at once; changing results, mode or documents runs the question
-            # in the box again (nothing happens while the box is empty).
+            # An example runs at once; changing results, mode, documents, section or grouping
+            # runs the question in the box again (nothing happens while the box is empty).
             examples.load_input_event.then(app.search_page, inputs, outputs,
                                            api_visibility="private", concurrency_limit=4,
                                            concurrency_id="search")
-            for change in (k.release, mode.change, documents.change, grouped.change):
+            for change in (k.release, mode.change, documents.change, grouped.change,
+                           section.submit, section.blur):
                 change(app.search_again, inputs, outputs, api_visibility="private",
                        concurrency_limit=4, concurrency_id="search")
-        with gr.Tab("Documents"):
+        with gr.Tab("Evidence pack", id="pack") as pack_tab:
+            gr.HTML('<div id="pack-tab"><p>Loading the evidence pack…</p></div>',
+                    elem_id="pack-panel")
+        with gr.Tab("Documents", id="documents-tab"):
             panel = gr.HTML(app.panel_html(), elem_id="index-panel")
             if config.reindex_enabled:
                 gr.Markdown(f"Add PDF (scanned ones too), Word, OpenDocument, web page, text "
-                            f"or Markdown files (up to {config.max_upload_bytes // 2**20} MB "
+                            f"or Markdown files (up to {config.max_upload_bytes // 10**6} MB "
                             "each); they are saved in the corpus folder and indexed. Searches "
                             "keep working meanwhile.")
                 password = gr.Textbox(label="Password", type="password",
@@ -469,43 +562,25 @@ def build_blocks(app: App) -> gr.Blocks:
         gr.api(app.search_api, api_name="search", concurrency_limit=4, concurrency_id="search")
         # Each page load shows the index as it is now (the page is built once, at start) and
         # runs the search a link holds; each search writes itself into the address.
-        blocks.load(app.from_link, None, [documents, panel, question, k, mode, *outputs],
+        blocks.load(app.from_link, None,
+                    [documents, panel, question, k, mode, section, options, *outputs],
                     api_visibility="private")
         for event in (question.submit, ask.click, mode.change, k.release, documents.change,
-                      examples.load_input_event.then):
+                      section.submit, section.blur, examples.load_input_event.then):
             event(None, inputs, None, js=LINK_JS)
         results.change(None, None, None, js=SCROLL_JS)
+        pack_tab.select(None, None, None, js="() => { window.evidenceSearch.refreshPack(); "
+                                               "return []; }")
     return blocks
 
 
 def build_app(config: WebConfig) -> FastAPI:
     app = App(config)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-
-    @api.get("/doc/{doc_id:path}")
-    def source_document(doc_id: str) -> FileResponse:
-        """A corpus file, by doc id; nothing outside the corpus folder is ever served."""
-        try:
-            path = app.index.source_path(doc_id).resolve()
-        except KeyError:
-            raise HTTPException(404, "no such document") from None
-        corpus = config.corpus_dir.resolve()
-        if not path.is_relative_to(corpus) or not path.is_file():
-            raise HTTPException(404, "not a corpus file")
-        media = "application/pdf" if path.suffix.lower() == ".pdf" else \
-            "text/plain; charset=utf-8"
-        return FileResponse(path, media_type=media, headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox; default-src 'none'; plugin-types application/pdf"
-            if media == "application/pdf" else "sandbox; default-src 'none'",
-            "Content-Disposition": f"inline; filename=\"{_ascii(path.name)}\""})
-
+    api.include_router(document_router(app.index, config.corpus_dir))
+    api.include_router(pack_router(app.index, app.packs, app.pack_editing, config.password))
     blocks = build_blocks(app)
-    return gr.mount_gradio_app(api, blocks, path="", css=CSS,
+    return gr.mount_gradio_app(api, blocks, path="", css=CSS, theme=THEME,
+                               head=f"<script>{PAGE_JS}</script>",
                                max_file_size=config.max_upload_bytes, footer_links=["api"],
                                allowed_paths=[str(app.exports)], ssr_mode=False)
-
-
-def _ascii(name: str) -> str:
-    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
-                   for c in name)

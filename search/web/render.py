@@ -42,33 +42,38 @@ OCR_LABEL = ('<span class="ocr" title="This text was read by OCR from a scanned 
 
 
 def card_html(hit: Hit) -> str:
+    """One result. The citation opens the reader (the passage in its source); Keep adds the
+    passage to the open evidence pack; both name it by document and offsets."""
     cite = escape(hit.citation)
     strength = hit.match or ("weak match" if hit.weak else "possible match")
     kind = strength.split()[0]
     page = f", p. {hit.page}" if hit.page is not None else ""
     return (
         f'<article class="hit{" weak" if hit.weak else ""}" data-rank="{hit.rank}" '
-        f'data-doc="{escape(hit.doc_id)}">'
+        f'data-doc="{escape(hit.doc_id)}" data-start="{hit.start}" data-end="{hit.end}" '
+        f'data-page="{hit.page or ""}">'
         f'<header><span class="rank">{hit.rank}</span>'
-        f'<span class="citation">{cite}</span>'
-        f'<span class="score {kind}" title="{hit.confidence:.0%} confidence; ranking score '
-        f'{hit.score:.4f}, similarity {hit.similarity:.3f}">{strength}</span>'
+        f'<button type="button" class="citation read" title="Read it in its source">{cite}'
+        f'</button><span class="score {kind}" title="{hit.confidence:.0%} confidence; '
+        f'ranking score {hit.score:.4f}, similarity {hit.similarity:.3f}">{strength}</span>'
         f'{OCR_LABEL if hit.ocr else ""}</header>'
         f'<div class="passage">{passage_html(hit)}</div>'
-        f'<footer><a class="source" href="{escape(doc_url(hit))}" target="_blank" '
-        f'rel="noopener noreferrer">Open source{escape(page)}</a>'
+        f'<footer><button type="button" class="keep">Keep</button>'
+        f'<button type="button" class="read">Read in context{escape(page)}</button>'
         f'<button type="button" class="copy-cite" data-cite="{cite}">Copy citation</button>'
+        f'<a class="source" href="{escape(doc_url(hit))}" target="_blank" '
+        f'rel="noopener noreferrer">Open the file</a>'
         f"</footer></article>")
 
 
 def results_html(hits: Sequence[Hit], question: str, stamp: str = "",
-                 grouped: bool = False) -> str:
+                 grouped: bool = False, section: str | None = None) -> str:
     """The result list; `data-question` and `data-stamp` let a page (or a test) tell a fresh
     answer from the previous one. `grouped`: one section per document, in the order of each
     document's best passage, headed with how many of the passages it holds."""
     opening = (f'<div class="results" data-question="{escape(question)}" '
                f'data-stamp="{escape(stamp)}">')
-    return opening + _results_body(hits, question, grouped) + "</div>"
+    return opening + _results_body(hits, question, grouped, section) + "</div>"
 
 
 def group_by_document(hits: Sequence[Hit]) -> list[list[Hit]]:
@@ -90,10 +95,11 @@ def _grouped_cards(hits: Sequence[Hit]) -> str:
     return "".join(out)
 
 
-def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False) -> str:
+def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False,
+                  section: str | None = None) -> str:
     if not hits:
         return ('<div class="notice empty">No passages match. Try other words, or remove '
-                "the document filter.</div>")
+                "the document or section filter (under Options).</div>")
     head = ""
     if results_weak(list(hits)):
         head = f'<div class="notice weak-notice" role="status">{escape(WEAK_NOTICE)}</div>'
@@ -101,18 +107,22 @@ def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False) -> 
     summary = (f'<p class="summary">{n} passage{"s" if n != 1 else ""} for '
                f'“{escape(question)}”, best first'
                + (f", from {docs} document{'s' if docs != 1 else ''}" if grouped else "")
+               + (f", in sections headed “{escape(section)}”" if section else "")
                + "</p>")
     cards = _grouped_cards(hits) if grouped else "".join(card_html(h) for h in hits)
     return head + summary + cards
 
 
 def to_markdown(hits: Sequence[Hit], question: str, mode: str = "hybrid",
-                documents: Sequence[str] = (), when: str = "") -> str:
+                documents: Sequence[str] = (), when: str = "",
+                section: str | None = None) -> str:
     """The result list as a Markdown file that says how it was made: question, mode,
     document filter and time, so a reader can run the same search again."""
     lines = [f"# Evidence for: {question}", "",
              f"- Search mode: {mode}; {len(hits)} passage{'s' if len(hits) != 1 else ''}",
              f"- Documents: {', '.join(documents) if documents else 'all'}"]
+    if section:
+        lines.append(f"- Sections headed: {section}")
     if when:
         lines.append(f"- Searched: {when}")
     lines.append("")

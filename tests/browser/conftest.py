@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("EVIDENCE_SEARCH_CHROMIUM", "/usr/bin/chromium")
@@ -112,3 +112,10 @@ def ask(page: Page, question: str) -> None:
         "([q, before]) => { const r = document.querySelector('#results .results');"
         " return r && r.dataset.question === q && r.dataset.stamp !== before; }",
         arg=[" ".join(question.split()), before], timeout=60_000)
+
+
+def open_options(page: Page) -> None:
+    """Unfold the search options (results, mode, documents, section, grouping)."""
+    if not page.locator("#mode").is_visible():
+        page.locator("#options").get_by_text("Options:").click()
+        expect(page.locator("#mode")).to_be_visible()

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, Server, ask, start_server, stop_server
+from tests.browser.conftest import (
+    ARTIFACTS,
+    Server,
+    ask,
+    open_options,
+    start_server,
+    stop_server,
+)
 
 PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
 
@@ -60,6 +67,7 @@ def test_copy_citation_puts_it_on_the_clipboard(page: Page):
 
 
 def test_filter_by_document(page: Page):
+    open_options(page)
     page.locator("#documents input").click()
     page.get_by_role("option", name="Mayor of London").first.click()
     page.keyboard.press("Escape")
@@ -242,6 +250,7 @@ def test_the_page_searches_an_index_held_by_milvus(tmp_path: Path, browser):
         source = hit.locator("a.source").get_attribute("href")
         with urllib.request.urlopen(srv.url.rstrip("/") + source, timeout=10) as response:
             assert b"Circa 11,000" in response.read()  # the cited file, served from the corpus
+        open_options(page)
         page.locator("#documents input").click()
         page.get_by_role("option", name="Mayor of London").first.click()
         page.keyboard.press("Escape")
@@ -269,6 +278,7 @@ def test_changing_the_mode_runs_the_question_again(page: Page):
     question = "How many Met officers are in regular psychological monitoring?"
     ask(page, question)
     before = current_stamp(page)
+    open_options(page)
     page.locator("#mode").get_by_text("lexical", exact=True).click()
     wait_for_new_results(page, before, question)  # no second Enter needed
     expect(page.locator("#results article.hit").first).to_be_visible()
@@ -354,6 +364,7 @@ def test_grouping_by_document_puts_each_documents_passages_together(page: Page,
     page.goto(f"{server.url}?{urllib.parse.urlencode({'q': question, 'k': 12})}")
     expect(page.locator("#results article.hit")).to_have_count(12, timeout=30_000)
     before = current_stamp(page)
+    open_options(page)
     page.locator("#group input[type=checkbox]").check()
     wait_for_new_results(page, before, question)  # the toggle runs the question again
     groups = page.locator("#results section.doc-group")

@@ -237,6 +237,11 @@ def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredCh
             for r in rows}
 
 
+def document_chunk_ids(db: sqlite3.Connection, doc_id: str) -> list[int]:
+    return [r[0] for r in db.execute(
+        "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
+
+
 def sentence_rows(db: sqlite3.Connection, ids: Sequence[int],
                   dimension: int) -> dict[int, SentenceVectors]:
     if not ids:

@@ -271,6 +271,11 @@ class Snapshot:
     def document_text(self, doc_id: str) -> str | None:
         return catalogue.document_text(self._db, doc_id)
 
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        ids = catalogue.document_chunk_ids(self._db, doc_id)
+        rows = catalogue.chunk_rows(self._db, ids)
+        return [rows[i] for i in ids if i in rows]
+
     def stats(self) -> StoreStats:
         docs = self.documents()
         return StoreStats(

@@ -155,6 +155,11 @@ class MilvusView:
             return None
         return "".join(r["text"] for r in sorted(rows, key=lambda r: int(r["part"])))
 
+    def document_chunks(self, doc_id: str) -> list[StoredChunk]:
+        rows = self.store.query_all(self.chunks_name, f"doc_id == {literal(doc_id)}", ["id"])
+        found = self.chunks([int(r["id"]) for r in rows])
+        return sorted(found.values(), key=lambda c: c.ordinal)
+
     def stats(self) -> StoreStats:
         docs = self.documents()
         size = None

@@ -1,0 +1,112 @@
+"""HTTP endpoints that show documents: the source file itself (corpus files only) and the
+reader, which shows a passage in its place — a PDF page drawn with the passage's lines marked,
+or the section of a text, Markdown, Word or web document with the passage marked."""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
+
+from search.index import Index
+from search.web.pdfpage import ReaderError, render_page
+from search.web.reader import section_view
+
+
+def corpus_file(index: Index, corpus_dir: Path, doc_id: str) -> Path:
+    """The file a document came from, if it lies in the corpus folder; 404 otherwise."""
+    try:
+        path = index.source_path(doc_id).resolve()
+    except KeyError:
+        raise HTTPException(404, "no such document") from None
+    if not path.is_relative_to(corpus_dir.resolve()) or not path.is_file():
+        raise HTTPException(404, "not a corpus file")
+    return path
+
+
+def document_router(index: Index, corpus_dir: Path) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/doc/{doc_id:path}")
+    def source_document(doc_id: str) -> FileResponse:
+        """A corpus file, by doc id; nothing outside the corpus folder is ever served."""
+        path = corpus_file(index, corpus_dir, doc_id)
+        media = "application/pdf" if path.suffix.lower() == ".pdf" else \
+            "text/plain; charset=utf-8"
+        return FileResponse(path, media_type=media, headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'; plugin-types "
+            "application/pdf" if media == "application/pdf" else "sandbox; default-src 'none'",
+            "Content-Disposition": f"inline; filename=\"{ascii_name(path.name)}\""})
+
+    @router.get("/reader", response_class=HTMLResponse)
+    def reader(doc: str, start: int, end: int, page: int | None = None) -> str:
+        """The reader's HTML for one passage: its PDF page (or `page`) as an image with the
+        passage marked, or its section with the passage marked."""
+        return reader_html(index, corpus_dir, doc, start, end, page)
+
+    return router
+
+
+def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: int,
+                page: int | None = None) -> str:
+    hit = index.passage(doc_id, start, end)
+    path = corpus_file(index, corpus_dir, doc_id)
+    title = next((d.title for d in index.documents() if d.doc_id == doc_id), path.name)
+    cite = hit.citation if hit else title
+    head = (
+        f'<div class="reader-view" data-doc="{escape(doc_id)}" data-start="{start}" '
+        f'data-end="{end}" role="document">'
+        f'<header><h3 class="reader-title">{escape(cite)}</h3>'
+        '<button type="button" class="reader-close" aria-label="Close the reader">×</button>'
+        '</header><div class="reader-bar">'
+        '<button type="button" class="reader-hit" data-step="-1">‹ Previous hit</button>'
+        '<button type="button" class="reader-hit" data-step="1">Next hit ›</button>'
+        + ('<button type="button" class="keep reader-keep">Keep</button>' if hit else "")
+        + f'<a class="source" href="/doc/{quote(doc_id, safe="")}" target="_blank" '
+        'rel="noopener noreferrer">Open the file</a></div>')
+    if hit is None:
+        head += ('<p class="reader-note">This passage is no longer in the index (its document '
+                 "was re-indexed or removed): search again.</p>")
+    if path.suffix.lower() == ".pdf":
+        return head + _pdf_body(path, title, page or (hit.page if hit else None) or 1,
+                                hit.text if hit else "", hit) + "</div>"
+    text = index.document_text(doc_id) or ""
+    view = section_view(text, index.document_chunks(doc_id), start, end)
+    heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
+    more = '<p class="reader-more">…</p>'
+    return (head + heading + '<div class="reader-text">' + (more if view.before else "")
+            + view.html + (more if view.after else "") + "</div></div>")
+
+
+def _pdf_body(path: Path, title: str, page: int, passage: str, hit: object) -> str:
+    try:
+        image = render_page(path, page, passage)
+    except ReaderError as exc:
+        return f'<p class="reader-note">{escape(str(exc))}</p>'
+    prev = (f'<button type="button" class="reader-page" data-page="{image.page - 1}">'
+            "‹ Page</button>" if image.page > 1 else "")
+    nxt = (f'<button type="button" class="reader-page" data-page="{image.page + 1}">'
+           "Page ›</button>" if image.page < image.pages else "")
+    if passage and image.marked:
+        note = "The passage is marked in yellow."
+    elif passage:
+        note = "The passage is not on this page." if not image.note else ""
+    else:
+        note = ""
+    note = " ".join(n for n in (note, image.note) if n)
+    data = base64.b64encode(image.png).decode("ascii")
+    return (f'<div class="reader-pages" data-page="{image.page}" data-pages="{image.pages}">'
+            f'{prev}<span>Page {image.page} of {image.pages}</span>{nxt}</div>'
+            + (f'<p class="reader-note">{escape(note)}</p>' if note else "")
+            + f'<img class="reader-page-image" width="{image.width}" height="{image.height}" '
+            f'alt="Page {image.page} of {escape(title)}" src="data:image/png;base64,{data}">')
+
+
+def ascii_name(name: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                   for c in name)

@@ -1,0 +1,270 @@
+// The page's own behaviour around Gradio: copy a citation, keep a passage in the open
+// evidence pack, read a passage in its source (the reader), and the Evidence pack tab.
+// Every piece of document text arrives as escaped HTML built by the server; this script only
+// moves it into place. One listener per kind of event, on the document, so it survives
+// Gradio re-rendering the results.
+(() => {
+  const PACK_KEY = "evidence-search-pack";
+  const state = {reader: null, card: null};
+
+  const password = () => sessionStorage.getItem("evidence-search-password") || "";
+
+  async function call(method, url, body) {
+    const headers = {"X-Evidence-Password": password()};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response = await fetch(url, {method, headers,
+      body: body === undefined ? undefined : JSON.stringify(body)});
+    if (response.status === 401) {
+      const given = window.prompt("Password for changing evidence packs:");
+      if (given === null) throw new Error("no password given");
+      sessionStorage.setItem("evidence-search-password", given);
+      return call(method, url, body);
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.detail || response.statusText);
+    return data;
+  }
+
+  function toast(text, failed) {
+    let box = document.getElementById("evidence-toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "evidence-toast";
+      box.setAttribute("role", "status");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.className = failed ? "failed" : "";
+    box.hidden = false;
+    clearTimeout(box.timer);
+    box.timer = setTimeout(() => { box.hidden = true; }, 4000);
+  }
+
+  // -- the open pack ---------------------------------------------------------------------
+  const openPackId = () => localStorage.getItem(PACK_KEY) || "";
+  const setOpenPack = (id) => localStorage.setItem(PACK_KEY, String(id || ""));
+
+  async function openPack() {
+    const packs = await call("GET", "/packs");
+    let pack = packs.find((p) => String(p.id) === openPackId()) || packs[0];
+    if (!pack) pack = await call("POST", "/packs", {name: "Evidence pack"});
+    setOpenPack(pack.id);
+    return pack;
+  }
+
+  function searchContext() {
+    const results = document.querySelector("#results .results");
+    const mode = document.querySelector("#mode input:checked");
+    return {question: results ? results.dataset.question || "" : "",
+            mode: mode ? mode.value : ""};
+  }
+
+  async function keep(source, button) {
+    const context = searchContext();
+    try {
+      const pack = await openPack();
+      const kept = await call("POST", `/packs/${pack.id}/items`, {
+        doc_id: source.dataset.doc, start: Number(source.dataset.start),
+        end: Number(source.dataset.end), question: context.question, mode: context.mode});
+      if (button) { button.textContent = "Kept"; button.classList.add("kept"); }
+      toast(`Kept in “${kept.pack.name}” (${kept.pack.count} passage` +
+            `${kept.pack.count === 1 ? "" : "s"}). See the Evidence pack tab.`);
+      refreshPack();
+    } catch (error) {
+      toast(`Not kept: ${error.message}`, true);
+    }
+  }
+
+  // -- the reader ------------------------------------------------------------------------
+  function readerPanel() {
+    let panel = document.getElementById("reader");
+    if (!panel) {
+      panel = document.createElement("div");
+      panel.id = "reader";
+      panel.setAttribute("role", "dialog");
+      panel.setAttribute("aria-modal", "true");
+      panel.setAttribute("aria-label", "Passage in its source");
+      panel.hidden = true;
+      document.body.appendChild(panel);
+    }
+    return panel;
+  }
+
+  async function openReader(source, page) {
+    const panel = readerPanel();
+    state.reader = source;
+    const params = new URLSearchParams({doc: source.dataset.doc, start: source.dataset.start,
+                                        end: source.dataset.end});
+    if (page) params.set("page", String(page));
+    panel.hidden = false;
+    panel.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(`/reader?${params}`);
+      const html = await response.text();
+      if (!response.ok) throw new Error(JSON.parse(html).detail || response.statusText);
+      panel.innerHTML = html;  // built and escaped by the server
+    } catch (error) {
+      panel.innerHTML = "";
+      const note = document.createElement("p");
+      note.className = "reader-note";
+      note.textContent = `Could not open the passage: ${error.message}`;
+      panel.appendChild(note);
+    }
+    panel.removeAttribute("aria-busy");
+    const cards = [...document.querySelectorAll("#results article.hit")];
+    const at = state.card ? cards.indexOf(state.card) : -1;
+    panel.querySelectorAll(".reader-hit").forEach((b) => {
+      const next = at + Number(b.dataset.step);
+      b.disabled = at < 0 || next < 0 || next >= cards.length;
+    });
+    const mark = panel.querySelector("#passage");
+    if (mark) mark.scrollIntoView({block: "center"});
+    const close = panel.querySelector(".reader-close");
+    if (close && !page) close.focus();
+  }
+
+  function closeReader() {
+    const panel = readerPanel();
+    panel.hidden = true;
+    panel.innerHTML = "";
+    if (state.card) {
+      const read = state.card.querySelector("button.read");
+      if (read) read.focus();
+    }
+    state.reader = null;
+  }
+
+  // -- the pack tab ----------------------------------------------------------------------
+  async function refreshPack(offset) {
+    const view = document.querySelector("#pack-tab");
+    if (!view) return;
+    const params = new URLSearchParams();
+    if (openPackId()) params.set("pack", openPackId());
+    if (offset) params.set("offset", String(offset));
+    const response = await fetch(`/packs/view?${params}`);
+    view.innerHTML = await response.text();  // built and escaped by the server
+    const shown = view.querySelector(".pack-view");
+    if (shown && shown.dataset.pack) setOpenPack(shown.dataset.pack);
+  }
+
+  function packView(element) {
+    const view = element.closest(".pack-view");
+    return {view, id: view ? view.dataset.pack : "",
+            offset: view ? Number(view.dataset.offset || 0) : 0};
+  }
+
+  async function packAction(element) {
+    const {view, id, offset} = packView(element);
+    const item = element.closest(".pack-item");
+    const itemUrl = item ? `/packs/${id}/items/${item.dataset.item}` : "";
+    if (element.matches(".pack-create")) {
+      const name = view.querySelector(".pack-new-name").value;
+      const pack = await call("POST", "/packs", {name});
+      setOpenPack(pack.id);
+      toast(`Created “${pack.name}”: Keep adds passages to it.`);
+    } else if (element.matches(".pack-rename")) {
+      const name = window.prompt("New name for this pack:", view.dataset.name);
+      if (name === null) return;
+      await call("PATCH", `/packs/${id}`, {name});
+    } else if (element.matches(".pack-delete")) {
+      if (!window.confirm(`Delete the pack “${view.dataset.name}” and its ` +
+                          `${view.dataset.count} passages?`)) return;
+      await call("DELETE", `/packs/${id}`);
+      setOpenPack("");
+    } else if (element.matches(".pack-up, .pack-down")) {
+      const step = element.matches(".pack-up") ? -1 : 1;
+      await call("PATCH", itemUrl, {position: Number(item.dataset.position) + step});
+    } else if (element.matches(".pack-remove")) {
+      await call("DELETE", itemUrl);
+    } else if (element.matches(".pack-page")) {
+      return refreshPack(Number(element.dataset.offset));
+    } else if (element.matches(".pack-copy")) {
+      const response = await fetch(`/packs/${id}/export?format=txt`);
+      const text = await response.text();
+      try { await navigator.clipboard.writeText(text); }
+      catch (e) {
+        const area = document.createElement("textarea"); area.value = text;
+        document.body.appendChild(area); area.select(); document.execCommand("copy");
+        area.remove();
+      }
+      toast("The pack is copied as text, with its citations.");
+      return;
+    }
+    await refreshPack(offset);
+  }
+
+  // -- one listener per event kind -------------------------------------------------------
+  document.addEventListener("click", async (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    const copy = target.closest("button.copy-cite");
+    if (copy) {
+      const text = copy.dataset.cite;
+      try { await navigator.clipboard.writeText(text); }
+      catch (e) {
+        const area = document.createElement("textarea"); area.value = text;
+        document.body.appendChild(area); area.select(); document.execCommand("copy");
+        area.remove();
+      }
+      copy.textContent = "Copied";
+      setTimeout(() => { copy.textContent = "Copy citation"; }, 1500);
+      return;
+    }
+    const card = target.closest("#results article.hit");
+    if (card && target.closest("button.keep")) return keep(card, target.closest("button"));
+    if (card && target.closest("button.read")) {
+      state.card = card;
+      return openReader(card);
+    }
+    if (target.closest("#reader .reader-close")) return closeReader();
+    if (target.closest("#reader .reader-keep") && state.reader) {
+      return keep(readerPanel().querySelector(".reader-view"), target.closest("button"));
+    }
+    const turn = target.closest("#reader .reader-page");
+    if (turn && state.reader) return openReader(state.reader, Number(turn.dataset.page));
+    const step = target.closest("#reader .reader-hit");
+    if (step && state.card) {
+      const cards = [...document.querySelectorAll("#results article.hit")];
+      const next = cards[cards.indexOf(state.card) + Number(step.dataset.step)];
+      if (next) { state.card = next; return openReader(next); }
+      return;
+    }
+    const packRead = target.closest(".pack-view button.read");
+    if (packRead) { state.card = null; return openReader(packRead); }
+    const packButton = target.closest(".pack-view button");
+    if (packButton) {
+      try { await packAction(packButton); }
+      catch (error) { toast(error.message, true); refreshPack(packView(packButton).offset); }
+    }
+  });
+
+  document.addEventListener("change", async (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    if (target.matches(".pack-view .pack-choice")) {
+      setOpenPack(target.value);
+      return refreshPack();
+    }
+    if (target.matches(".pack-view .pack-note textarea")) {
+      const {id} = packView(target);
+      const item = target.closest(".pack-item");
+      try {
+        await call("PATCH", `/packs/${id}/items/${item.dataset.item}`, {note: target.value});
+        toast("Note saved.");
+      } catch (error) { toast(`Note not saved: ${error.message}`, true); }
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !readerPanel().hidden) closeReader();
+  });
+
+  // The pack tab fills itself when it first appears (Gradio renders tabs lazily).
+  new MutationObserver(() => {
+    const view = document.querySelector("#pack-tab");
+    if (view && !view.dataset.filled) { view.dataset.filled = "1"; refreshPack(); }
+  }).observe(document.documentElement, {childList: true, subtree: true});
+
+  window.evidenceSearch = {refreshPack, openReader, closeReader};
+})();
