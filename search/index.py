@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from search.store import (
     open_store,
 )
 
+T = TypeVar("T")
 SECTION_SEPARATOR = " › "
 DEFAULT_FUSION = Fusion()
 MAX_QUERY_CHARS = 2000  # longer input is cut: the model reads 256 word-pieces anyway
@@ -151,28 +152,32 @@ class Index:
             hits.append(hit)
         return hits
 
+    def read(self, reading: Callable[[ReadView], T]) -> T:
+        """`reading(view)` over one consistent view, once more on a fresh view when a
+        re-index or merge retired it meanwhile (as a search does)."""
+        try:
+            with self.snapshot() as snap:
+                return reading(snap)
+        except StaleSnapshot:
+            with self.snapshot() as snap:
+                return reading(snap)
+
     def documents(self) -> list[StoredDocument]:
-        with self.snapshot() as snap:
-            return snap.documents()
+        return self.read(lambda snap: snap.documents())
 
     def passage(self, doc_id: str, start: int, end: int) -> Hit | None:
         """The stored passage at these offsets of a document (what a card or a script names
         when keeping it), as an unranked Hit; None when the index no longer holds it."""
-        with self.snapshot() as snap:
-            for row in snap.document_chunks(doc_id):
-                if row.start == start and row.end == end:
-                    return _hit(row, 0.0)
-        return None
+        rows = self.document_chunks(doc_id)
+        return next((_hit(r, 0.0) for r in rows if r.start == start and r.end == end), None)
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         """A document's passages in reading order, with their sections and pages."""
-        with self.snapshot() as snap:
-            return snap.document_chunks(doc_id)
+        return self.read(lambda snap: snap.document_chunks(doc_id))
 
     def document_text(self, doc_id: str) -> str | None:
         """A document's clean text as indexed (passage offsets point into it)."""
-        with self.snapshot() as snap:
-            return snap.document_text(doc_id)
+        return self.read(lambda snap: snap.document_text(doc_id))
 
     @property
     def packs_path(self) -> Path:
@@ -184,8 +189,7 @@ class Index:
         return home / "packs.sqlite"
 
     def stats(self) -> IndexStats:
-        with self.snapshot() as snap:
-            return IndexStats.of(snap.stats(), snap.manifest)
+        return self.read(lambda snap: IndexStats.of(snap.stats(), snap.manifest))
 
     # -- writing -------------------------------------------------------------------------
     def refresh(self, paths: Sequence[str | Path] | None = None, *, rebuild: bool = False,

@@ -102,7 +102,11 @@
     try {
       const response = await fetch(`/reader?${params}`);
       const html = await response.text();
-      if (!response.ok) throw new Error(JSON.parse(html).detail || response.statusText);
+      if (!response.ok) {
+        let reason = response.statusText;
+        try { reason = JSON.parse(html).detail || reason; } catch (e) { /* not JSON */ }
+        throw new Error(reason);
+      }
       panel.innerHTML = html;  // built and escaped by the server
     } catch (error) {
       panel.innerHTML = "";
