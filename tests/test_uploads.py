@@ -69,7 +69,8 @@ def test_a_link_asks_for_a_checked_search():
     assert link_search({}, known) is None and link_search({"q": "  "}, known) is None
     assert link_search({"q": " peer   support ", "k": "3", "mode": "lexical",
                         "docs": "corpus/b.pdf,../etc/passwd"}, known) == (
-        "peer support", 3, "lexical", ["corpus/b.pdf"])
+        "peer support", 3, "lexical", ["corpus/b.pdf"], "")
     assert link_search({"q": "x", "k": "500", "mode": "<script>"}, known) == (
-        "x", 20, "hybrid", [])
+        "x", 20, "hybrid", [], "")
+    assert link_search({"q": "x", "section": "  Key   findings "}, known)[4] == "Key findings"
     assert link_search({"q": "x", "k": "many"}, known)[1] == 5

@@ -176,7 +176,7 @@ def test_the_reader_shows_a_pdf_page_with_the_passage_marked(page: Page, server:
     card = page.locator("#results article.hit").first
     expect(card).to_have_attribute("data-doc", "corpus/uploads/uml data model.pdf")
     page_number = int(card.get_attribute("data-page"))
-    card.locator("button.read").click()
+    card.locator("footer button.read").click()
     reader = page.locator("#reader")
     image = reader.locator("img.reader-page-image")
     expect(image).to_be_visible()

@@ -1,0 +1,71 @@
+"""The page's pure parts: the contents list, the pack tab's HTML, section links."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from search.packs import KeptPassage, Pack
+from search.store import StoredChunk, StoredDocument
+from search.web.contents import contents_html, document_sections, section_link
+from search.web.pack_view import PAGE_SIZE, pack_html
+
+
+def chunk(ordinal: int, section: tuple[str, ...]) -> StoredChunk:
+    return StoredChunk(ordinal + 1, "corpus/a.txt", ordinal, 0, 10, None, None, section,
+                       "text", "A", "corpus/a.txt")
+
+
+def test_sections_are_listed_once_in_reading_order_with_their_parents():
+    chunks = [chunk(0, ()), chunk(1, ("Part 1", "Staff")), chunk(2, ("Part 1", "Staff")),
+              chunk(3, ("Part 1", "Leaders")), chunk(4, ("Part 2",))]
+    assert document_sections(chunks) == [("Part 1",), ("Part 1", "Staff"),
+                                         ("Part 1", "Leaders"), ("Part 2",)]
+
+
+def test_a_section_link_searches_that_section_of_that_document():
+    link = section_link("corpus/a b.txt", "Peer support & TRiM")
+    params = urllib.parse.parse_qs(link[1:])
+    assert params == {"q": ["Peer support & TRiM"], "docs": ["corpus/a b.txt"],
+                      "section": ["Peer support & TRiM"]}
+
+
+def test_contents_escape_titles_and_headings():
+    doc = StoredDocument("corpus/x.md", "corpus/x.md", "<script>alert(1)</script>", "s", 0, 2,
+                         {})
+    html = contents_html([doc], {doc.doc_id: [("<img src=x onerror=alert(1)>",)]})
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "1 sections" in html
+
+
+def kept(n: int, status: str = "", note: str = "") -> KeptPassage:
+    return KeptPassage(id=n + 1, pack_id=1, position=n, text=f"passage <b>{n}</b>",
+                       citation=f"Doc, p. {n}", doc_id="corpus/a.txt", title="Doc",
+                       path="corpus/a.txt", page=n, page_end=n, section="S", start=0, end=5,
+                       question="q <i>", mode="hybrid", kept_at="2026-11-30T10:00:00+00:00",
+                       note=note, doc_sha256="x", ocr=False, status=status)
+
+
+def test_the_pack_tab_shows_marks_notes_and_inert_markup():
+    pack = Pack(1, "<script>x</script> & ../p", "t", "t", 2)
+    html = pack_html([pack], pack, [kept(0, "changed since kept", "mine </textarea><b>"),
+                                    kept(1, "document removed")])
+    assert "<script>" not in html and "<b>" not in html and "</textarea><b>" not in html
+    assert "Changed since kept" in html and "Document removed" in html
+    assert html.count('class="read"') == 1  # a removed document cannot be opened
+    assert 'class="pack-up" aria-label="Move passage 1 up" disabled' in html
+    assert 'class="pack-down" aria-label="Move passage 2 down" disabled' in html
+
+
+def test_a_large_pack_pages_through_its_passages():
+    pack = Pack(1, "Big", "t", "t", 10_000)
+    html = pack_html([pack], pack, [kept(n) for n in range(PAGE_SIZE, 2 * PAGE_SIZE)],
+                     offset=PAGE_SIZE)
+    assert f"Passages {PAGE_SIZE + 1}–{2 * PAGE_SIZE} of 10,000" in html
+    assert html.count('<li class="pack-item') == PAGE_SIZE
+    assert 'data-offset="0">‹ Previous' in html and "Next ›" in html
+
+
+def test_without_editing_the_pack_is_read_only():
+    pack = Pack(1, "P", "t", "t", 1)
+    html = pack_html([pack], pack, [kept(0)], editable=False)
+    assert "pack-remove" not in html and "pack-rename" not in html and "readonly" in html
