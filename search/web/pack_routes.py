@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
@@ -59,11 +59,13 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
                 password: str | None) -> APIRouter:
     """The /packs endpoints. `editing()` says why changes are refused (None: allowed);
     when a password is set, changes carry it in the X-Evidence-Password header."""
-    router = APIRouter()
 
     def guard(request: Request) -> None:
         """Changes only from this page or a script: JSON bodies (a cross-site form cannot
-        send them), no foreign Origin, and the password where one is set."""
+        send them), no foreign Origin, and the password where one is set. Runs before the
+        body is read, so a refused request learns why, not what its body lacked."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
         refused = editing()
         if refused:
             raise HTTPException(403, refused)
@@ -76,6 +78,8 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         if password and not hmac.compare_digest(
                 request.headers.get(PASSWORD_HEADER, "").encode(), password.encode()):
             raise HTTPException(401, f"wrong or missing password ({PASSWORD_HEADER} header)")
+
+    router = APIRouter(dependencies=[Depends(guard)])
 
     def call(action: Callable[[], Any]) -> Any:
         try:
@@ -93,8 +97,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         return [asdict(p) for p in store.packs()]
 
     @router.post("/packs", status_code=201)
-    def create_pack(body: NewPack, request: Request) -> dict[str, Any]:
-        guard(request)
+    def create_pack(body: NewPack) -> dict[str, Any]:
         return asdict(call(lambda: store.create(body.name)))
 
     @router.get("/packs/view", response_class=HTMLResponse)
@@ -115,22 +118,19 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         return {"pack": asdict(pack), "items": [asdict(i) for i in items]}
 
     @router.patch("/packs/{pack_id}")
-    def rename_pack(pack_id: int, body: NewPack, request: Request) -> dict[str, Any]:
-        guard(request)
+    def rename_pack(pack_id: int, body: NewPack) -> dict[str, Any]:
         return asdict(call(lambda: store.rename(pack_id, body.name)))
 
     @router.delete("/packs/{pack_id}", status_code=204)
-    def delete_pack(pack_id: int, request: Request) -> Response:
-        guard(request)
+    def delete_pack(pack_id: int) -> Response:
         call(lambda: store.get(pack_id))
         call(lambda: store.delete(pack_id))
         return Response(status_code=204)
 
     @router.post("/packs/{pack_id}/items", status_code=201)
-    def keep(pack_id: int, body: KeepPassage, request: Request) -> dict[str, Any]:
+    def keep(pack_id: int, body: KeepPassage) -> dict[str, Any]:
         """Keep a search hit (its doc_id, start, end) in the pack, with the question it
         answered; the text and citation are read from the index."""
-        guard(request)
         hit = index.passage(body.doc_id, body.start, body.end)
         if hit is None:
             raise HTTPException(404, f"no passage at {body.start}-{body.end} of "
@@ -142,8 +142,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         return {"item": asdict(kept), "pack": asdict(store.get(pack_id))}
 
     @router.patch("/packs/{pack_id}/items/{item_id}")
-    def edit(pack_id: int, item_id: int, body: EditPassage, request: Request) -> dict[str, Any]:
-        guard(request)
+    def edit(pack_id: int, item_id: int, body: EditPassage) -> dict[str, Any]:
         item = owned(pack_id, item_id)
         if body.note is not None:
             item = call(lambda: store.set_note(item_id, body.note or ""))
@@ -152,8 +151,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         return asdict(item)
 
     @router.delete("/packs/{pack_id}/items/{item_id}", status_code=204)
-    def remove(pack_id: int, item_id: int, request: Request) -> Response:
-        guard(request)
+    def remove(pack_id: int, item_id: int) -> Response:
         owned(pack_id, item_id)
         call(lambda: store.remove(item_id))
         return Response(status_code=204)

@@ -1,0 +1,132 @@
+"""The /packs and /reader endpoints in process (real index, real SQLite, real python-docx):
+what a script sees, and what a hostile page or a wrong caller cannot do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import docx
+import pytest
+from fastapi.testclient import TestClient
+
+from search import Index
+from search.web.app import WebConfig, build_app
+from tests.conftest import copy_corpus
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, Index, Path]:
+    base = tmp_path_factory.mktemp("routes")
+    corpus = copy_corpus(base / "corpus")
+    index = Index(base / "index")
+    assert index.refresh([corpus]).ok
+    client = TestClient(build_app(WebConfig(index_dir=base / "index", corpus_dir=corpus)))
+    return client, index, corpus
+
+
+def hits(index: Index, question: str, k: int = 3):
+    return index.search(question, k=k)
+
+
+def keep(client: TestClient, pack: int, hit, question: str = "q", note: str = ""):
+    return client.post(f"/packs/{pack}/items", headers=JSON, json={
+        "doc_id": hit.doc_id, "start": hit.start, "end": hit.end, "question": question,
+        "note": note})
+
+
+def test_a_script_builds_and_exports_a_pack(site):
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Script pack"}).json()
+    found = hits(index, "How many Met officers are in regular psychological monitoring?")
+    for n, hit in enumerate(found):
+        assert keep(client, pack["id"], hit, "monitoring?", f"note {n}").status_code == 201
+    again = keep(client, pack["id"], found[0])  # the same passage is not kept twice
+    assert again.json()["pack"]["count"] == 3
+    listed = client.get(f"/packs/{pack['id']}").json()
+    assert [i["text"] for i in listed["items"]] == [h.text for h in found]
+    assert [i["note"] for i in listed["items"]] == ["note 0", "note 1", "note 2"]
+    assert all(i["status"] == "" for i in listed["items"])
+    word = client.get(f"/packs/{pack['id']}/export?format=docx")
+    assert word.headers["content-disposition"] == \
+        'attachment; filename="evidence-pack-script-pack.docx"'
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(word.content)).paragraphs)
+    assert all(h.citation in text for h in found) and "note 2" in text
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(f"/packs/{pack['id']}/export?format=csv").text)))
+    assert [r["citation"] for r in rows] == [h.citation for h in found]
+    markdown = client.get(f"/packs/{pack['id']}/export?format=md").text
+    assert found[0].citation in markdown
+    assert client.get(f"/packs/{pack['id']}/export?format=exe").status_code == 400
+
+
+def test_moves_notes_and_removals_keep_the_order_dense(site):
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Order"}).json()
+    items = [keep(client, pack["id"], h).json()["item"] for h in hits(index, "TRiM", 3)]
+    moved = client.patch(f"/packs/{pack['id']}/items/{items[2]['id']}", headers=JSON,
+                         json={"position": 0}).json()
+    assert moved["position"] == 0
+    assert client.delete(f"/packs/{pack['id']}/items/{items[0]['id']}").status_code == 204
+    listed = client.get(f"/packs/{pack['id']}").json()["items"]
+    assert [i["id"] for i in listed] == [items[2]["id"], items[1]["id"]]
+    assert [i["position"] for i in listed] == [0, 1]
+    other = client.post("/packs", headers=JSON, json={"name": "Other"}).json()
+    wrong = client.patch(f"/packs/{other['id']}/items/{items[1]['id']}", headers=JSON,
+                         json={"note": "x"})
+    assert wrong.status_code == 404  # an item is edited through its own pack only
+
+
+def test_bad_requests_get_a_clear_refusal_and_change_nothing(site):
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Guarded"}).json()
+    hit = hits(index, "wellbeing support vehicles", 1)[0]
+    body = {"doc_id": hit.doc_id, "start": hit.start, "end": hit.end}
+    # another web site posting into the user's pack
+    foreign = client.post(f"/packs/{pack['id']}/items", json=body,
+                          headers={**JSON, "Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+    # a plain form post (what a hostile page can send without asking)
+    form = client.post(f"/packs/{pack['id']}/items", data=body)
+    assert form.status_code == 415
+    # a passage the index does not hold
+    missing = client.post(f"/packs/{pack['id']}/items", headers=JSON,
+                          json={**body, "start": hit.start + 1})
+    assert missing.status_code == 404 and "search again" in missing.json()["detail"]
+    taken = client.post("/packs", headers=JSON, json={"name": "guarded"})
+    assert taken.status_code == 400 and "guarded" in taken.json()["detail"].lower()
+    assert client.post("/packs", headers=JSON, json={"name": "   "}).status_code == 400
+    assert client.get("/packs/99999").status_code == 404
+    assert client.get(f"/packs/{pack['id']}").json()["items"] == []
+
+
+def test_packs_are_read_only_on_an_open_network_address(tmp_path: Path, corpus_index: Index):
+    config = WebConfig(index_dir=corpus_index.location, corpus_dir=tmp_path, host="0.0.0.0")
+    client = TestClient(build_app(config))
+    refused = client.post("/packs", headers=JSON, json={"name": "x"})
+    assert refused.status_code == 403 and "EVIDENCE_SEARCH_PASSWORD" in refused.json()["detail"]
+    guarded = TestClient(build_app(WebConfig(index_dir=corpus_index.location,
+                                             corpus_dir=tmp_path, host="0.0.0.0",
+                                             password="s3cret")))
+    assert guarded.post("/packs", headers=JSON, json={"name": "x"}).status_code == 401
+    made = guarded.post("/packs", json={"name": "with password"},
+                        headers={**JSON, "X-Evidence-Password": "s3cret"})
+    assert made.status_code == 201
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_reader_marks_a_text_passage_and_refuses_what_is_not_in_the_corpus(site):
+    client, index, _ = site
+    hit = hits(index, "How many Met officers are in regular psychological monitoring?", 1)[0]
+    html = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start,
+                                         "end": hit.end}).text
+    assert html.count('id="passage"') == 1 and "Circa 11,000" in html
+    assert client.get("/reader", params={"doc": "../etc/passwd", "start": 0,
+                                         "end": 5}).status_code == 404
+    gone = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start + 1,
+                                         "end": hit.end})
+    assert gone.status_code == 200 and "no longer in the index" in gone.text
