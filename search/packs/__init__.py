@@ -1,0 +1,29 @@
+"""Evidence packs: passages kept from searches into named packs, stored in SQLite beside the
+index, and exported as a cited DOCX, Markdown, CSV or plain text.
+
+    store = PackStore(index_dir / "packs.sqlite3")
+    pack = store.create("Committee briefing")
+    store.keep(pack.id, hit, question="what peer support do officers get?", mode="hybrid")
+    items = mark_status(store.items(pack.id), {d.doc_id: d.sha256 for d in index.documents()})
+    data = to_docx(store.get(pack.id), items, made="12 June 2026")
+"""
+
+from search.packs.export import pack_file_stem, to_csv, to_docx, to_markdown, to_text
+from search.packs.records import (
+    CHANGED,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_PACK_PASSAGES,
+    REMOVED,
+    KeptPassage,
+    Pack,
+    PackError,
+    mark_status,
+)
+from search.packs.store import PackStore
+
+__all__ = [
+    "CHANGED", "MAX_NAME_CHARS", "MAX_NOTE_CHARS", "MAX_PACK_PASSAGES", "REMOVED", "KeptPassage",
+    "Pack", "PackError", "PackStore", "mark_status", "pack_file_stem", "to_csv", "to_docx",
+    "to_markdown", "to_text",
+]

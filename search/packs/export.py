@@ -1,0 +1,340 @@
+"""An evidence pack as files: DOCX, Markdown, CSV and plain text, each quoting every passage
+verbatim with a numbered citation and ending with the list of sources.
+
+Pure functions of a Pack and its items (already passed through mark_status). Everything in a
+pack is untrusted: names and notes are typed by people, passages come from documents that can
+say anything. So Markdown is escaped to be inert, CSV cells cannot start a formula, DOCX drops
+the few characters XML cannot hold, and file names come from pack_file_stem, never the name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import docx
+from docx.shared import Cm, Length, Pt
+from lxml import etree
+
+from search.packs.records import CHANGED, REMOVED, KeptPassage, Pack
+
+STEM_PREFIX = "evidence-pack"
+MAX_STEM_CHARS = 60
+
+MARKS = {
+    CHANGED: ("Changed since kept", "the document was re-indexed and has changed since this "
+              "passage was kept; check the quote against it"),
+    REMOVED: ("Document removed", "the document is no longer in the index; the passage is "
+              "kept as it was"),
+}
+OCR_MARK = ("From OCR of a scanned page", "check the quote")
+
+CSV_COLUMNS = ("position", "citation", "title", "page", "page_end", "section", "text", "note",
+               "question", "status", "kept_at", "doc_id", "start", "end", "ocr")
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def pack_file_stem(name: str) -> str:
+    """A file name stem for a pack's exports ("evidence-pack-<slug>"): ASCII lowercase letters,
+    digits and dashes only, so no name can reach outside the download folder."""
+    ascii_name = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    slug = slug[:MAX_STEM_CHARS - len(STEM_PREFIX) - 1].rstrip("-")
+    return f"{STEM_PREFIX}-{slug}" if slug else STEM_PREFIX
+
+
+@dataclass
+class Source:
+    """One cited document in the source list, numbered by first appearance in the pack."""
+
+    number: int
+    doc_id: str
+    title: str
+    path: str
+    pages: list[tuple[int, int]] = field(default_factory=list)  # cited spans, inclusive
+    removed: bool = False
+
+    def pages_text(self) -> str:
+        """The cited pages as "p. 3" or "pp. 3, 5–7"; "" for documents without pages."""
+        runs: list[list[int]] = []
+        for first, last in sorted(self.pages):
+            if runs and first <= runs[-1][1] + 1:
+                runs[-1][1] = max(runs[-1][1], last)
+            else:
+                runs.append([first, last])
+        parts = [str(a) if a == b else f"{a}–{b}" for a, b in runs]
+        if not parts:
+            return ""
+        return ("p. " if parts == [str(runs[0][0])] else "pp. ") + ", ".join(parts)
+
+    def line(self) -> str:
+        """The entry after its number: title, file, doc id, pages cited."""
+        parts = [self.title or self.doc_id]
+        if self.path and self.path != self.doc_id:
+            parts.append(f"file: {self.path}")
+        parts.append(f"doc id: {self.doc_id}")
+        if self.pages:
+            parts.append(f"cited at {self.pages_text()}")
+        if self.removed:
+            parts.append("no longer in the index")
+        return " · ".join(parts)
+
+
+def sources(items: Sequence[KeptPassage]) -> dict[str, Source]:
+    """Each cited document once, by doc id, numbered 1.. in the order first cited."""
+    found: dict[str, Source] = {}
+    for item in items:
+        source = found.get(item.doc_id)
+        if source is None:
+            source = found[item.doc_id] = Source(len(found) + 1, item.doc_id, item.title,
+                                                 item.path)
+        if item.page is not None:
+            last = item.page_end if item.page_end is not None else item.page
+            source.pages.append((item.page, max(item.page, last)))
+        source.removed = source.removed or item.status == REMOVED
+    return found
+
+
+def marks(item: KeptPassage) -> list[tuple[str, str]]:
+    """What a reader must know before quoting: (label, explanation) pairs."""
+    out = [MARKS[item.status]] if item.status in MARKS else []
+    if item.ocr:
+        out.append(OCR_MARK)
+    return out
+
+
+def summary(items: Sequence[KeptPassage], made: str = "") -> str:
+    """The line under the title: when the pack was made, how many passages and documents."""
+    n, docs = len(items), len({item.doc_id for item in items})
+    counts = (f"{n:,} passage{'s' if n != 1 else ''} from {docs:,} "
+              f"document{'s' if docs != 1 else ''}")
+    return f"Made {made} · {counts}" if made else counts
+
+
+def question_line(item: KeptPassage) -> str:
+    mode = f" ({item.mode} search)" if item.mode else ""
+    return f"{item.question}{mode}" if item.question else f"not recorded{mode}"
+
+
+# DOCX
+
+
+def xml_safe(text: str) -> str:
+    """Text without the control characters XML 1.0 cannot hold (python-docx raises on them);
+    everything else, newlines and tabs included, is kept."""
+    return _NOT_XML.sub("", text)
+
+
+def to_docx(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> bytes:
+    """The pack as a Word document: title, summary, each passage quoted verbatim under
+    "n. citation" with its [source] reference, question, note and marks, then Sources."""
+    out = _DocxWriter()
+    styles = out.document.styles
+    quote = styles["Quote"]
+    quote.paragraph_format.left_indent = Cm(1)
+    quote.paragraph_format.right_indent = Cm(1)
+    heading, subheading = styles["Heading 1"].style_id, styles["Heading 2"].style_id
+    out.document.core_properties.title = xml_safe(pack.name)
+    out.document.core_properties.comments = xml_safe(summary(items, made))
+    out.paragraph(pack.name, styles["Title"].style_id)
+    out.paragraph(summary(items, made))
+    cited = sources(items)
+    if not items:
+        out.paragraph("No passages kept yet.")
+    for n, item in enumerate(items, start=1):
+        out.paragraph(f"{n}. {item.citation}", subheading)
+        out.paragraph(item.text, quote.style_id)
+        out.labelled(f"[{cited[item.doc_id].number}] ", item.citation)
+        out.labelled("Question: ", question_line(item))
+        if item.note:
+            out.labelled("Note: ", item.note)
+        for label, why in marks(item):
+            out.labelled(f"{label}: ", why)
+    if cited:
+        out.paragraph("Sources", heading)
+        for source in cited.values():
+            out.labelled(f"[{source.number}] ", source.line(), space_after=SOURCE_SPACING)
+    return out.save()
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_PRESERVE = ("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+_RUN_BREAKS = re.compile(r"(\r\n|\n|\r|\t)")
+SOURCE_SPACING = Pt(4)
+
+
+class _DocxWriter:
+    """Writes paragraphs into a new python-docx Document as WordprocessingML elements.
+
+    Document.add_paragraph searches all of the body's children for the section properties on
+    every call, and python-docx's run and style setters walk the styles each time, which
+    made a 10,000-passage pack take minutes. Here the section properties are lifted off while
+    writing and put back at the end, and each paragraph is appended with its style id, runs,
+    line breaks and tabs as Word stores them.
+    """
+
+    def __init__(self) -> None:
+        self.document = docx.Document()
+        self._body = self.document.element.body
+        self._sections = self._body.sectPr
+        if self._sections is not None:
+            self._body.remove(self._sections)
+
+    def paragraph(self, text: str = "", style_id: str | None = None,
+                  space_after: Length | None = None) -> etree._Element:
+        element = etree.SubElement(self._body, f"{_W}p")
+        if style_id is not None or space_after is not None:
+            properties = etree.SubElement(element, f"{_W}pPr")
+            if style_id is not None:
+                etree.SubElement(properties, f"{_W}pStyle").set(f"{_W}val", style_id)
+            if space_after is not None:  # in twentieths of a point
+                etree.SubElement(properties, f"{_W}spacing").set(
+                    f"{_W}after", str(round(space_after.pt * 20)))
+        if text:
+            self.run(element, text)
+        return element
+
+    def labelled(self, label: str, text: str, space_after: Length | None = None) -> None:
+        """A paragraph starting with a bold label: "Note: …", "[2] …"."""
+        element = self.paragraph(space_after=space_after)
+        self.run(element, label, bold=True)
+        self.run(element, text)
+
+    @staticmethod
+    def run(paragraph: etree._Element, text: str, bold: bool = False) -> None:
+        """A run of text; newlines become line breaks and tabs tabs, as Word keeps them."""
+        run = etree.SubElement(paragraph, f"{_W}r")
+        if bold:
+            etree.SubElement(etree.SubElement(run, f"{_W}rPr"), f"{_W}b")
+        for piece in _RUN_BREAKS.split(xml_safe(text)):
+            if piece == "\t":
+                etree.SubElement(run, f"{_W}tab")
+            elif piece in ("\n", "\r", "\r\n"):
+                etree.SubElement(run, f"{_W}br")
+            elif piece:
+                element = etree.SubElement(run, f"{_W}t")
+                element.set(*_PRESERVE)
+                element.text = piece
+
+    def save(self) -> bytes:
+        if self._sections is not None:
+            self._body.append(self._sections)
+            self._sections = None
+        buffer = io.BytesIO()
+        self.document.save(buffer)
+        return buffer.getvalue()
+
+
+# Markdown
+
+_MD_INLINE = re.compile(r"([\\`*_\[\]#|~$])")
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])")
+
+
+def md_escape(text: str) -> str:
+    """One line of untrusted text made inert in Markdown: `<` and entity-like `&` become
+    entities and Markdown punctuation is backslash-escaped, so no tag, link, image, emphasis,
+    code span, code block, table, heading, quote or list can form; rendered, it reads as the
+    same words (leading spaces go: rendered HTML drops them anyway)."""
+    text = _MD_ENTITY.sub("&amp;", text.lstrip()).replace("<", "&lt;")  # 4 spaces: code
+    text = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(_line_start, text)
+
+
+def _line_start(match: re.Match[str]) -> str:
+    space, lead = match.group(1), match.group(2)
+    if lead == ">":
+        return space + "&gt;"
+    if lead[0].isdigit():  # "1. " or "1) " would start a list
+        return space + lead[:-1] + "\\" + lead[-1]
+    return space + "\\" + lead
+
+
+def md_lines(text: str, prefix: str = "") -> list[str]:
+    """Multi-line text as escaped Markdown lines, each behind `prefix` ("> " quotes them all,
+    so a passage cannot end its block quote early). A line followed by another ends in a hard
+    break, so lists and short lines in a passage keep their shape when rendered."""
+    lines = [md_escape(line).rstrip() for line in text.splitlines()] or [""]
+    out = []
+    for n, line in enumerate(lines):
+        if line and n + 1 < len(lines) and lines[n + 1]:
+            out.append(prefix + line + "  ")
+        else:
+            out.append((prefix + line).rstrip(" "))
+    return out
+
+
+def to_markdown(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str:
+    """The pack as Markdown with the same content as the DOCX; nothing in it renders as
+    markup, whatever the name, notes or passages hold."""
+    cited = sources(items)
+    lines = [f"# {md_escape(pack.name)}", "", md_escape(summary(items, made)), ""]
+    if not items:
+        lines += ["No passages kept yet.", ""]
+    for n, item in enumerate(items, start=1):
+        number = cited[item.doc_id].number
+        lines += [f"## {n}. {md_escape(item.citation)}", "", *md_lines(item.text, "> "), "",
+                  f"[{number}] {md_escape(item.citation)}", "",
+                  f"*Question:* {md_escape(question_line(item))}", ""]
+        if item.note:
+            note = md_lines(item.note)
+            lines += [f"**Note:** {note[0]}", *note[1:], ""]
+        for label, why in marks(item):
+            lines += [f"**{label}:** {md_escape(why)}", ""]
+    if cited:
+        lines += ["## Sources", ""]
+        lines += [f"[{s.number}] {md_escape(s.line())}  " for s in cited.values()]
+        lines[-1] = lines[-1].rstrip()
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# CSV
+
+
+def csv_cell(value: object) -> object:
+    """Spreadsheets run a cell starting with = + - @ (or a tab or CR before one) as a formula:
+    such text gets a leading apostrophe. Numbers and empty cells pass unchanged."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def to_csv(pack: Pack, items: Sequence[KeptPassage]) -> str:
+    """One row per passage in pack order; `position` counts from 1 like the other exports."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for n, item in enumerate(items, start=1):
+        writer.writerow([csv_cell(v) for v in (
+            n, item.citation, item.title, item.page, item.page_end, item.section, item.text,
+            item.note, item.question, item.status, item.kept_at, item.doc_id, item.start,
+            item.end, item.ocr)])
+    return buffer.getvalue()
+
+
+# Plain text
+
+
+def to_text(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str:
+    """The pack as plain text for "copy as text": each passage in double quotes with its
+    [source] number, then the numbered source list."""
+    cited = sources(items)
+    lines = [pack.name, summary(items, made), ""]
+    if not items:
+        lines += ["No passages kept yet.", ""]
+    for n, item in enumerate(items, start=1):
+        lines += [f"{n}. {item.citation}", f'"{item.text}" [{cited[item.doc_id].number}]',
+                  f"Question: {question_line(item)}"]
+        if item.note:
+            lines.append(f"Note: {item.note}")
+        lines += [f"{label}: {why}" for label, why in marks(item)]
+        lines.append("")
+    if cited:
+        lines += ["Sources", *(f"[{s.number}] {s.line()}" for s in cited.values())]
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,70 @@
+"""What an evidence pack holds: Pack and KeptPassage records, the refusal PackError, and
+mark_status, which compares kept passages with the index as it is now."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+MAX_PACK_PASSAGES = 10_000  # beyond this a pack is refused more: a briefing, not an archive
+MAX_NAME_CHARS = 100
+MAX_NOTE_CHARS = 4_000
+
+CHANGED = "changed since kept"  # the document was re-indexed with other content
+REMOVED = "document removed"  # the document is no longer in the index; the text is kept
+
+
+class PackError(ValueError):
+    """A refused pack operation: one line naming the field or pack and the reason."""
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A named set of kept passages; `count` is how many it holds now."""
+
+    id: int
+    name: str
+    created_at: str  # ISO 8601 UTC
+    updated_at: str
+    count: int
+
+
+@dataclass(frozen=True)
+class KeptPassage:
+    """One passage kept into a pack, with what is needed to quote, cite and re-check it."""
+
+    id: int
+    pack_id: int
+    position: int  # 0-based order in the pack, dense 0..n-1
+    text: str  # verbatim passage text
+    citation: str  # as the search gave it
+    doc_id: str
+    title: str
+    path: str
+    page: int | None
+    page_end: int | None
+    section: str
+    start: int
+    end: int
+    question: str  # the question it answered
+    mode: str  # search mode used, may be ""
+    kept_at: str  # ISO 8601 UTC
+    note: str  # the user's note, "" by default
+    doc_sha256: str  # fingerprint of the document when kept ("" if unknown)
+    ocr: bool  # text read by OCR from a scanned page
+    status: str = ""  # set by mark_status: "", CHANGED or REMOVED
+
+
+def mark_status(items: Sequence[KeptPassage], documents: Mapping[str, str]) -> list[KeptPassage]:
+    """The items with `status` set against the index now (`documents` = {doc_id: sha256}): a
+    reader must see when a quote may no longer match its source."""
+    marked = []
+    for item in items:
+        if item.doc_id not in documents:
+            status = REMOVED
+        elif item.doc_sha256 and documents[item.doc_id] != item.doc_sha256:
+            status = CHANGED
+        else:
+            status = ""
+        marked.append(item if item.status == status else replace(item, status=status))
+    return marked
