@@ -55,6 +55,8 @@ lint: install
 bench: install browser
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_web.py
+	$(BIN)/python benchmarks/bench_reader.py
+	$(BIN)/python benchmarks/bench_packs.py
 	$(BIN)/python benchmarks/bench_backends.py
 	$(BIN)/python benchmarks/bench_batching.py
 	$(BIN)/python benchmarks/bench_models.py

@@ -5,7 +5,11 @@
 2. the median (and p90) time from the Enter key press to the result cards painted, over 20
    questions with 5 results, timed inside the page (keydown to the second animation frame
    after the cards appear: what a person sees), beside the time the search itself takes in
-   the library for the same questions (the rest is Gradio's round trip and rendering).
+   the library for the same questions (the rest is Gradio's round trip and rendering);
+3. the reader: from a click on "Read in context" (then on "Next hit" inside the reader) to the
+   PDF page image with the passage marked decoded and painted, over real PDFs added to the
+   corpus (timed inside the page the same way);
+4. keeping a passage: from the click on Keep to the pack's confirmation on screen.
 
     python benchmarks/bench_web.py [--screenshot docs/screenshot.png]
 """
@@ -28,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ask, free_port  # noqa: E402
+from tests.conftest import SHARED  # noqa: E402
 
 # Armed before Enter is pressed: resolves with milliseconds from the keydown to the second
 # frame painted after the cards for this question appear.
@@ -59,6 +64,66 @@ def painted_ms(page: object, question: str) -> float:
     return float(page.evaluate("() => window.__painted"))  # type: ignore[attr-defined]
 
 
+# Armed before a reader button is clicked: milliseconds from the click to the second frame
+# after a new page image (decoded) is in the reader.
+READER_JS = """(selector) => { window.__read = new Promise(resolve => {
+  const old = document.querySelector('#reader img.reader-page-image');
+  const clicked = performance.now();
+  const watch = new MutationObserver(async () => {
+    const img = document.querySelector('#reader img.reader-page-image');
+    if (!img || img === old) return;
+    watch.disconnect();
+    await img.decode();
+    requestAnimationFrame(() => requestAnimationFrame(
+      () => resolve(performance.now() - clicked)));
+  });
+  watch.observe(document.body, {childList: true, subtree: true});
+  document.querySelector(selector).click();
+}); }"""
+
+KEEP_JS = """() => new Promise(resolve => {
+  const toast = document.getElementById('evidence-toast');
+  const before = toast ? toast.textContent : '';
+  const clicked = performance.now();
+  const watch = new MutationObserver(() => {
+    const now = document.getElementById('evidence-toast');
+    if (now && !now.hidden && now.textContent !== before && now.textContent.startsWith('Kept')) {
+      watch.disconnect();
+      requestAnimationFrame(() => resolve(performance.now() - clicked));
+    }
+  });
+  watch.observe(document.body, {childList: true, subtree: true, characterData: true});
+  const buttons = [...document.querySelectorAll('#results button.keep:not(.kept)')];
+  buttons[0].click();
+})"""
+
+READER_PDFS = ["pypdf-resources/GeoBase_NHNC1_Data_Model_UML_EN.pdf",
+               "pypdf-resources/Seige_of_Vicksburg_Sample_OCR.pdf"]
+READER_QUESTIONS = ["data model of the hydro network", "water bodies and watercourses",
+                    "the siege of Vicksburg", "Confederate army surrender"]
+
+
+def reader_ms(page: object, url: str) -> list[float]:
+    """Open the reader on the first PDF hit of each question, then step through the others
+    with Next hit: each step renders and marks a page."""
+    from urllib.parse import urlencode
+
+    out: list[float] = []
+    for question in READER_QUESTIONS:
+        page.goto(url + "?" + urlencode({"q": question, "k": 8,  # type: ignore[attr-defined]
+                                         "docs": ",".join(f"corpus/pdfs/{Path(p).name}"
+                                                          for p in READER_PDFS)}))
+        page.wait_for_selector("#results article.hit")  # type: ignore[attr-defined]
+        page.evaluate(READER_JS, "#results article.hit footer button.read")  # type: ignore
+        out.append(float(page.evaluate("() => window.__read")))  # type: ignore[attr-defined]
+        while page.locator(  # type: ignore[attr-defined]
+                "#reader button.reader-hit[data-step='1']:not([disabled])").count():
+            page.evaluate(READER_JS, "#reader button.reader-hit[data-step='1']")  # type: ignore
+            out.append(float(page.evaluate("() => window.__read")))  # type: ignore
+        page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    return out
+
+
 def library_ms(index_dir: Path) -> list[float]:
     """The same questions through `Index.search` in this process (warm), for the split."""
     from search import Index
@@ -86,6 +151,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     shutil.copytree(ROOT / "corpus", work / "corpus")
+    (work / "corpus" / "pdfs").mkdir()
+    for pdf in READER_PDFS:
+        shutil.copy(SHARED / "pdfs" / pdf, work / "corpus" / "pdfs" / Path(pdf).name)
     subprocess.run([sys.executable, "-m", "search", "index", str(work / "corpus"), "--index",
                     str(work / "index"), "-q"], check=True, cwd=ROOT)
     work_index = work / "index"
@@ -112,6 +180,12 @@ def main() -> None:
             ask(page, QUESTIONS[0])
             answered = time.perf_counter() - started
             times = [painted_ms(page, q) for q in QUESTIONS]
+            page.evaluate("() => { localStorage.removeItem('evidence-search-pack'); }")
+            keeps = []
+            for q in QUESTIONS[:10]:
+                ask(page, q)
+                keeps.append(float(page.evaluate(KEEP_JS)))
+            reads = reader_ms(page, url)
             if args.screenshot:
                 ask(page, "What peer support do Met officers get after a traumatic incident?")
                 page.wait_for_timeout(1000)  # let the fade-in finish
@@ -127,7 +201,12 @@ def main() -> None:
               "enter_to_cards_painted_ms_median": round(statistics.median(times), 1),
               "enter_to_cards_painted_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
               "search_in_library_ms_median": round(statistics.median(search), 1),
-              "questions": len(times)}
+              "questions": len(times),
+              "reader_pdf_page_marked_ms_median": round(statistics.median(reads), 1),
+              "reader_pdf_page_marked_ms_p90": round(sorted(reads)[int(0.9 * (len(reads) - 1))],
+                                                     1),
+              "reader_opens": len(reads),
+              "keep_to_confirmed_ms_median": round(statistics.median(keeps), 1)}
     shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -220,7 +220,7 @@ class WebSettings:
     host: str = "127.0.0.1"  # this machine only
     port: int = 7860
     corpus: str = DEFAULT_CORPUS_DIR
-    max_upload_mb: float = 50 * 1024 * 1024 / 1_000_000  # 50 MiB
+    max_upload_mb: float = 50.0  # MB (10^6 bytes), as the page and README say
     password: str | None = None  # required for upload and re-index when set
 
     @classmethod

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from search.config import SUPPORTED_SUFFIXES
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_BYTES = 50_000_000  # 50 MB, as the page and the README say
 UPLOAD_FOLDER = "uploads"
 
 
