@@ -37,7 +37,9 @@ HELP = (
     "what you need) · **possible match**: it may answer, read it · **weak match**: the "
     "closest passage, probably not an answer · **from OCR**: read from a scanned page, "
     "check the quote against the page. "
-    "Marked sentences are the ones that answer. Modes: *hybrid* (default) weighs meaning and "
+    "Marked sentences are the ones that answer. Click a citation to read the passage in its "
+    "source; **Keep** adds it to your evidence pack (the Evidence pack tab exports it with "
+    "citations). Modes: *hybrid* (default) weighs meaning and "
     "exact words per question; *semantic* matches meaning only; *lexical* exact words only. "
     "For a large archive index with the fast model (`--model fast`, the default); "
     "`--model quality` finds more answers to everyday-worded questions but indexes about "
@@ -498,7 +500,9 @@ def build_blocks(app: App) -> gr.Blocks:
                 with gr.Row():
                     k = gr.Slider(1, 20, value=5, step=1, label="Results", elem_id="k")
                     mode = gr.Radio(list(MODES), value="hybrid", label="Search mode",
-                                    elem_id="mode")
+                                    elem_id="mode",
+                                    info="hybrid: meaning and exact words (default) · "
+                                         "semantic: meaning only · lexical: exact words only")
                     grouped = gr.Checkbox(False, label="Group by document", elem_id="group",
                                           info="what each document says, side by side")
                 with gr.Row():
@@ -507,7 +511,6 @@ def build_blocks(app: App) -> gr.Blocks:
                     section = gr.Textbox(label="Only sections whose heading contains",
                                          elem_id="section", max_length=300,
                                          placeholder="e.g. a heading from the Documents tab")
-                gr.Markdown(HELP, elem_id="help")
             results = gr.HTML(elem_id="results")
             with gr.Row():
                 md_file = gr.DownloadButton("Download these results (Markdown)", visible=False,
@@ -516,6 +519,7 @@ def build_blocks(app: App) -> gr.Blocks:
                                              elem_id="download-csv")
             examples = gr.Examples(examples_list or ["staff wellbeing support"],
                                    inputs=[question], label="Examples from your documents")
+            gr.Markdown(HELP, elem_id="help")
             inputs = [question, k, mode, documents, grouped, section]
             outputs = [results, md_file, csv_file]
             for trigger in (question.submit, ask.click):
