@@ -76,8 +76,11 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
         return head + _pdf_body(path, title, page or (hit.page if hit else None) or 1,
                                 hit.text if hit else "", hit) + "</div>"
     text = index.document_text(doc_id) or ""
-    view = section_view(text, index.document_chunks(doc_id), start, end)
+    view = section_view(text, index.document_chunks(doc_id), start, end,
+                        passage=hit.text if hit else "")
     heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
+    if view.note:
+        heading += f'<p class="reader-note">{escape(view.note)}</p>'
     more = '<p class="reader-more">…</p>'
     return (head + heading + '<div class="reader-text">' + (more if view.before else "")
             + view.html + (more if view.after else "") + "</div></div>")
