@@ -27,6 +27,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -106,8 +108,6 @@ READER_QUESTIONS = ["data model of the hydro network", "water bodies and waterco
 def reader_ms(page: object, url: str) -> list[float]:
     """Open the reader on the first PDF hit of each question, then step through the others
     with Next hit: each step renders and marks a page."""
-    from urllib.parse import urlencode
-
     out: list[float] = []
     for question in READER_QUESTIONS:
         page.goto(url + "?" + urlencode({"q": question, "k": 8,  # type: ignore[attr-defined]
@@ -122,6 +122,42 @@ def reader_ms(page: object, url: str) -> list[float]:
             out.append(float(page.evaluate("() => window.__read")))  # type: ignore
         page.keyboard.press("Escape")  # type: ignore[attr-defined]
     return out
+
+
+def screenshots(page: object, url: str, path: Path) -> None:
+    """The README's pictures: results (path), the reader on a PDF page (path-reader.png) and
+    an evidence pack with notes (path-pack.png)."""
+    pg: Any = page
+    pg.goto(url)
+    pg.wait_for_selector("#question textarea")
+    question = "What peer support do Met officers get after a traumatic incident?"
+    ask(pg, question)
+    pg.wait_for_timeout(1000)  # let the fade-in finish
+    pg.screenshot(path=str(path))
+    pg.evaluate("() => localStorage.removeItem('evidence-search-pack')")
+    created = pg.evaluate("""async () => {
+      const r = await fetch('/packs', {method: 'POST', headers: {'Content-Type':
+        'application/json'}, body: JSON.stringify({name: 'Briefing: peer support'})});
+      const pack = await r.json();
+      localStorage.setItem('evidence-search-pack', String(pack.id)); return pack.id; }""")
+    assert created
+    for n in (0, 1):
+        pg.locator("#results article.hit").nth(n).locator("button.keep").click()
+        pg.wait_for_selector(f"#results article.hit:nth-of-type({n + 1}) button.keep.kept")
+    pg.get_by_role("tab", name="Evidence pack").click()
+    note = pg.locator("#pack-tab .pack-item").first.locator("textarea")
+    note.fill("Lead example for the committee: peer support with early debriefing.")
+    note.blur()
+    pg.wait_for_timeout(600)
+    pg.screenshot(path=str(path.with_name(path.stem + "-pack.png")))
+    pg.get_by_role("tab", name="Ask").click()
+    pg.goto(url + "?" + urlencode({"q": "why did the city surrender after the siege", "k": 5,
+                                   "docs": f"corpus/pdfs/{Path(READER_PDFS[1]).name}"}))
+    pg.wait_for_selector("#results article.hit")
+    pg.locator("#results article.hit").first.locator("footer button.read").click()
+    pg.wait_for_selector("#reader img.reader-page-image")
+    pg.wait_for_timeout(500)
+    pg.screenshot(path=str(path.with_name(path.stem + "-reader.png")))
 
 
 def library_ms(index_dir: Path) -> list[float]:
@@ -187,9 +223,7 @@ def main() -> None:
                 keeps.append(float(page.evaluate(KEEP_JS)))
             reads = reader_ms(page, url)
             if args.screenshot:
-                ask(page, "What peer support do Met officers get after a traumatic incident?")
-                page.wait_for_timeout(1000)  # let the fade-in finish
-                page.screenshot(path=str(args.screenshot))
+                screenshots(page, url, args.screenshot)
             browser.close()
     finally:
         proc.terminate()

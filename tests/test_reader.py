@@ -184,6 +184,8 @@ def test_cited_pdf_page_marks_the_passage_lines_where_its_words_are(library):
     assert rows and rows <= allowed  # nothing painted outside the passage's lines
     for line in lines:  # and every line of it painted
         assert rows & set(line), f"line at rows {line} not marked"
+    # the reader scrolls to the first marked line: mark_top says where it starts
+    assert abs(marked.mark_top * marked.height - min(rows)) <= 6 and plain.mark_top == 0
     r, g, b = (pixels(marked)[changed].T)
     assert (b < r - 40).mean() > 0.95 and (b < g - 40).mean() > 0.95  # yellow over the text
 

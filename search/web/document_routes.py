@@ -107,6 +107,7 @@ def _pdf_body(path: Path, title: str, page: int, passage: str, hit: object) -> s
             f'{prev}<span>Page {image.page} of {image.pages}</span>{nxt}</div>'
             + (f'<p class="reader-note">{escape(note)}</p>' if note else "")
             + f'<img class="reader-page-image" width="{image.width}" height="{image.height}" '
+            f'data-mark-top="{image.mark_top}" '
             f'alt="Page {image.page} of {escape(title)}" src="data:image/png;base64,{data}">')
 
 

@@ -124,6 +124,12 @@
     });
     const mark = panel.querySelector("#passage");
     if (mark) mark.scrollIntoView({block: "center"});
+    const image = panel.querySelector("img.reader-page-image");
+    if (image && Number(image.dataset.markTop) > 0 && !page) {
+      // bring the first marked line into view, a little below the reader's top bar
+      const box = image.getBoundingClientRect();
+      panel.scrollTop += box.top + box.height * Number(image.dataset.markTop) - 160;
+    }
     const close = panel.querySelector(".reader-close");
     if (close && !page) close.focus();
   }

@@ -62,6 +62,7 @@ class PageImage:
     height: int
     marked: int  # line boxes marked (0: the passage is not on this page, or none was asked)
     note: str = ""  # why nothing could be marked, when a passage was asked for
+    mark_top: float = 0.0  # where the first marked line starts, as a share of the height
 
 
 def normalise(word: str) -> str:
@@ -209,8 +210,10 @@ def render_page(path: Path, page: int, passage: str = "", width: int = 900) -> P
     marked = _paint(image, boxes)
     out = io.BytesIO()
     image.save(out, "PNG", compress_level=PNG_LEVEL)
+    top = min((min(y0, y1) for _, y0, _, y1 in boxes), default=0)
     return PageImage(png=out.getvalue(), page=page, pages=pages, width=image.width,
-                     height=image.height, marked=marked, note=note)
+                     height=image.height, marked=marked, note=note,
+                     mark_top=round(top / image.height, 4) if marked else 0.0)
 
 
 def _rasterise(pdf: Any, number: int, passage: str, width: int
