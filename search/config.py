@@ -1,6 +1,6 @@
 """Defaults and the environment variables that override them, in one place: no other module
 reads the environment. Each setting is read when it is used (not at import), so a test or a
-long-running app sees the value set now. docs/SCALING.md lists them all."""
+long-running app sees the value set now. docs/SETTINGS.md lists them all."""
 
 from __future__ import annotations
 

@@ -130,3 +130,49 @@ def test_the_reader_marks_a_text_passage_and_refuses_what_is_not_in_the_corpus(s
     gone = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start + 1,
                                          "end": hit.end})
     assert gone.status_code == 200 and "no longer in the index" in gone.text
+
+
+def test_sources_open_safely_and_a_kept_passage_is_found_after_its_document_changed(
+        tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "page.html").write_text(
+        "<html><head><title>Crew rest</title><script>alert(1)</script></head><body><main>"
+        "<h1>Crew rest</h1><p>Crews get a rest period of twenty minutes after a cardiac "
+        "arrest call, agreed in 2024 with the staff side.</p></main></body></html>",
+        encoding="utf-8")
+    word = docx.Document()
+    word.add_heading("Peer support", 1)
+    word.add_paragraph("Trained peer supporters phone every crew member within 72 hours of a "
+                       "traumatic incident.")
+    word.save(corpus / "letter.docx")
+    notes = corpus / "notes.txt"
+    notes.write_text("# Decompression\n\nAfter a fatal fire the watch gets a decompression "
+                     "hour led by a trained peer supporter.\n", encoding="utf-8")
+    index = Index(tmp_path / "index")
+    assert index.refresh([corpus]).ok
+    client = TestClient(build_app(WebConfig(index_dir=tmp_path / "index", corpus_dir=corpus)))
+    docs = {Path(d.doc_id).name: d.doc_id for d in index.documents()}
+    page = client.get(f"/doc/{docs['page.html']}")
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"].startswith("sandbox; default-src 'none'")
+    letter = client.get(f"/doc/{docs['letter.docx']}")
+    assert letter.headers["content-disposition"].startswith("attachment;")
+    assert letter.content[:2] == b"PK"
+    # keep a passage, then the document changes under it
+    hit = index.search("decompression hour after a fatal fire", k=1)[0]
+    pack = client.post("/packs", headers=JSON, json={"name": "Changes"}).json()
+    item = keep(client, pack["id"], hit).json()["item"]
+    notes.write_text("# Decompression\n\nA new first paragraph, added later, moves the rest "
+                     "down.\n\nAfter a fatal fire the watch gets a decompression hour led by a "
+                     "trained peer supporter.\n", encoding="utf-8")
+    assert index.refresh([corpus]).ok
+    listed = client.get(f"/packs/{pack['id']}").json()["items"]
+    assert listed[0]["status"] == "changed since kept"
+    plain = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start,
+                                          "end": hit.end}).text
+    assert "no longer in the index" in plain
+    found = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start,
+                                          "end": hit.end, "item": item["id"]}).text
+    assert "changed since this passage was kept" in found
+    assert 'id="passage"' in found and "decompression hour" in found

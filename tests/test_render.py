@@ -45,3 +45,24 @@ def test_examples_come_from_headings_questions_first_each_document_in_turn():
         "Peer support volunteers",
     ]
     assert example_questions([], 5) == []
+
+
+def test_csv_defuses_formulas_in_every_text_cell():
+    import csv
+    import io
+
+    from search.web.render import to_csv
+
+    bad = Hit(text="-2+3", score=1.0, doc_id="a.txt", title="=HYPERLINK(\"http://x\")",
+              path="a.txt", page=1, section="@SUM(A1)", start=0, end=4,
+              citation="+cmd|' /C calc'!A0", rank=1)
+    row = list(csv.DictReader(io.StringIO(to_csv([bad]))))[0]
+    for column in ("text", "title", "section", "citation"):
+        assert row[column].startswith("'"), column
+    assert row["rank"] == "1" and row["page"] == "1"  # numbers stay numbers
+
+
+def test_a_card_names_its_passage_for_keep_and_the_reader():
+    card = results_html([hit(1, "corpus/a b.txt", "A")], "q")
+    assert 'data-doc="corpus/a b.txt" data-start="0" data-end="9"' in card
+    assert 'class="keep"' in card and 'class="citation read"' in card

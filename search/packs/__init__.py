@@ -1,7 +1,7 @@
 """Evidence packs: passages kept from searches into named packs, stored in SQLite beside the
 index, and exported as a cited DOCX, Markdown, CSV or plain text.
 
-    store = PackStore(index_dir / "packs.sqlite3")
+    store = PackStore(index_dir / "packs.sqlite")
     pack = store.create("Committee briefing")
     store.keep(pack.id, hit, question="what peer support do officers get?", mode="hybrid")
     items = mark_status(store.items(pack.id), {d.doc_id: d.sha256 for d in index.documents()})

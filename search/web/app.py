@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from search.config import SUPPORTED_SUFFIXES
 from search.index import Index, QueryError
-from search.packs import PackStore
+from search.packs import PackError, PackStore
 from search.records import Filters, IndexReport
 from search.retrieve.confidence import results_weak
 from search.retrieve.query import MODES
@@ -227,6 +227,13 @@ class App:
         narrowed = bool(documents or section or mode != "hybrid")
         return (gr.update(choices=choices, value=documents), panel, question, k, mode, section,
                 gr.update(open=True) if narrowed else gr.skip(), *page)
+
+    def kept(self, item_id: int) -> Any:
+        """A pack's kept passage by id (None when gone), for the reader."""
+        try:
+            return self.packs.item(item_id)
+        except PackError:
+            return None
 
     def pack_editing(self) -> str | None:
         """Why packs cannot be changed from here (None: they can). Like re-indexing: on a
@@ -581,7 +588,7 @@ def build_blocks(app: App) -> gr.Blocks:
 def build_app(config: WebConfig) -> FastAPI:
     app = App(config)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    api.include_router(document_router(app.index, config.corpus_dir))
+    api.include_router(document_router(app.index, config.corpus_dir, app.kept))
     api.include_router(pack_router(app.index, app.packs, app.pack_editing, config.password))
     blocks = build_blocks(app)
     return gr.mount_gradio_app(api, blocks, path="", css=CSS, theme=THEME,

@@ -5,6 +5,7 @@ or the section of a text, Markdown, Word or web document with the passage marked
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
@@ -13,8 +14,22 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from search.index import Index
+from search.packs import KeptPassage
 from search.web.pdfpage import ReaderError, render_page
 from search.web.reader import section_view
+
+# How each kind of source opens: PDFs and text in the browser; a saved web page shown with
+# scripts, frames and remote loads blocked (CSP sandbox); Word and OpenDocument files download.
+SERVED = {
+    ".pdf": ("application/pdf", "inline"),
+    ".txt": ("text/plain; charset=utf-8", "inline"),
+    ".md": ("text/plain; charset=utf-8", "inline"),
+    ".html": ("text/html; charset=utf-8", "inline"),
+    ".htm": ("text/html; charset=utf-8", "inline"),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              "attachment"),
+    ".odt": ("application/vnd.oasis.opendocument.text", "attachment"),
+}
 
 
 def corpus_file(index: Index, corpus_dir: Path, doc_id: str) -> Path:
@@ -28,35 +43,45 @@ def corpus_file(index: Index, corpus_dir: Path, doc_id: str) -> Path:
     return path
 
 
-def document_router(index: Index, corpus_dir: Path) -> APIRouter:
+def document_router(index: Index, corpus_dir: Path,
+                    kept: Callable[[int], KeptPassage | None] | None = None) -> APIRouter:
+    """/doc and /reader. `kept(item id)` finds a pack's kept passage, so the reader can find
+    it again in a document that changed since it was kept."""
     router = APIRouter()
 
     @router.get("/doc/{doc_id:path}")
     def source_document(doc_id: str) -> FileResponse:
         """A corpus file, by doc id; nothing outside the corpus folder is ever served."""
         path = corpus_file(index, corpus_dir, doc_id)
-        media = "application/pdf" if path.suffix.lower() == ".pdf" else \
-            "text/plain; charset=utf-8"
+        media, disposition = SERVED.get(path.suffix.lower(), SERVED[".txt"])
+        policy = "sandbox; default-src 'none'"
+        if media == "application/pdf":
+            policy += "; plugin-types application/pdf"
+        elif media.startswith("text/html"):
+            policy += "; style-src 'unsafe-inline'"  # a saved page keeps its look, runs nothing
         return FileResponse(path, media_type=media, headers={
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox; default-src 'none'; plugin-types "
-            "application/pdf" if media == "application/pdf" else "sandbox; default-src 'none'",
-            "Content-Disposition": f"inline; filename=\"{ascii_name(path.name)}\""})
+            "X-Content-Type-Options": "nosniff", "Content-Security-Policy": policy,
+            "Content-Disposition": f"{disposition}; filename=\"{ascii_name(path.name)}\""})
 
     @router.get("/reader", response_class=HTMLResponse)
-    def reader(doc: str, start: int, end: int, page: int | None = None) -> str:
+    def reader(doc: str, start: int, end: int, page: int | None = None,
+               item: int | None = None) -> str:
         """The reader's HTML for one passage: its PDF page (or `page`) as an image with the
-        passage marked, or its section with the passage marked."""
-        return reader_html(index, corpus_dir, doc, start, end, page)
+        passage marked, or its section with the passage marked. `item`: a pack's kept
+        passage, looked for by its text when the document changed since."""
+        passage = kept(item) if kept is not None and item is not None else None
+        return reader_html(index, corpus_dir, doc, start, end, page, passage)
 
     return router
 
 
 def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: int,
-                page: int | None = None) -> str:
+                page: int | None = None, kept: KeptPassage | None = None) -> str:
     hit = index.passage(doc_id, start, end)
+    text_wanted = hit.text if hit else (kept.text if kept and kept.doc_id == doc_id else "")
     path = corpus_file(index, corpus_dir, doc_id)
-    title = next((d.title for d in index.documents() if d.doc_id == doc_id), path.name)
+    title = hit.title if hit else next(
+        (d.title for d in index.documents() if d.doc_id == doc_id), path.name)
     cite = hit.citation if hit else title
     head = (
         f'<div class="reader-view" data-doc="{escape(doc_id)}" data-start="{start}" '
@@ -69,15 +94,18 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
         + ('<button type="button" class="keep reader-keep">Keep</button>' if hit else "")
         + f'<a class="source" href="/doc/{quote(doc_id, safe="")}" target="_blank" '
         'rel="noopener noreferrer">Open the file</a></div>')
-    if hit is None:
+    if hit is None and not text_wanted:
         head += ('<p class="reader-note">This passage is no longer in the index (its document '
                  "was re-indexed or removed): search again.</p>")
+    elif hit is None:
+        head += ('<p class="reader-note">The document changed since this passage was kept: '
+                 "it is looked for by its text.</p>")
     if path.suffix.lower() == ".pdf":
-        return head + _pdf_body(path, title, page or (hit.page if hit else None) or 1,
-                                hit.text if hit else "", hit) + "</div>"
+        first = hit.page if hit else (kept.page if kept else None)
+        return head + _pdf_body(path, title, page or first or 1, text_wanted) + "</div>"
     text = index.document_text(doc_id) or ""
     view = section_view(text, index.document_chunks(doc_id), start, end,
-                        passage=hit.text if hit else "")
+                        passage=text_wanted)
     heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
     if view.note:
         heading += f'<p class="reader-note">{escape(view.note)}</p>'
@@ -86,7 +114,7 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
             + view.html + (more if view.after else "") + "</div></div>")
 
 
-def _pdf_body(path: Path, title: str, page: int, passage: str, hit: object) -> str:
+def _pdf_body(path: Path, title: str, page: int, passage: str) -> str:
     try:
         image = render_page(path, page, passage)
     except ReaderError as exc:

@@ -83,7 +83,7 @@ def _item_html(item: KeptPassage, count: int, editable: bool) -> str:
             f'{escape(item.note)}</textarea></label>')
     read = ("" if item.status == "document removed" else
             f'<button type="button" class="read" data-doc="{escape(item.doc_id)}" '
-            f'data-start="{item.start}" data-end="{item.end}" '
+            f'data-start="{item.start}" data-end="{item.end}" data-item="{item.id}" '
             f'data-page="{item.page or ""}">Read in context</button>')
     return (
         f'<li class="pack-item{" " + item.status.split()[0] if item.status else ""}" '

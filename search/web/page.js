@@ -97,6 +97,7 @@
     const params = new URLSearchParams({doc: source.dataset.doc, start: source.dataset.start,
                                         end: source.dataset.end});
     if (page) params.set("page", String(page));
+    if (source.dataset.item) params.set("item", source.dataset.item);
     panel.hidden = false;
     panel.setAttribute("aria-busy", "true");
     try {

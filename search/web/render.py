@@ -144,12 +144,15 @@ def to_csv(hits: Sequence[Hit]) -> str:
     writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
                      "match", "confidence", "weak", "score", "doc_id", "start", "end", "ocr"])
     for h in hits:
-        writer.writerow([h.rank, h.citation, h.title, h.page, h.page_end, h.section,
-                         _csv_safe(h.text), h.match, h.confidence, h.weak, h.score, h.doc_id,
-                         h.start, h.end, h.ocr])
+        writer.writerow([_csv_safe(cell) for cell in (
+            h.rank, h.citation, h.title, h.page, h.page_end, h.section, h.text, h.match,
+            h.confidence, h.weak, h.score, h.doc_id, h.start, h.end, h.ocr)])
     return buffer.getvalue()
 
 
-def _csv_safe(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: defuse them."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+def _csv_safe(cell: object) -> object:
+    """Spreadsheets run cells that start with = + - @ as formulas: defuse every text cell
+    (a title, section or passage comes from an untrusted document)."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@"):
+        return "'" + cell
+    return cell

@@ -60,8 +60,9 @@ def save_upload(source: Path, original_name: str, corpus: Path,
     name = safe_name(original_name)
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
+        kinds = ", ".join(s.lstrip(".").upper() for s in SUPPORTED_SUFFIXES)
         return Saved(original_name, None, f"unsupported file type '{suffix or name}' "
-                                          f"(PDF, TXT or MD only)")
+                                          f"({kinds} only)")
     size = source.stat().st_size
     if size > max_bytes:
         return Saved(original_name, None, f"too large ({size / 1e6:.1f} MB; the limit is "
