@@ -9,7 +9,6 @@ never asserted in unit tests.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -22,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.results import save  # noqa: E402
 
 
 def machine() -> dict[str, object]:
@@ -100,14 +101,7 @@ def main() -> None:
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / "core.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    for key, value in result.items():
-        if key != "machine":
-            print(f"{key:>24}: {value}")
-    print(f"{'machine':>24}: {result['machine']}")
-    print(f"written to {out}")
+    save(result, args.out / "core.json", 24)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_core import machine  # noqa: E402
+from benchmarks.results import save  # noqa: E402
 from search import Hit, Index  # noqa: E402
 from search.packs import (  # noqa: E402
     MAX_PACK_PASSAGES,
@@ -223,14 +224,7 @@ def main() -> None:
             result[f"{name}_10000_mb"] = round(len(out) / 1e6, 2)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / "packs.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    for key, value in result.items():
-        if key != "machine":
-            print(f"{key:>28}: {value}")
-    print(f"{'machine':>28}: {result['machine']}")
-    print(f"written to {out}")
+    save(result, args.out / "packs.json", 28)
     if not result["docx_50_target_met"]:
         raise SystemExit(f"50-passage DOCX median {result['docx_50_s_median']} s is over the "
                          f"{TARGET_DOCX_50_S} s target")

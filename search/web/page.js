@@ -26,6 +26,16 @@
     return data;
   }
 
+  // The clipboard API needs a secure context or permission; fall back to a hidden textarea.
+  async function copyText(text) {
+    try { await navigator.clipboard.writeText(text); }
+    catch (e) {
+      const area = document.createElement("textarea"); area.value = text;
+      document.body.appendChild(area); area.select(); document.execCommand("copy");
+      area.remove();
+    }
+  }
+
   function toast(text, failed) {
     let box = document.getElementById("evidence-toast");
     if (!box) {
@@ -192,13 +202,7 @@
       return refreshPack(Number(element.dataset.offset));
     } else if (element.matches(".pack-copy")) {
       const response = await fetch(`/packs/${id}/export?format=txt`);
-      const text = await response.text();
-      try { await navigator.clipboard.writeText(text); }
-      catch (e) {
-        const area = document.createElement("textarea"); area.value = text;
-        document.body.appendChild(area); area.select(); document.execCommand("copy");
-        area.remove();
-      }
+      await copyText(await response.text());
       toast("The pack is copied as text, with its citations.");
       return;
     }
@@ -211,13 +215,7 @@
     if (!(target instanceof Element)) return;
     const copy = target.closest("button.copy-cite");
     if (copy) {
-      const text = copy.dataset.cite;
-      try { await navigator.clipboard.writeText(text); }
-      catch (e) {
-        const area = document.createElement("textarea"); area.value = text;
-        document.body.appendChild(area); area.select(); document.execCommand("copy");
-        area.remove();
-      }
+      await copyText(copy.dataset.cite);
       copy.textContent = "Copied";
       setTimeout(() => { copy.textContent = "Copy citation"; }, 1500);
       return;
