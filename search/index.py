@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +37,18 @@ T = TypeVar("T")
 SECTION_SEPARATOR = " › "
 DEFAULT_FUSION = Fusion()
 MAX_QUERY_CHARS = 2000  # longer input is cut: the model reads 256 word-pieces anyway
+
+
+@dataclass(frozen=True)
+class PassageInContext:
+    """A passage with its document as one view of the index holds them (for the reader)."""
+
+    hit: Hit | None  # None: the document no longer has a passage at those offsets
+    title: str
+    path: Path  # the source file
+    sha256: str
+    text: str  # the document's clean text; passage offsets point into it
+    chunks: list[StoredChunk]  # its passages in reading order
 
 
 class QueryError(ValueError):
@@ -171,6 +185,39 @@ class Index:
         rows = self.document_chunks(doc_id)
         return next((_hit(r, 0.0) for r in rows if r.start == start and r.end == end), None)
 
+    def passage_with_fingerprint(self, doc_id: str, start: int,
+                                 end: int) -> tuple[Hit, str] | None:
+        """The stored passage and its document's sha256, read from one view of the index
+        (so a re-index in between cannot pair old text with a new fingerprint)."""
+        def reading(snap: ReadView) -> tuple[Hit, str] | None:
+            row = next((r for r in snap.document_chunks(doc_id)
+                        if r.start == start and r.end == end), None)
+            if row is None:
+                return None
+            sha = next((d.sha256 for d in snap.documents() if d.doc_id == doc_id), "")
+            return _hit(row, 0.0), sha
+        return self.read(reading)
+
+    def in_context(self, doc_id: str, start: int, end: int) -> PassageInContext | None:
+        """What the reader shows for a passage, read from one view of the index: the passage
+        (None when the index no longer holds it), its document's title, file, text and
+        passages. None when the index holds no such document."""
+        def reading(snap: ReadView) -> PassageInContext | None:
+            doc = next((d for d in snap.documents() if d.doc_id == doc_id), None)
+            if doc is None:
+                return None
+            chunks = snap.document_chunks(doc_id)
+            row = next((r for r in chunks if r.start == start and r.end == end), None)
+            return PassageInContext(
+                hit=_hit(row, 0.0) if row else None, title=doc.title,
+                path=resolve_stored(doc.path, self.base), sha256=doc.sha256,
+                text=snap.document_text(doc_id) or "", chunks=chunks)
+        return self.read(reading)
+
+    def section_paths(self) -> dict[str, list[tuple[str, ...]]]:
+        """Every document's passages' section paths in reading order (no text)."""
+        return self.read(lambda snap: snap.section_paths())
+
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         """A document's passages in reading order, with their sections and pages."""
         return self.read(lambda snap: snap.document_chunks(doc_id))
@@ -186,6 +233,9 @@ class Index:
         home = self.directory
         if is_remote(self.location) and self.store.home is not None:  # Milvus Lite's file
             return home.with_name(home.name + ".packs.sqlite")
+        if is_remote(self.location):  # a server: one file per server and database
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", self.location).strip("-")[:80]
+            return home / f"packs-{slug}.sqlite"
         return home / "packs.sqlite"
 
     def stats(self) -> IndexStats:

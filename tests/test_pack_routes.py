@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 
 import docx
@@ -17,6 +16,7 @@ from search.web.app import WebConfig, build_app
 from tests.conftest import copy_corpus
 
 JSON = {"Content-Type": "application/json"}
+LOCAL = "http://127.0.0.1:7860"  # the page's own address (other host names are refused)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, Index, P
     corpus = copy_corpus(base / "corpus")
     index = Index(base / "index")
     assert index.refresh([corpus]).ok
-    client = TestClient(build_app(WebConfig(index_dir=base / "index", corpus_dir=corpus)))
+    client = TestClient(build_app(WebConfig(index_dir=base / "index", corpus_dir=corpus)),
+                        base_url=LOCAL)
     return client, index, corpus
 
 
@@ -104,19 +105,70 @@ def test_bad_requests_get_a_clear_refusal_and_change_nothing(site):
     assert client.get(f"/packs/{pack['id']}").json()["items"] == []
 
 
-def test_packs_are_read_only_on_an_open_network_address(tmp_path: Path, corpus_index: Index):
-    config = WebConfig(index_dir=corpus_index.location, corpus_dir=tmp_path, host="0.0.0.0")
-    client = TestClient(build_app(config))
+def test_packs_are_read_only_on_an_open_network_address(site, tmp_path: Path):
+    _, index, corpus = site
+    config = WebConfig(index_dir=index.location, corpus_dir=corpus, host="0.0.0.0")
+    client = TestClient(build_app(config), base_url=LOCAL)
     refused = client.post("/packs", headers=JSON, json={"name": "x"})
     assert refused.status_code == 403 and "EVIDENCE_SEARCH_PASSWORD" in refused.json()["detail"]
-    guarded = TestClient(build_app(WebConfig(index_dir=corpus_index.location,
-                                             corpus_dir=tmp_path, host="0.0.0.0",
-                                             password="s3cret")))
+    garbage = client.post("/packs", headers=JSON, content=b"{not json")
+    assert garbage.status_code == 403  # refused before its body is read
+    guarded = TestClient(build_app(WebConfig(index_dir=index.location, corpus_dir=corpus,
+                                             host="0.0.0.0", password="s3cret")),
+                         base_url=LOCAL)
     assert guarded.post("/packs", headers=JSON, json={"name": "x"}).status_code == 401
     made = guarded.post("/packs", json={"name": "with password"},
                         headers={**JSON, "X-Evidence-Password": "s3cret"})
     assert made.status_code == 201
-    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_out_of_range_and_oversized_requests_are_refused_cleanly(site):
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Edges"}).json()
+    assert client.get(f"/packs/{pack['id']}?limit=-1").status_code == 400
+    assert client.get("/packs/99999999999999999999999").status_code in (400, 404, 422)
+    assert client.delete(f"/packs/{pack['id']}/items/{2**70}").status_code in (400, 404, 422)
+    assert client.get("/reader", params={"doc": "x", "start": 0, "end": 1,
+                                         "item": 2**70}).status_code in (404, 422)
+    huge = client.post(f"/packs/{pack['id']}/items", headers=JSON,
+                       content=b'{"note": "' + b"x" * 100_000 + b'"}')
+    assert huge.status_code == 413
+    hit = hits(index, "TRiM", 1)[0]
+    long_note = keep(client, pack["id"], hit, note="n" * 5000)
+    assert long_note.status_code in (400, 422)
+    assert client.get(f"/packs/{pack['id']}").json()["items"] == []  # nothing half-kept
+    odd_mode = client.post(f"/packs/{pack['id']}/items", headers=JSON, json={
+        "doc_id": hit.doc_id, "start": hit.start, "end": hit.end, "mode": "x" * 1000})
+    assert odd_mode.status_code == 422
+
+
+def test_another_sites_name_for_this_machine_is_refused(site):
+    _, index, corpus = site
+    client = TestClient(build_app(WebConfig(index_dir=index.location, corpus_dir=corpus)),
+                        base_url="http://evil.example:7860")  # DNS rebinding to 127.0.0.1
+    assert client.get("/packs").status_code == 400
+    assert client.get("/").status_code == 400
+
+
+def test_the_pack_tab_pages_stay_on_page_boundaries(site):
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Paging"}).json()
+    for h in hits(index, "mental health support", 3):  # 3 passages; ask past the end
+        keep(client, pack["id"], h)
+    html = client.get("/packs/view", params={"pack": pack["id"], "offset": 49}).text
+    assert 'data-offset="0"' in html and html.count('<li class="pack-item') == 3
+
+
+def test_a_stale_tab_gets_a_conflict_not_a_lost_note(site):
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Conflicts"}).json()
+    item = keep(client, pack["id"], hits(index, "wellbeing vehicles", 1)[0]).json()["item"]
+    url = f"/packs/{pack['id']}/items/{item['id']}"
+    assert client.patch(url, headers=JSON, json={"note": "first", "was": ""}).status_code == 200
+    stale = client.patch(url, headers=JSON, json={"note": "second", "was": ""})
+    assert stale.status_code == 409
+    assert stale.json()["detail"]["current"]["note"] == "first"
+    assert client.get(f"/packs/{pack['id']}").json()["items"][0]["note"] == "first"
 
 
 def test_the_reader_marks_a_text_passage_and_refuses_what_is_not_in_the_corpus(site):
@@ -151,7 +203,8 @@ def test_sources_open_safely_and_a_kept_passage_is_found_after_its_document_chan
                      "hour led by a trained peer supporter.\n", encoding="utf-8")
     index = Index(tmp_path / "index")
     assert index.refresh([corpus]).ok
-    client = TestClient(build_app(WebConfig(index_dir=tmp_path / "index", corpus_dir=corpus)))
+    client = TestClient(build_app(WebConfig(index_dir=tmp_path / "index", corpus_dir=corpus)),
+                        base_url=LOCAL)
     docs = {Path(d.doc_id).name: d.doc_id for d in index.documents()}
     page = client.get(f"/doc/{docs['page.html']}")
     assert page.headers["content-type"].startswith("text/html")
@@ -171,7 +224,7 @@ def test_sources_open_safely_and_a_kept_passage_is_found_after_its_document_chan
     assert listed[0]["status"] == "changed since kept"
     plain = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start,
                                           "end": hit.end}).text
-    assert "no longer in the index" in plain
+    assert "no longer in the index" in plain and "<mark" not in plain  # nothing misleading
     found = client.get("/reader", params={"doc": hit.doc_id, "start": hit.start,
                                           "end": hit.end, "item": item["id"]}).text
     assert "changed since this passage was kept" in found

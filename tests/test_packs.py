@@ -186,8 +186,16 @@ def test_keep_records_the_passage_and_does_not_add_it_twice(store: PackStore, hi
             first.status) == ("what peer support is there?", "hybrid", "abc123", "", True, "")
     assert first.kept_at.endswith("+00:00")
     noted = store.set_note(first.id, "use in section 2")
-    again = store.keep(pack.id, hit, "another question", "lexical", "zzz")
+    again = store.keep(pack.id, hit, "another question", "lexical", "abc123")
     assert again == noted  # the existing passage, unchanged
+    # kept again after its document changed: the new text replaces the old, note and place kept
+    changed = replace(hit, text=hit.text + " (revised)", citation=hit.citation + " rev")
+    refreshed = store.keep(pack.id, changed, "another question", "lexical", "zzz")
+    assert (refreshed.id, refreshed.position, refreshed.note) == (noted.id, 0, "use in section 2")
+    assert (refreshed.text, refreshed.citation, refreshed.doc_sha256) == (
+        changed.text, changed.citation, "zzz")
+    assert refreshed.question == "what peer support is there?"  # why it was kept first
+    store.keep(pack.id, hit, "q", "", "abc123")  # back as it was, for the checks below
     second = store.keep(pack.id, hits[4], "q")
     assert second.position == 1 and second.mode == "" and second.doc_sha256 == ""
     assert texts(store, pack.id) == [hit.text, hits[4].text]
@@ -620,3 +628,33 @@ def test_keeping_real_search_hits_and_marking_a_removed_document(corpus_index, t
     document = docx.Document(io.BytesIO(to_docx(store.get(pack.id), marked)))
     body = [p.text for p in document.paragraphs]
     assert all(h.text in body for h in found)
+
+
+def test_stale_tabs_move_relative_to_now_and_do_not_overwrite_newer_notes(store: PackStore,
+                                                                          hits: list[Hit]):
+    from search.packs import PackConflict
+
+    pack = store.create("Two tabs")
+    a, b, c = (store.keep(pack.id, h, "q") for h in hits[:3])
+    store.remove(a.id)  # another tab removed the first passage: c is now at position 1
+    moved = store.step(c.id, -1)  # this tab, showing c third, presses ↑
+    assert moved.position == 0 and [i.id for i in store.items(pack.id)] == [c.id, b.id]
+    store.set_note(b.id, "tab one's note", was="")
+    with pytest.raises(PackConflict) as refused:
+        store.set_note(b.id, "tab two's note", was="")  # tab two still showed no note
+    assert refused.value.current.note == "tab one's note"
+    assert store.item(b.id).note == "tab one's note"  # nothing lost
+
+
+def test_ids_beyond_what_sqlite_holds_are_refused_not_crashed(store: PackStore):
+    from search.packs import PackNotFound
+
+    with pytest.raises(PackError, match="out of range"):
+        store.get(10**30)
+    with pytest.raises(PackNotFound):
+        store.get(2**62)
+
+
+def test_names_with_invisible_direction_marks_are_refused(store: PackStore):
+    with pytest.raises(PackError, match="control character"):
+        store.create("Briefing \u202egnp.exe")

@@ -485,3 +485,21 @@ def test_long_sections_show_context_only_and_never_more_than_the_limit():
     assert marks(big) == ["w20000 w20001 w20002"] and big.heading == ""
     shown = html.unescape(re.sub(r"<[^>]+>", "", big.html))
     assert shown == huge[big.start:big.end] and re.fullmatch(r"w\d+( w\d+)*", shown)
+
+
+def test_the_web_server_draws_pages_in_a_worker_with_the_same_result(library):
+    """The reader's pages are drawn in the extraction worker (memory and time limits), so a
+    hostile PDF costs that process, not the server; the picture is the one render_page makes."""
+    from search.web.document_routes import draw_page
+
+    index, corpus = library
+    hit = index.search("the heat of the sun increases and we must improve our quarters", k=1)[0]
+    path = source(corpus, hit.path)
+    here, there = render_page(path, hit.page, hit.text), draw_page(path, hit.page, hit.text)
+    assert (there.page, there.pages, there.marked, there.mark_top) == \
+        (here.page, here.pages, here.marked, here.mark_top)
+    assert there.png == here.png
+    with pytest.raises(ReaderError, match="needs a password"):
+        draw_page(ENCRYPTED, 1, "")
+    with pytest.raises(ReaderError, match="out of range"):
+        draw_page(path, 99, "")

@@ -66,3 +66,17 @@ def test_a_card_names_its_passage_for_keep_and_the_reader():
     card = results_html([hit(1, "corpus/a b.txt", "A")], "q")
     assert 'data-doc="corpus/a b.txt" data-start="0" data-end="9"' in card
     assert 'class="keep"' in card and 'class="citation read"' in card
+
+
+def test_the_result_list_markdown_keeps_document_markup_inert():
+    from search.web.render import to_markdown
+
+    hostile = Hit(text="Fine words\n# Heading\n<script>alert(1)</script> [x](javascript:alert(1))",
+                  score=1.0, doc_id="a.md", title="T", path="a.md", page=None, section="",
+                  start=0, end=5, citation="T — <img src=x onerror=alert(1)>", rank=1)
+    markdown = to_markdown([hostile], "why <b>?", "hybrid")
+    assert "<script>" not in markdown and "<img" not in markdown and "<b>" not in markdown
+    assert "\n# Heading" not in markdown and "[x](javascript" not in markdown
+    body = markdown.split("## 1.", 1)[1]
+    quoted = body.splitlines()[2:5]
+    assert all(line.startswith(">") for line in quoted)  # the passage cannot leave its quote

@@ -87,3 +87,21 @@ def test_short_section_keeps_words_and_cuts_long_headings_at_a_word():
                          "and what does each of them contribute?"])
     assert cut == "3. What cooperation is there between the services on staff…"
     assert len(cut) <= 60 and not cut.startswith("3 ")
+
+
+def test_a_documents_passages_sections_and_context_read_alike_on_every_engine(
+        any_corpus_index: Index):
+    """What the reader and the contents list read: a document's passages in order, their
+    section paths without text, and a passage with its document from one view."""
+    hit = any_corpus_index.search("How many Met officers are in regular psychological "
+                                  "monitoring?", k=1)[0]
+    chunks = any_corpus_index.document_chunks(hit.doc_id)
+    assert [c.ordinal for c in chunks] == sorted(c.ordinal for c in chunks)
+    assert any_corpus_index.section_paths()[hit.doc_id] == [c.section for c in chunks]
+    context = any_corpus_index.in_context(hit.doc_id, hit.start, hit.end)
+    assert context is not None and context.hit is not None
+    assert context.text[hit.start:hit.end] == hit.text == context.hit.text
+    assert context.path.name == hit.path.split("/")[-1] and context.sha256
+    moved = any_corpus_index.in_context(hit.doc_id, hit.start + 1, hit.end)
+    assert moved is not None and moved.hit is None  # no passage at those offsets
+    assert any_corpus_index.in_context("corpus/none.txt", 0, 5) is None

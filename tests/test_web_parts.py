@@ -5,20 +5,14 @@ from __future__ import annotations
 import urllib.parse
 
 from search.packs import KeptPassage, Pack
-from search.store import StoredChunk, StoredDocument
+from search.store import StoredDocument
 from search.web.contents import contents_html, document_sections, section_link
 from search.web.pack_view import PAGE_SIZE, pack_html
 
 
-def chunk(ordinal: int, section: tuple[str, ...]) -> StoredChunk:
-    return StoredChunk(ordinal + 1, "corpus/a.txt", ordinal, 0, 10, None, None, section,
-                       "text", "A", "corpus/a.txt")
-
-
 def test_sections_are_listed_once_in_reading_order_with_their_parents():
-    chunks = [chunk(0, ()), chunk(1, ("Part 1", "Staff")), chunk(2, ("Part 1", "Staff")),
-              chunk(3, ("Part 1", "Leaders")), chunk(4, ("Part 2",))]
-    assert document_sections(chunks) == [("Part 1",), ("Part 1", "Staff"),
+    paths = [(), ("Part 1", "Staff"), ("Part 1", "Staff"), ("Part 1", "Leaders"), ("Part 2",)]
+    assert document_sections(paths) == [("Part 1",), ("Part 1", "Staff"),
                                          ("Part 1", "Leaders"), ("Part 2",)]
 
 
@@ -69,3 +63,14 @@ def test_without_editing_the_pack_is_read_only():
     pack = Pack(1, "P", "t", "t", 1)
     html = pack_html([pack], pack, [kept(0)], editable=False)
     assert "pack-remove" not in html and "pack-rename" not in html and "readonly" in html
+
+
+def test_packs_live_beside_their_index(tmp_path):
+    from search import Index
+
+    assert Index(tmp_path / "index").packs_path == tmp_path / "index" / "packs.sqlite"
+    lite = Index(f"milvus://{tmp_path}/evidence.db").packs_path
+    assert lite == tmp_path / "evidence.db.packs.sqlite"
+    one = Index("http://milvus-a:19530").packs_path
+    two = Index("http://milvus-b:19530").packs_path
+    assert one != two and one.name.startswith("packs-http-milvus-a")  # no mixing of servers

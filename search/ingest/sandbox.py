@@ -9,6 +9,7 @@ batches, each under its own time limit, so a long scan neither hits the PDF limi
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -183,6 +184,14 @@ class Extractor:
         for reason, pages in failed.items():
             result.notes.append(f"{_page_list(pages)}: {reason}")
 
+    def render(self, path: Path, page: int, passage: str, width: int) -> dict[str, Any]:
+        """A PDF page drawn for the reader (search.web.pdfpage.render_page) in the worker:
+        the web process never parses an untrusted PDF itself. The reply holds the PageImage
+        fields, the PNG base64-encoded; a LoadError says why it could not be drawn."""
+        with self._lock:
+            return self._ask(path, {"op": "render", "page": page, "passage": passage,
+                                    "width": width}, b"", self.timeout, "drawing the page")
+
     def close(self) -> None:
         with self._lock:
             self._stop()
@@ -245,6 +254,16 @@ def _handle(header: dict[str, Any], data: bytes, held: dict[str, Any],
     from search.ingest.pdf import pdf_pages_unsandboxed
 
     path = Path(header["path"])
+    if header["op"] == "render":  # the reader's page image (the worker reads the file)
+        from search.web.pdfpage import ReaderError, render_page
+
+        try:
+            image = render_page(path, int(header["page"]), str(header["passage"]),
+                                int(header["width"]))
+        except ReaderError as exc:
+            raise LoadError(path, str(exc)) from None
+        return {"status": "ok", **{k: v for k, v in vars(image).items() if k != "png"},
+                "png": base64.b64encode(image.png).decode("ascii")}
     if header["op"] == "ocr":
         pages = ocr.read_pages(held["pdf"], header["pages"], int(header["dpi"]),
                                float(header["timeout"]), int(header["workers"]),

@@ -17,13 +17,15 @@ from search.packs.records import (
     REMOVED,
     KeptPassage,
     Pack,
+    PackConflict,
     PackError,
+    PackNotFound,
     mark_status,
 )
 from search.packs.store import PackStore
 
 __all__ = [
     "CHANGED", "MAX_NAME_CHARS", "MAX_NOTE_CHARS", "MAX_PACK_PASSAGES", "REMOVED", "KeptPassage",
-    "Pack", "PackError", "PackStore", "mark_status", "pack_file_stem", "to_csv", "to_docx",
-    "to_markdown", "to_text",
+    "Pack", "PackConflict", "PackError", "PackNotFound", "PackStore", "mark_status",
+    "pack_file_stem", "to_csv", "to_docx", "to_markdown", "to_text",
 ]

@@ -18,6 +18,18 @@ class PackError(ValueError):
     """A refused pack operation: one line naming the field or pack and the reason."""
 
 
+class PackNotFound(PackError):
+    """The pack or passage named is not there (deleted, perhaps from another tab)."""
+
+
+class PackConflict(PackError):
+    """Another tab changed what this one tried to change; `current` is how it is now."""
+
+    def __init__(self, message: str, current: object) -> None:
+        super().__init__(message)
+        self.current = current
+
+
 @dataclass(frozen=True)
 class Pack:
     """A named set of kept passages; `count` is how many it holds now."""

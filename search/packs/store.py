@@ -26,7 +26,9 @@ from search.packs.records import (
     MAX_PACK_PASSAGES,
     KeptPassage,
     Pack,
+    PackConflict,
     PackError,
+    PackNotFound,
 )
 from search.records import Hit
 
@@ -104,7 +106,7 @@ class PackStore:
         pack_id = _whole(pack_id, "pack id")
         with self._read() as conn:
             if conn is None:
-                raise PackError(f"no pack with id {pack_id}")
+                raise PackNotFound(f"no pack with id {pack_id}")
             return _pack_row(conn, pack_id)
 
     def find(self, name: str) -> Pack | None:
@@ -159,7 +161,15 @@ class PackStore:
                     continue
                 old = conn.execute('SELECT * FROM passages WHERE pack_id = ? AND doc_id = ? '
                                    'AND start = ? AND "end" = ?', (pack_id, *key)).fetchone()
-                if old is not None:
+                if old is not None and values[12] and old["doc_sha256"] != values[12]:
+                    # kept before its document changed: keeping it again takes the new text
+                    conn.execute(
+                        "UPDATE passages SET text = ?, citation = ?, title = ?, path = ?, "
+                        "page = ?, page_end = ?, section = ?, doc_sha256 = ?, ocr = ? "
+                        "WHERE id = ?", (*values[:2], *values[3:8], values[12], values[13],
+                                         old["id"]))
+                    found[key] = _passage_row(conn, old["id"])
+                elif old is not None:
                     found[key] = _passage(old)
                 else:
                     new[key] = values
@@ -189,7 +199,7 @@ class PackStore:
             raise PackError(f"limit must be 0 or more (got {limit})")
         with self._read() as conn:
             if conn is None:
-                raise PackError(f"no pack with id {pack_id}")
+                raise PackNotFound(f"no pack with id {pack_id}")
             _pack_row(conn, pack_id)
             rows = conn.execute("SELECT * FROM passages WHERE pack_id = ? ORDER BY position "
                                 "LIMIT ? OFFSET ?", (pack_id, -1 if limit is None else limit,
@@ -217,28 +227,25 @@ class PackStore:
         """Put a passage at a 0-based position (clamped to the pack); the others shift."""
         item_id, position = _whole(item_id, "passage id"), _whole(position, "position")
         with self._write() as conn:
-            item = _passage_row(conn, item_id)
-            count = conn.execute("SELECT COUNT(*) FROM passages WHERE pack_id = ?",
-                                 (item.pack_id,)).fetchone()[0]
-            target = min(max(position, 0), count - 1)
-            if target == item.position:
-                return item
-            if target < item.position:
-                conn.execute("UPDATE passages SET position = position + 1 WHERE pack_id = ? "
-                             "AND position >= ? AND position < ?",
-                             (item.pack_id, target, item.position))
-            else:
-                conn.execute("UPDATE passages SET position = position - 1 WHERE pack_id = ? "
-                             "AND position > ? AND position <= ?",
-                             (item.pack_id, item.position, target))
-            conn.execute("UPDATE passages SET position = ? WHERE id = ?", (target, item_id))
-            _touch(conn, item.pack_id)
-            return _passage_row(conn, item_id)
+            return _move(conn, _passage_row(conn, item_id), position)
 
-    def set_note(self, item_id: int, note: str) -> KeptPassage:
+    def step(self, item_id: int, step: int) -> KeptPassage:
+        """Move a passage `step` places from where it is *now* (-1 up, +1 down): what a tab
+        showing an older order means by ↑ and ↓."""
+        item_id, step = _whole(item_id, "passage id"), _whole(step, "step")
+        with self._write() as conn:
+            item = _passage_row(conn, item_id)
+            return _move(conn, item, max(0, item.position + step))
+
+    def set_note(self, item_id: int, note: str, was: str | None = None) -> KeptPassage:
+        """Write a note. `was`: the note as the writer last saw it; when another tab changed
+        it since, nothing is written and PackConflict carries the note as it is now."""
         item_id, note = _whole(item_id, "passage id"), clean_note(note)
         with self._write() as conn:
             item = _passage_row(conn, item_id)
+            if was is not None and clean_note(was) != item.note:
+                raise PackConflict("this note was changed in another tab or window: "
+                                   "reload to see it", item)
             conn.execute("UPDATE passages SET note = ? WHERE id = ?", (note, item_id))
             _touch(conn, item.pack_id)
             return _passage_row(conn, item_id)
@@ -321,8 +328,8 @@ def clean_name(name: str) -> str:
     cleaned = " ".join(name.split())
     if not cleaned:
         raise PackError("pack name is empty: give the pack a name")
-    bad = next((ch for ch in cleaned if unicodedata.category(ch) in ("Cc", "Cs")), None)
-    if bad is not None:
+    bad = next((ch for ch in cleaned if unicodedata.category(ch) in ("Cc", "Cs", "Cf")), None)
+    if bad is not None:  # Cf: bidi overrides and invisible marks that disguise a name
         raise PackError(f"pack name holds a control character ({ascii(bad)}): remove it")
     if len(cleaned) > MAX_NAME_CHARS:
         raise PackError(f"pack name is {len(cleaned)} characters long: at most "
@@ -373,9 +380,12 @@ def _whole(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise PackError(f"{field} must be a whole number (got {value!r})")
     try:
-        return operator.index(value)
+        number = operator.index(value)
     except TypeError:
         raise PackError(f"{field} must be a whole number (got {value!r})") from None
+    if not -2**63 <= number < 2**63:  # what SQLite can hold; beyond, no such row anyway
+        raise PackError(f"{field} is out of range (got {number})")
+    return number
 
 
 def _text(value: Any, field: str) -> str:
@@ -434,6 +444,24 @@ def _refuse_overflow(pack: Pack, adding: int) -> None:
                     "kept; start a new pack")
 
 
+def _move(conn: sqlite3.Connection, item: KeptPassage, position: int) -> KeptPassage:
+    """Inside a write: `item` to `position` (clamped), the passages between shifted by one."""
+    count = conn.execute("SELECT COUNT(*) FROM passages WHERE pack_id = ?",
+                         (item.pack_id,)).fetchone()[0]
+    target = min(max(position, 0), count - 1)
+    if target == item.position:
+        return item
+    if target < item.position:
+        conn.execute("UPDATE passages SET position = position + 1 WHERE pack_id = ? "
+                     "AND position >= ? AND position < ?", (item.pack_id, target, item.position))
+    else:
+        conn.execute("UPDATE passages SET position = position - 1 WHERE pack_id = ? "
+                     "AND position > ? AND position <= ?", (item.pack_id, item.position, target))
+    conn.execute("UPDATE passages SET position = ? WHERE id = ?", (target, item.id))
+    _touch(conn, item.pack_id)
+    return _passage_row(conn, item.id)
+
+
 def _touch(conn: sqlite3.Connection, pack_id: int) -> None:
     conn.execute("UPDATE packs SET updated_at = ? WHERE id = ?", (now(), pack_id))
 
@@ -441,14 +469,14 @@ def _touch(conn: sqlite3.Connection, pack_id: int) -> None:
 def _pack_row(conn: sqlite3.Connection, pack_id: int | None) -> Pack:
     row = conn.execute(_PACK_SELECT + " WHERE p.id = ?", (pack_id,)).fetchone()
     if row is None:
-        raise PackError(f"no pack with id {pack_id}")
+        raise PackNotFound(f"no pack with id {pack_id}")
     return _pack(row)
 
 
 def _passage_row(conn: sqlite3.Connection, item_id: int) -> KeptPassage:
     row = conn.execute("SELECT * FROM passages WHERE id = ?", (item_id,)).fetchone()
     if row is None:
-        raise PackError(_GONE)
+        raise PackNotFound(_GONE)
     return _passage(row)
 
 

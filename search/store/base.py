@@ -211,7 +211,12 @@ class ReadView(Protocol):
     def document_text(self, doc_id: str) -> str | None: ...
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
-        """A document's live passages in reading order (the reader and the contents list)."""
+        """A document's live passages in reading order (the reader)."""
+        ...
+
+    def section_paths(self) -> dict[str, list[tuple[str, ...]]]:
+        """Each document's passages' section paths in reading order, without their text (the
+        contents list: cheap at any size)."""
         ...
 
     def stats(self) -> StoreStats: ...

@@ -10,23 +10,25 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from search.config import SUPPORTED_SUFFIXES
 from search.index import Index, QueryError
-from search.packs import PackError, PackStore
+from search.packs import KeptPassage, PackError, PackStore
 from search.records import Filters, IndexReport
 from search.retrieve.confidence import results_weak
 from search.retrieve.query import MODES
 from search.web.contents import contents_html, document_sections
 from search.web.document_routes import document_router
-from search.web.pack_routes import pack_router
-from search.web.render import results_html, to_csv, to_markdown
+from search.web.pack_routes import guard_middleware, pack_router
+from search.web.render import readable_time, results_html, to_csv, to_markdown
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
 EXAMPLE_COUNT = 5
@@ -202,7 +204,7 @@ class App:
         stamp = f"{time.time_ns()}"
         name = export_name(question, stamp)
         md = self.exports / f"{name}.md"
-        searched = time.strftime("%-d %b %Y, %H:%M UTC", time.gmtime())
+        searched = readable_time(datetime.now(UTC))
         md.write_text(to_markdown(hits, question, mode, documents or (), searched, section),
                       encoding="utf-8")
         table = self.exports / f"{name}.csv"
@@ -228,7 +230,7 @@ class App:
         return (gr.update(choices=choices, value=documents), panel, question, k, mode, section,
                 gr.update(open=True) if narrowed else gr.skip(), *page)
 
-    def kept(self, item_id: int) -> Any:
+    def kept(self, item_id: int) -> KeptPassage | None:
         """A pack's kept passage by id (None when gone), for the reader."""
         try:
             return self.packs.item(item_id)
@@ -302,7 +304,8 @@ class App:
         key = (stats.generation, stats.documents, stats.chunks, stats.built_at)
         if self._contents[0] != key:
             try:
-                sections = {d.doc_id: document_sections(self.index.document_chunks(d.doc_id))
+                paths = self.index.section_paths()
+                sections = {d.doc_id: document_sections(paths.get(d.doc_id, []))
                             for d in docs}
             except Exception:  # a re-index swapped the index meanwhile: next load shows it
                 return ""
@@ -467,17 +470,12 @@ def _plural(count: int, word: str) -> str:
 
 def _when(stamp: str | None) -> str:
     """An ISO time as people read it: "30 Nov 2026, 14:45 UTC"."""
-    from datetime import UTC, datetime
-
     if not stamp:
         return "unknown"
     try:
-        moment = datetime.fromisoformat(stamp)
+        return readable_time(datetime.fromisoformat(stamp))
     except ValueError:
         return stamp
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%-d %b %Y, %H:%M") + (" UTC" if moment.tzinfo else "")
 
 
 def _md(text: str) -> str:
@@ -488,7 +486,7 @@ def _md(text: str) -> str:
 
 def build_blocks(app: App) -> gr.Blocks:
     """The page. Its order is also the keyboard's: question, Search, the options (folded),
-    then the results — two Tab presses from the question to the first passage."""
+    then the results — three Tab presses from the question to the first passage."""
     config = app.config
     with gr.Blocks(title="Evidence search") as blocks:
         gr.Markdown("## Evidence search\nAsk in plain words; every passage comes with a "
@@ -588,8 +586,13 @@ def build_blocks(app: App) -> gr.Blocks:
 def build_app(config: WebConfig) -> FastAPI:
     app = App(config)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    api.middleware("http")(guard_middleware(app.pack_editing, config.password))
+    if is_loopback(config.host):  # a page on this machine answers to this machine's names
+        # only: another site's name pointed at 127.0.0.1 (DNS rebinding) is refused
+        api.add_middleware(TrustedHostMiddleware, allowed_hosts=[
+            "127.0.0.1", "localhost", "::1", "[::1]", config.host])
     api.include_router(document_router(app.index, config.corpus_dir, app.kept))
-    api.include_router(pack_router(app.index, app.packs, app.pack_editing, config.password))
+    api.include_router(pack_router(app.index, app.packs, app.pack_editing))
     blocks = build_blocks(app)
     return gr.mount_gradio_app(api, blocks, path="", css=CSS, theme=THEME,
                                head=f"<script>{PAGE_JS}</script>",

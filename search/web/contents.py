@@ -7,18 +7,20 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import urlencode
 
-from search.store import StoredChunk, StoredDocument
+from search.store import StoredDocument
 
 MAX_SECTIONS = 300  # per document; the rest are counted, not listed
+MAX_DOCUMENTS = 500  # listed in the contents; beyond, search or filter by document
 
 
-def document_sections(chunks: Sequence[StoredChunk]) -> list[tuple[str, ...]]:
+def document_sections(paths: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Each section path once, in reading order, with the parents of nested ones listed
-    before them (a parent heading with no text of its own still appears)."""
+    before them (a parent heading with no text of its own still appears). `paths`: the
+    section path of each of a document's passages, in order."""
     seen: dict[tuple[str, ...], None] = {}
-    for chunk in chunks:
-        for depth in range(1, len(chunk.section) + 1):
-            seen.setdefault(tuple(chunk.section[:depth]), None)
+    for path in paths:
+        for depth in range(1, len(path) + 1):
+            seen.setdefault(tuple(path[:depth]), None)
     return list(seen)
 
 
@@ -37,7 +39,7 @@ def contents_html(documents: Sequence[StoredDocument],
     out = ['<div class="contents"><h3>Contents</h3>'
            '<p class="summary">Open a document to see its sections; click a section to search '
            "within it.</p>"]
-    for doc in documents:
+    for doc in documents[:MAX_DOCUMENTS]:
         paths = list(sections.get(doc.doc_id, ()))
         items = []
         for path in paths[:MAX_SECTIONS]:
@@ -55,4 +57,7 @@ def contents_html(documents: Sequence[StoredDocument],
             f'<details class="doc-contents" data-doc="{escape(doc.doc_id)}"><summary>'
             f"{escape(doc.title)} <span class=\"count\">{pages}{doc.chunks} passages · "
             f"{len(paths)} sections</span></summary>{listing}</details>")
+    if len(documents) > MAX_DOCUMENTS:
+        out.append(f'<p class="summary">… and {len(documents) - MAX_DOCUMENTS:,} more documents '
+                   "(use “Only these documents” under Options to search one).</p>")
     return "".join(out) + "</div>"

@@ -5,6 +5,7 @@ or the section of a text, Markdown, Word or web document with the passage marked
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -14,8 +15,10 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from search.index import Index
+from search.ingest.errors import LoadError
+from search.ingest.sandbox import Extractor
 from search.packs import KeptPassage
-from search.web.pdfpage import ReaderError, render_page
+from search.web.pdfpage import PageImage, ReaderError
 from search.web.reader import section_view
 
 # How each kind of source opens: PDFs and text in the browser; a saved web page shown with
@@ -30,6 +33,9 @@ SERVED = {
               "attachment"),
     ".odt": ("application/vnd.oasis.opendocument.text", "attachment"),
 }
+
+
+READER_TIMEOUT = 30.0  # seconds to draw one page before the worker is replaced
 
 
 def corpus_file(index: Index, corpus_dir: Path, doc_id: str) -> Path:
@@ -77,12 +83,16 @@ def document_router(index: Index, corpus_dir: Path,
 
 def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: int,
                 page: int | None = None, kept: KeptPassage | None = None) -> str:
-    hit = index.passage(doc_id, start, end)
-    text_wanted = hit.text if hit else (kept.text if kept and kept.doc_id == doc_id else "")
+    """The reader for one passage, from one view of the index. When the document no longer
+    has the passage, a kept passage's text is looked for instead; failing that the reader
+    says so and marks nothing (old offsets would point at other text)."""
     path = corpus_file(index, corpus_dir, doc_id)
-    title = hit.title if hit else next(
-        (d.title for d in index.documents() if d.doc_id == doc_id), path.name)
-    cite = hit.citation if hit else title
+    found = index.in_context(doc_id, start, end)
+    if found is None:
+        raise HTTPException(404, "no such document")
+    hit = found.hit
+    wanted = hit.text if hit else (kept.text if kept and kept.doc_id == doc_id else "")
+    cite = hit.citation if hit else (kept.citation if kept else found.title)
     head = (
         f'<div class="reader-view" data-doc="{escape(doc_id)}" data-start="{start}" '
         f'data-end="{end}" role="document">'
@@ -94,18 +104,16 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
         + ('<button type="button" class="keep reader-keep">Keep</button>' if hit else "")
         + f'<a class="source" href="/doc/{quote(doc_id, safe="")}" target="_blank" '
         'rel="noopener noreferrer">Open the file</a></div>')
-    if hit is None and not text_wanted:
-        head += ('<p class="reader-note">This passage is no longer in the index (its document '
-                 "was re-indexed or removed): search again.</p>")
-    elif hit is None:
+    if not wanted:
+        return (head + '<p class="reader-note">This passage is no longer in the index (its '
+                "document was re-indexed or removed): search again.</p></div>")
+    if hit is None:
         head += ('<p class="reader-note">The document changed since this passage was kept: '
                  "it is looked for by its text.</p>")
     if path.suffix.lower() == ".pdf":
         first = hit.page if hit else (kept.page if kept else None)
-        return head + _pdf_body(path, title, page or first or 1, text_wanted) + "</div>"
-    text = index.document_text(doc_id) or ""
-    view = section_view(text, index.document_chunks(doc_id), start, end,
-                        passage=text_wanted)
+        return head + _pdf_body(path, found.title, page or first or 1, wanted) + "</div>"
+    view = section_view(found.text, found.chunks, start, end, passage=wanted)
     heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
     if view.note:
         heading += f'<p class="reader-note">{escape(view.note)}</p>'
@@ -114,9 +122,30 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
             + view.html + (more if view.after else "") + "</div></div>")
 
 
+_drawer: Extractor | None = None
+_drawer_lock = threading.Lock()
+
+
+def draw_page(path: Path, page: int, passage: str, width: int = 900) -> PageImage:
+    """A PDF page drawn in a worker process under the extraction limits (memory, time): a
+    hostile or broken PDF costs that worker, never the web server. ReaderError says why a
+    page could not be drawn."""
+    global _drawer
+    with _drawer_lock:
+        if _drawer is None:
+            _drawer = Extractor(timeout=READER_TIMEOUT)
+        drawer = _drawer
+    try:
+        reply = drawer.render(path, page, passage, width)
+    except LoadError as exc:
+        raise ReaderError(exc.reason) from None
+    fields = {k: v for k, v in reply.items() if k not in ("status", "png")}
+    return PageImage(png=base64.b64decode(reply["png"]), **fields)
+
+
 def _pdf_body(path: Path, title: str, page: int, passage: str) -> str:
     try:
-        image = render_page(path, page, passage)
+        image = draw_page(path, page, passage)
     except ReaderError as exc:
         return f'<p class="reader-note">{escape(str(exc))}</p>'
     prev = (f'<button type="button" class="reader-page" data-page="{image.page - 1}">'

@@ -17,16 +17,28 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from search.index import Index
-from search.packs import KeptPassage, Pack, PackError, PackStore, mark_status, pack_file_stem
+from search.packs import (
+    KeptPassage,
+    Pack,
+    PackConflict,
+    PackError,
+    PackNotFound,
+    PackStore,
+    mark_status,
+    pack_file_stem,
+)
 from search.packs.export import to_csv, to_docx, to_markdown, to_text
+from search.packs.store import clean_note
 from search.web.pack_view import PAGE_SIZE, pack_html
+from search.web.render import readable_time
 
 FORMATS = {
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
@@ -35,58 +47,88 @@ FORMATS = {
     "txt": ("text/plain; charset=utf-8", "txt"),
 }
 PASSWORD_HEADER = "X-Evidence-Password"
+MAX_BODY_BYTES = 64_000  # a keep, a note (4,000 characters) or a name, with room to spare
 
 
 class NewPack(BaseModel):
-    name: str
+    name: str = Field(max_length=1000)
 
 
 class KeepPassage(BaseModel):
-    doc_id: str
-    start: int
-    end: int
-    question: str = ""
-    mode: str = ""
-    note: str = ""
+    """A request to keep a hit, named by its document and offsets."""
+
+    doc_id: str = Field(max_length=4000)
+    start: int = Field(ge=0, lt=2**62)
+    end: int = Field(ge=0, lt=2**62)
+    question: str = Field("", max_length=4000)
+    mode: Literal["", "hybrid", "semantic", "lexical"] = ""
+    note: str = Field("", max_length=20_000)
 
 
 class EditPassage(BaseModel):
-    note: str | None = None
-    position: int | None = None
+    """A note (with `was`, the note as this tab shows it, to catch another tab's edit), a
+    move one step up or down from where the passage is now, or a move to a position."""
+
+    note: str | None = Field(None, max_length=20_000)
+    was: str | None = Field(None, max_length=20_000)
+    step: Literal[-1, 1] | None = None
+    position: int | None = Field(None, ge=0, lt=2**62)
 
 
-def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None],
-                password: str | None) -> APIRouter:
-    """The /packs endpoints. `editing()` says why changes are refused (None: allowed);
-    when a password is set, changes carry it in the X-Evidence-Password header."""
+def change_refusal(request: Request, editing: Callable[[], str | None],
+                   password: str | None) -> tuple[int, str] | None:
+    """Why a change to packs is refused, before its body is read (None: go ahead): read-only
+    here, another site's page, not JSON, too big, or a wrong password."""
+    refused = editing()
+    if refused:
+        return 403, refused
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if origin and origin.split("://", 1)[-1] != host:
+        return 403, "changes to packs are accepted from this page only"
+    if request.method in ("POST", "PATCH") and not request.headers.get(
+            "content-type", "").startswith("application/json"):
+        return 415, "send JSON (Content-Type: application/json)"
+    try:
+        size = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        size = MAX_BODY_BYTES + 1
+    if size > MAX_BODY_BYTES:
+        return 413, f"request too large ({size:,} bytes; at most {MAX_BODY_BYTES:,})"
+    if password and not hmac.compare_digest(
+            request.headers.get(PASSWORD_HEADER, "").encode(), password.encode()):
+        return 401, f"wrong or missing password ({PASSWORD_HEADER} header)"
+    return None
 
-    def guard(request: Request) -> None:
-        """Changes only from this page or a script: JSON bodies (a cross-site form cannot
-        send them), no foreign Origin, and the password where one is set. Runs before the
-        body is read, so a refused request learns why, not what its body lacked."""
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return
-        refused = editing()
-        if refused:
-            raise HTTPException(403, refused)
-        origin = request.headers.get("origin")
-        if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
-            raise HTTPException(403, "changes to packs are accepted from this page only")
-        if request.method in ("POST", "PATCH") and not request.headers.get(
-                "content-type", "").startswith("application/json"):
-            raise HTTPException(415, "send JSON (Content-Type: application/json)")
-        if password and not hmac.compare_digest(
-                request.headers.get(PASSWORD_HEADER, "").encode(), password.encode()):
-            raise HTTPException(401, f"wrong or missing password ({PASSWORD_HEADER} header)")
 
-    router = APIRouter(dependencies=[Depends(guard)])
+def guard_middleware(editing: Callable[[], str | None], password: str | None) -> Any:
+    """An HTTP middleware that refuses changes to /packs before anything reads the body."""
+    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        if request.url.path.startswith("/packs") and request.method not in (
+                "GET", "HEAD", "OPTIONS"):
+            refused = change_refusal(request, editing, password)
+            if refused:
+                return JSONResponse({"detail": refused[1]}, status_code=refused[0])
+        return await call_next(request)
+    return guard
+
+
+def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None]) -> APIRouter:
+    """The /packs endpoints (changes are guarded by guard_middleware, in front of them);
+    `editing()` says why the tab offers no editing controls (None: it does)."""
+    router = APIRouter()
 
     def call(action: Callable[[], Any]) -> Any:
         try:
             return action()
+        except PackConflict as exc:
+            current = exc.current
+            raise HTTPException(409, {"message": str(exc), "current": asdict(current)}
+                                if isinstance(current, KeptPassage) else str(exc)) from None
+        except PackNotFound as exc:
+            raise HTTPException(404, str(exc)) from None
         except PackError as exc:
-            status = 404 if str(exc).startswith(("no pack", "that passage")) else 400
-            raise HTTPException(status, str(exc)) from None
+            raise HTTPException(400, str(exc)) from None
 
     def marked(items: list[KeptPassage]) -> list[KeptPassage]:
         current = {d.doc_id: d.sha256 for d in index.documents()}
@@ -94,7 +136,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
 
     @router.get("/packs")
     def list_packs() -> list[dict[str, Any]]:
-        return [asdict(p) for p in store.packs()]
+        return [asdict(p) for p in call(store.packs)]
 
     @router.post("/packs", status_code=201)
     def create_pack(body: NewPack) -> dict[str, Any]:
@@ -102,19 +144,21 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
 
     @router.get("/packs/view", response_class=HTMLResponse)
     def view(pack: int | None = None, offset: int = 0) -> str:
-        """The pack tab's HTML (the open pack, or the most recent one)."""
-        packs = store.packs()
+        """The pack tab's HTML (the open pack, or the most recent one), one page of it:
+        `offset` is rounded down to a page and kept within the pack."""
+        packs = call(store.packs)
         chosen = next((p for p in packs if p.id == pack), packs[0] if packs else None)
         if chosen is None:
             return pack_html([], None, [], editable=editing() is None)
-        offset = max(0, min(offset, max(0, chosen.count - 1)))
-        items = marked(store.items(chosen.id, offset, PAGE_SIZE))
+        last = max(0, (chosen.count - 1) // PAGE_SIZE * PAGE_SIZE)
+        offset = min(max(0, offset) // PAGE_SIZE * PAGE_SIZE, last)
+        items = marked(call(lambda: store.items(chosen.id, offset, PAGE_SIZE)))
         return pack_html(packs, chosen, items, offset, editable=editing() is None)
 
     @router.get("/packs/{pack_id}")
     def get_pack(pack_id: int, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
         pack = call(lambda: store.get(pack_id))
-        items = marked(store.items(pack_id, max(0, offset), limit))
+        items = marked(call(lambda: store.items(pack_id, offset, limit)))
         return {"pack": asdict(pack), "items": [asdict(i) for i in items]}
 
     @router.patch("/packs/{pack_id}")
@@ -130,23 +174,27 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
     @router.post("/packs/{pack_id}/items", status_code=201)
     def keep(pack_id: int, body: KeepPassage) -> dict[str, Any]:
         """Keep a search hit (its doc_id, start, end) in the pack, with the question it
-        answered; the text and citation are read from the index."""
-        hit = index.passage(body.doc_id, body.start, body.end)
-        if hit is None:
+        answered; the text, citation and document fingerprint come from one view of the
+        index. A bad note refuses the whole request: nothing is kept."""
+        note = call(lambda: clean_note(body.note))
+        found = index.passage_with_fingerprint(body.doc_id, body.start, body.end)
+        if found is None:
             raise HTTPException(404, f"no passage at {body.start}-{body.end} of "
                                      f"{body.doc_id!r} in the index (re-indexed? search again)")
-        sha = next((d.sha256 for d in index.documents() if d.doc_id == body.doc_id), "")
+        hit, sha = found
         kept = call(lambda: store.keep(pack_id, hit, body.question[:2000], body.mode, sha))
-        if body.note:
-            kept = call(lambda: store.set_note(kept.id, body.note))
-        return {"item": asdict(kept), "pack": asdict(store.get(pack_id))}
+        if note:
+            kept = call(lambda: store.set_note(kept.id, note))
+        return {"item": asdict(kept), "pack": asdict(call(lambda: store.get(pack_id)))}
 
     @router.patch("/packs/{pack_id}/items/{item_id}")
     def edit(pack_id: int, item_id: int, body: EditPassage) -> dict[str, Any]:
         item = owned(pack_id, item_id)
         if body.note is not None:
-            item = call(lambda: store.set_note(item_id, body.note or ""))
-        if body.position is not None:
+            item = call(lambda: store.set_note(item_id, body.note or "", body.was))
+        if body.step is not None:
+            item = call(lambda: store.step(item_id, int(body.step or 0)))
+        elif body.position is not None:
             item = call(lambda: store.move(item_id, int(body.position or 0)))
         return asdict(item)
 
@@ -167,7 +215,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         if format not in FORMATS:
             raise HTTPException(400, f"format must be one of {', '.join(FORMATS)}")
         pack = call(lambda: store.get(pack_id))
-        items = marked(store.items(pack_id))
+        items = marked(call(lambda: store.items(pack_id)))
         return export_response(pack, items, format)
 
     return router
@@ -175,9 +223,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
 
 def export_response(pack: Pack, items: list[KeptPassage], fmt: str) -> Response:
     """A pack as a download named after it (evidence-pack-<name>.docx), never a path."""
-    from datetime import UTC, datetime
-
-    made = datetime.now(UTC).strftime("%-d %b %Y, %H:%M UTC")
+    made = readable_time(datetime.now(UTC))
     media, suffix = FORMATS[fmt]
     body: bytes | str
     if fmt == "docx":

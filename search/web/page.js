@@ -22,7 +22,14 @@
     }
     if (response.status === 204) return null;
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.detail || response.statusText);
+    if (!response.ok) {
+      const detail = data.detail;
+      const reason = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ")
+        : (detail && detail.message) || detail || response.statusText;
+      const error = new Error(reason);
+      error.status = response.status;
+      throw error;
+    }
     return data;
   }
 
@@ -70,7 +77,14 @@
             mode: mode ? mode.value : ""};
   }
 
-  async function keep(source, button) {
+  // Keeps run one after another: two quick clicks with no pack yet make one pack, not two.
+  let keeping = Promise.resolve();
+  function keep(source, button) {
+    keeping = keeping.then(() => keepNow(source, button));
+    return keeping;
+  }
+
+  async function keepNow(source, button) {
     const context = searchContext();
     try {
       const pack = await openPack();
@@ -101,8 +115,11 @@
     return panel;
   }
 
+  let readerRequest = 0;  // only the latest request fills the reader (quick Next hit clicks)
+
   async function openReader(source, page) {
     const panel = readerPanel();
+    const request = ++readerRequest;
     state.reader = source;
     const params = new URLSearchParams({doc: source.dataset.doc, start: source.dataset.start,
                                         end: source.dataset.end});
@@ -113,6 +130,7 @@
     try {
       const response = await fetch(`/reader?${params}`);
       const html = await response.text();
+      if (request !== readerRequest) return;
       if (!response.ok) {
         let reason = response.statusText;
         try { reason = JSON.parse(html).detail || reason; } catch (e) { /* not JSON */ }
@@ -163,11 +181,26 @@
     const params = new URLSearchParams();
     if (openPackId()) params.set("pack", openPackId());
     if (offset) params.set("offset", String(offset));
-    const response = await fetch(`/packs/view?${params}`);
-    view.innerHTML = await response.text();  // built and escaped by the server
+    try {
+      const response = await fetch(`/packs/view?${params}`);
+      if (!response.ok) throw new Error(response.statusText);
+      view.innerHTML = await response.text();  // built and escaped by the server
+    } catch (error) {
+      toast(`Could not show the pack: ${error.message}`, true);
+      return;
+    }
     const shown = view.querySelector(".pack-view");
     if (shown && shown.dataset.pack) setOpenPack(shown.dataset.pack);
+    if (focusItem) {  // keep the keyboard where it was after ↑, ↓
+      const item = view.querySelector(`.pack-item[data-item="${focusItem.id}"]`);
+      const button = item && item.querySelector(focusItem.selector);
+      if (button && !button.disabled) button.focus();
+      else if (item) item.querySelector("button").focus();
+      focusItem = null;
+    }
   }
+
+  let focusItem = null;
 
   function packView(element) {
     const view = element.closest(".pack-view");
@@ -194,14 +227,17 @@
       await call("DELETE", `/packs/${id}`);
       setOpenPack("");
     } else if (element.matches(".pack-up, .pack-down")) {
+      // a step from where the passage is now, so a tab showing an older order moves it right
       const step = element.matches(".pack-up") ? -1 : 1;
-      await call("PATCH", itemUrl, {position: Number(item.dataset.position) + step});
+      await call("PATCH", itemUrl, {step});
+      focusItem = {id: item.dataset.item, selector: step < 0 ? ".pack-up" : ".pack-down"};
     } else if (element.matches(".pack-remove")) {
       await call("DELETE", itemUrl);
     } else if (element.matches(".pack-page")) {
       return refreshPack(Number(element.dataset.offset));
     } else if (element.matches(".pack-copy")) {
       const response = await fetch(`/packs/${id}/export?format=txt`);
+      if (!response.ok) throw new Error(`could not copy the pack (${response.statusText})`);
       await copyText(await response.text());
       toast("The pack is copied as text, with its citations.");
       return;
@@ -259,9 +295,25 @@
       const {id} = packView(target);
       const item = target.closest(".pack-item");
       try {
-        await call("PATCH", `/packs/${id}/items/${item.dataset.item}`, {note: target.value});
+        // `was`: the note as this tab showed it; another tab's newer note is not overwritten
+        await call("PATCH", `/packs/${id}/items/${item.dataset.item}`,
+                   {note: target.value, was: target.defaultValue});
+        target.defaultValue = target.value;
         toast("Note saved.");
-      } catch (error) { toast(`Note not saved: ${error.message}`, true); }
+      } catch (error) {
+        toast(`Note not saved: ${error.message}`, true);
+        if (error.status === 409) refreshPack(packView(target).offset);
+      }
+    }
+  });
+
+  // Back from another tab or window: show the pack as it is now (another tab may have
+  // changed it), unless a note is being written here.
+  document.addEventListener("visibilitychange", () => {
+    const view = document.querySelector("#pack-tab .pack-view");
+    if (document.visibilityState === "visible" && view && view.offsetParent !== null
+        && !(document.activeElement && document.activeElement.matches("textarea"))) {
+      refreshPack(Number(view.dataset.offset || 0));
     }
   });
 

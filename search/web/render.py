@@ -6,14 +6,23 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
+from search.packs.export import csv_cell, md_escape, md_lines
 from search.records import Hit
 from search.retrieve.confidence import results_weak
 
 WEAK_NOTICE = ("Nothing in the documents answers this question well. These are the closest "
                "passages — check them before relying on them.")
+
+
+def readable_time(moment: datetime) -> str:
+    """A time as people read it, in UTC: "30 Nov 2026, 14:45 UTC" (no platform-only
+    strftime flags)."""
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"{moment.day} {moment:%b %Y, %H:%M}" + (" UTC" if moment.tzinfo else "")
 
 
 def doc_url(hit: Hit) -> str:
@@ -117,42 +126,36 @@ def to_markdown(hits: Sequence[Hit], question: str, mode: str = "hybrid",
                 documents: Sequence[str] = (), when: str = "",
                 section: str | None = None) -> str:
     """The result list as a Markdown file that says how it was made: question, mode,
-    document filter and time, so a reader can run the same search again."""
-    lines = [f"# Evidence for: {question}", "",
+    document filter and time, so a reader can run the same search again. Every piece of
+    document text and of the question is escaped and passages are quoted line by line, so
+    nothing in them renders as markup."""
+    lines = [f"# Evidence for: {md_escape(question)}", "",
              f"- Search mode: {mode}; {len(hits)} passage{'s' if len(hits) != 1 else ''}",
-             f"- Documents: {', '.join(documents) if documents else 'all'}"]
+             f"- Documents: {md_escape(', '.join(documents)) if documents else 'all'}"]
     if section:
-        lines.append(f"- Sections headed: {section}")
+        lines.append(f"- Sections headed: {md_escape(section)}")
     if when:
         lines.append(f"- Searched: {when}")
     lines.append("")
     if results_weak(list(hits)):
         lines += [f"> {WEAK_NOTICE}", ""]
     for hit in hits:
-        quoted = "\n".join("> " + line for line in hit.text.splitlines())
-        lines += [f"## {hit.rank}. {hit.citation}", "", quoted, "",
+        lines += [f"## {hit.rank}. {md_escape(hit.citation)}", "", *md_lines(hit.text, "> "), "",
                   f"{(hit.match or 'match').capitalize()} ({hit.confidence:.0%} confidence)"
-                  f" · `{hit.doc_id}`"
+                  f" · {md_escape(hit.doc_id)}"
                   + (" · text from OCR of a scanned page: check the quote" if hit.ocr else ""),
                   ""]
     return "\n".join(lines)
 
 
 def to_csv(hits: Sequence[Hit]) -> str:
+    """The result list as CSV; text cells a spreadsheet would run as formulas are defused."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
                      "match", "confidence", "weak", "score", "doc_id", "start", "end", "ocr"])
     for h in hits:
-        writer.writerow([_csv_safe(cell) for cell in (
+        writer.writerow([csv_cell(cell) for cell in (
             h.rank, h.citation, h.title, h.page, h.page_end, h.section, h.text, h.match,
             h.confidence, h.weak, h.score, h.doc_id, h.start, h.end, h.ocr)])
     return buffer.getvalue()
-
-
-def _csv_safe(cell: object) -> object:
-    """Spreadsheets run cells that start with = + - @ as formulas: defuse every text cell
-    (a title, section or passage comes from an untrusted document)."""
-    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@"):
-        return "'" + cell
-    return cell

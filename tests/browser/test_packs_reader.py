@@ -63,7 +63,7 @@ def test_keep_edit_and_export_an_evidence_pack(page: Page, server: Server):
     note.blur()
     expect(page.locator("#evidence-toast")).to_have_text("Note saved.")
     # reorder: the third passage moves up to second place
-    items.nth(2).locator("button.pack-down").is_disabled()
+    expect(items.nth(2).locator("button.pack-down")).to_be_disabled()  # already last
     items.nth(2).locator("button.pack-up").click()
     expect(items.nth(1).locator("blockquote")).to_have_text(kept[2])
     # remove the last one
@@ -109,6 +109,9 @@ def test_keep_edit_and_export_an_evidence_pack(page: Page, server: Server):
 
 
 def test_two_tabs_editing_one_pack_lose_nothing(browser: Browser, server: Server):
+    """Two tabs show the same pack; each edits it without reloading. A move from an older
+    view moves the passage it shows, and a note written over the other tab's newer one is
+    refused (and the tab reloads) instead of erasing it."""
     context = browser.new_context(viewport={"width": 1200, "height": 1400})
     first, second = context.new_page(), context.new_page()
     try:
@@ -117,22 +120,34 @@ def test_two_tabs_editing_one_pack_lose_nothing(browser: Browser, server: Server
             tab.wait_for_selector("#question textarea")
         pack_id = fresh_pack(first, server, "Shared between tabs")
         ask(first, "wellbeing support vehicles")
-        first.locator("#results article.hit").nth(0).locator("button.keep").click()
-        ask(second, "trauma risk management TRiM")
-        second.locator("#results article.hit").nth(0).locator("button.keep").click()
-        second.locator("#results article.hit").nth(1).locator("button.keep").click()
-        expect(second.locator("#evidence-toast")).to_contain_text("(3 passages)")
+        for n in (0, 1, 2):
+            first.locator("#results article.hit").nth(n).locator("button.keep").click()
+            expect(first.locator("#evidence-toast")).to_contain_text(f"({n + 1} passage")
+        ids = [i["id"] for i in api(server, "GET", f"/packs/{pack_id}")["items"]]
         open_pack_tab(first)
         open_pack_tab(second)
-        expect(first.locator(".pack-item")).to_have_count(3)
-        first.locator(".pack-item").nth(2).locator("textarea").fill("from tab one")
-        first.locator(".pack-item").nth(2).locator("textarea").blur()
-        expect(first.locator("#evidence-toast")).to_have_text("Note saved.")
-        second.locator(".pack-item").nth(0).locator("button.pack-remove").click()  # stale view
+        expect(second.locator(".pack-item")).to_have_count(3)
+        # tab one removes the first passage; tab two, not reloaded, moves its third one up
+        first.locator(".pack-item").nth(0).locator("button.pack-remove").click()
+        expect(first.locator(".pack-item")).to_have_count(2)
+        second.locator(".pack-item").nth(2).locator("button.pack-up").click()
         expect(second.locator(".pack-item")).to_have_count(2)
+        assert [i["id"] for i in api(server, "GET", f"/packs/{pack_id}")["items"]] == \
+            [ids[2], ids[1]]
+        # both tabs now show the same two passages; both write a note on the first
+        first.get_by_role("tab", name="Ask").click()  # back to the pack tab: it reloads,
+        open_pack_tab(first)  # showing the order the other tab made
+        expect(first.locator(".pack-item").nth(0)).to_have_attribute("data-item", str(ids[2]))
+        first.locator(".pack-item").nth(0).locator("textarea").fill("from tab one")
+        first.locator(".pack-item").nth(0).locator("textarea").blur()
+        expect(first.locator("#evidence-toast")).to_have_text("Note saved.")
+        second.locator(".pack-item").nth(0).locator("textarea").fill("from tab two")
+        second.locator(".pack-item").nth(0).locator("textarea").blur()
+        expect(second.locator("#evidence-toast")).to_contain_text("changed in another tab")
+        expect(second.locator(".pack-item").nth(0).locator("textarea")).to_have_value(
+            "from tab one")  # reloaded: the other tab's note is shown, not lost
         items = api(server, "GET", f"/packs/{pack_id}")["items"]
-        assert [i["position"] for i in items] == [0, 1]
-        assert items[1]["note"] == "from tab one"  # the other tab's note survived
+        assert items[0]["note"] == "from tab one" and len(items) == 2
     finally:
         context.close()
 
@@ -250,7 +265,7 @@ def test_a_section_in_the_contents_searches_within_it(page: Page, server: Server
     page.goto(server.url)
 
 
-def test_two_tab_presses_reach_the_first_result(page: Page):
+def test_three_tab_presses_reach_the_first_result(page: Page):
     ask(page, "Where can ambulance crews unwind between jobs?")
     page.locator("#question textarea").focus()
     presses, inside = 0, False

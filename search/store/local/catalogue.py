@@ -242,6 +242,14 @@ def document_chunk_ids(db: sqlite3.Connection, doc_id: str) -> list[int]:
         "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
 
 
+def section_rows(db: sqlite3.Connection) -> dict[str, list[tuple[str, ...]]]:
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for doc_id, section in db.execute("SELECT doc_id, section FROM chunks "
+                                      "ORDER BY doc_id, ordinal"):
+        out.setdefault(doc_id, []).append(tuple(json.loads(section)))
+    return out
+
+
 def sentence_rows(db: sqlite3.Connection, ids: Sequence[int],
                   dimension: int) -> dict[int, SentenceVectors]:
     if not ids:

@@ -276,6 +276,9 @@ class Snapshot:
         rows = catalogue.chunk_rows(self._db, ids)
         return [rows[i] for i in ids if i in rows]
 
+    def section_paths(self) -> dict[str, list[tuple[str, ...]]]:
+        return catalogue.section_rows(self._db)
+
     def stats(self) -> StoreStats:
         docs = self.documents()
         return StoreStats(

@@ -160,6 +160,13 @@ class MilvusView:
         found = self.chunks([int(r["id"]) for r in rows])
         return sorted(found.values(), key=lambda c: c.ordinal)
 
+    def section_paths(self) -> dict[str, list[tuple[str, ...]]]:
+        rows = self.store.query_all(self.chunks_name, "", ["doc_id", "ordinal", "section"])
+        out: dict[str, list[tuple[str, ...]]] = {}
+        for r in sorted(rows, key=lambda r: (r["doc_id"], int(r["ordinal"]))):
+            out.setdefault(r["doc_id"], []).append(tuple(json.loads(r["section"])))
+        return out
+
     def stats(self) -> StoreStats:
         docs = self.documents()
         size = None
