@@ -27,7 +27,7 @@ from search.retrieve.confidence import results_weak
 from search.retrieve.query import MODES
 from search.web.contents import contents_html, document_sections
 from search.web.document_routes import document_router
-from search.web.pack_routes import guard_middleware, pack_router
+from search.web.pack_routes import PackGuard, pack_router
 from search.web.render import readable_time, results_html, to_csv, to_markdown
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
@@ -586,7 +586,7 @@ def build_blocks(app: App) -> gr.Blocks:
 def build_app(config: WebConfig) -> FastAPI:
     app = App(config)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    api.middleware("http")(guard_middleware(app.pack_editing, config.password))
+    api.add_middleware(PackGuard, editing=app.pack_editing, password=config.password)
     if is_loopback(config.host):  # a page on this machine answers to this machine's names
         # only: another site's name pointed at 127.0.0.1 (DNS rebinding) is refused
         api.add_middleware(TrustedHostMiddleware, allowed_hosts=[

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from search.index import Index
 from search.packs import (
@@ -101,20 +102,27 @@ def change_refusal(request: Request, editing: Callable[[], str | None],
     return None
 
 
-def guard_middleware(editing: Callable[[], str | None], password: str | None) -> Any:
-    """An HTTP middleware that refuses changes to /packs before anything reads the body."""
-    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        if request.url.path.startswith("/packs") and request.method not in (
-                "GET", "HEAD", "OPTIONS"):
-            refused = change_refusal(request, editing, password)
+class PackGuard:
+    """ASGI middleware that refuses changes to /packs before anything reads the body; every
+    other request passes straight through (no wrapping of Gradio's streamed responses)."""
+
+    def __init__(self, app: ASGIApp, editing: Callable[[], str | None],
+                 password: str | None) -> None:
+        self.app, self.editing, self.password = app, editing, password
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/packs") and \
+                scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            refused = change_refusal(Request(scope), self.editing, self.password)
             if refused:
-                return JSONResponse({"detail": refused[1]}, status_code=refused[0])
-        return await call_next(request)
-    return guard
+                response = JSONResponse({"detail": refused[1]}, status_code=refused[0])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None]) -> APIRouter:
-    """The /packs endpoints (changes are guarded by guard_middleware, in front of them);
+    """The /packs endpoints (changes are guarded by PackGuard, in front of them);
     `editing()` says why the tab offers no editing controls (None: it does)."""
     router = APIRouter()
 
