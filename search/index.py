@@ -179,12 +179,6 @@ class Index:
     def documents(self) -> list[StoredDocument]:
         return self.read(lambda snap: snap.documents())
 
-    def passage(self, doc_id: str, start: int, end: int) -> Hit | None:
-        """The stored passage at these offsets of a document (what a card or a script names
-        when keeping it), as an unranked Hit; None when the index no longer holds it."""
-        rows = self.document_chunks(doc_id)
-        return next((_hit(r, 0.0) for r in rows if r.start == start and r.end == end), None)
-
     def passage_with_fingerprint(self, doc_id: str, start: int,
                                  end: int) -> tuple[Hit, str] | None:
         """The stored passage and its document's sha256, read from one view of the index
@@ -221,10 +215,6 @@ class Index:
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         """A document's passages in reading order, with their sections and pages."""
         return self.read(lambda snap: snap.document_chunks(doc_id))
-
-    def document_text(self, doc_id: str) -> str | None:
-        """A document's clean text as indexed (passage offsets point into it)."""
-        return self.read(lambda snap: snap.document_text(doc_id))
 
     @property
     def packs_path(self) -> Path:

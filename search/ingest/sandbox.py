@@ -222,6 +222,20 @@ def default_extractor() -> Extractor:
         return _default
 
 
+_drawer: Extractor | None = None
+READER_TIMEOUT = 30.0  # seconds to draw one page for the reader before the worker is replaced
+
+
+def page_drawer() -> Extractor:
+    """The worker that draws PDF pages for the reader: its own process, so a page view never
+    waits behind an indexing job's extraction or OCR."""
+    global _drawer
+    with _default_lock:
+        if _drawer is None:
+            _drawer = Extractor(timeout=READER_TIMEOUT)
+        return _drawer
+
+
 def _serve(memory_mb: int) -> None:
     """The child: answer extract, load and OCR requests with JSON; see Extractor."""
     import resource

@@ -5,7 +5,6 @@ or the section of a text, Markdown, Word or web document with the passage marked
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -16,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from search.index import Index
 from search.ingest.errors import LoadError
-from search.ingest.sandbox import Extractor
+from search.ingest.sandbox import page_drawer
 from search.packs import KeptPassage
 from search.web.pdfpage import PageImage, ReaderError
 from search.web.reader import section_view
@@ -33,9 +32,6 @@ SERVED = {
               "attachment"),
     ".odt": ("application/vnd.oasis.opendocument.text", "attachment"),
 }
-
-
-READER_TIMEOUT = 30.0  # seconds to draw one page before the worker is replaced
 
 
 def corpus_file(index: Index, corpus_dir: Path, doc_id: str) -> Path:
@@ -122,21 +118,12 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
             + view.html + (more if view.after else "") + "</div></div>")
 
 
-_drawer: Extractor | None = None
-_drawer_lock = threading.Lock()
-
-
 def draw_page(path: Path, page: int, passage: str, width: int = 900) -> PageImage:
     """A PDF page drawn in a worker process under the extraction limits (memory, time): a
     hostile or broken PDF costs that worker, never the web server. ReaderError says why a
     page could not be drawn."""
-    global _drawer
-    with _drawer_lock:
-        if _drawer is None:
-            _drawer = Extractor(timeout=READER_TIMEOUT)
-        drawer = _drawer
     try:
-        reply = drawer.render(path, page, passage, width)
+        reply = page_drawer().render(path, page, passage, width)
     except LoadError as exc:
         raise ReaderError(exc.reason) from None
     fields = {k: v for k, v in reply.items() if k not in ("status", "png")}

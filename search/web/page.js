@@ -321,11 +321,17 @@
     if (event.key === "Escape" && !readerPanel().hidden) closeReader();
   });
 
-  // The pack tab fills itself when it first appears (Gradio renders tabs lazily).
-  new MutationObserver(() => {
+  // The pack tab fills itself when it first appears (Gradio renders tabs lazily); later
+  // visits refresh it through the tab's select event, so the watch ends there.
+  const firstFill = new MutationObserver(() => {
     const view = document.querySelector("#pack-tab");
-    if (view && !view.dataset.filled) { view.dataset.filled = "1"; refreshPack(); }
-  }).observe(document.documentElement, {childList: true, subtree: true});
+    if (view && !view.dataset.filled) {
+      view.dataset.filled = "1";
+      firstFill.disconnect();
+      refreshPack();
+    }
+  });
+  firstFill.observe(document.documentElement, {childList: true, subtree: true});
 
   window.evidenceSearch = {refreshPack, openReader, closeReader};
 })();
