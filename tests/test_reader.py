@@ -503,3 +503,25 @@ def test_the_web_server_draws_pages_in_a_worker_with_the_same_result(library):
         draw_page(ENCRYPTED, 1, "")
     with pytest.raises(ReaderError, match="out of range"):
         draw_page(path, 99, "")
+
+
+def test_the_reader_marks_a_passage_on_a_scanned_page_by_reading_it(tmp_path: Path):
+    """A scanned page has no text layer: the worker reads the drawn page with Tesseract and
+    marks the lines where the passage's words are (the web process never runs OCR)."""
+    from search.web.document_routes import draw_page
+    from search.web.pdfpage import NOTE_OCR
+
+    letter = ("Dear Chair,\n\nThe brigade now gives every watch a decompression hour after a "
+              "fatal fire, led by a trained peer supporter.\n\nWe also fund counselling for "
+              "families of injured firefighters through the benevolent fund.\n\nYours "
+              "sincerely,\n\nChief Officer")
+    path = scanned_pdf(tmp_path / "letter.pdf", [letter])
+    passage = ("The brigade now gives every watch a decompression hour after a fatal fire, led "
+               "by a trained peer supporter.")
+    page = draw_page(path, 1, passage)
+    assert page.marked >= 1 and page.note == NOTE_OCR
+    other = draw_page(path, 1, "Officers receive annual psychological screening in the "
+                               "Territorial Support Group.")
+    assert other.marked == 0 and other.note.startswith("scanned page")
+    # the mark sits above the second paragraph's first line ("We also fund ...")
+    assert 0 < page.mark_top < 0.5

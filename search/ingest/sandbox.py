@@ -273,7 +273,7 @@ def _handle(header: dict[str, Any], data: bytes, held: dict[str, Any],
 
         try:
             image = render_page(path, int(header["page"]), str(header["passage"]),
-                                int(header["width"]))
+                                int(header["width"]), ocr=True)  # OCR may run here
         except ReaderError as exc:
             raise LoadError(path, str(exc)) from None
         return {"status": "ok", **{k: v for k, v in vars(image).items() if k != "png"},

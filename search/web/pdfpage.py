@@ -35,6 +35,9 @@ ENOUGH = 8  # ...and this many matched words (or half of a short passage)
 EDGE_WORDS = 40  # a part at a page's edge may be shorter: headers and footers around it
 LINE_GAP = 3  # line heights of blank space that part two boxes on one line
 MIN_TEXT_CHARS = 20  # fewer letters than this on a page: no text layer, a scan
+OCR_TIMEOUT = 20  # seconds for Tesseract to read one drawn page for the reader
+NOTE_OCR = ("scanned page: the passage is marked where OCR read it on the page image; the "
+            "marks may be a little off")
 NOTE_SCANNED = ("scanned page: it has no text layer, so the passage cannot be marked on the "
                 "image")
 NOTE_UNREADABLE = ("this page's text layer cannot be read (no character map), so the passage "
@@ -173,7 +176,8 @@ def _strong(chain: list[Any], score: int, n_page: int, n_passage: int) -> bool:
     return starts_passage or ends_passage
 
 
-def render_page(path: Path, page: int, passage: str = "", width: int = 900) -> PageImage:
+def render_page(path: Path, page: int, passage: str = "", width: int = 900,
+                ocr: bool = False) -> PageImage:
     """Page `page` (1-based) of the PDF at `path` as a PNG about `width` pixels wide (never
     more than MAX_SIDE on a side), with the lines holding `passage`'s words on this page
     marked. Raises ReaderError when the file is not a readable PDF or the page does not exist.
@@ -200,7 +204,7 @@ def render_page(path: Path, page: int, passage: str = "", width: int = 900) -> P
                 raise ReaderError(f"{name}: page {page} is out of range (the document has "
                                   f"{pages} page{'s' if pages != 1 else ''})")
             try:
-                image, boxes, note = _rasterise(pdf, page, passage, width)
+                image, boxes, note = _rasterise(pdf, page, passage, width, ocr)
             except pdfium.PdfiumError as exc:
                 raise ReaderError(f"{name}: page {page} cannot be rendered ({exc})") from exc
             if image is None:
@@ -216,7 +220,7 @@ def render_page(path: Path, page: int, passage: str = "", width: int = 900) -> P
                      mark_top=round(top / image.height, 4) if marked else 0.0)
 
 
-def _rasterise(pdf: Any, number: int, passage: str, width: int
+def _rasterise(pdf: Any, number: int, passage: str, width: int, ocr: bool = False
                ) -> tuple[Any, list[Box], str]:
     """The page as a Pillow image (its own copy of the pixels), the pixel boxes of the
     passage's lines on it and a note; (None, [], "") for a page without a size. Runs under
@@ -238,6 +242,8 @@ def _rasterise(pdf: Any, number: int, passage: str, width: int
             if lines:
                 conv = bitmap.get_posconv(page)
                 boxes = [_to_device(conv, line) for line in lines]
+            elif note == NOTE_SCANNED and ocr:
+                boxes, note = ocr_boxes(image, passage)
         return image, boxes, note
     finally:
         page.close()
@@ -380,6 +386,34 @@ def _to_device(conv: Any, box: tuple[float, float, float, float]) -> Box:
         xs.append(dx)
         ys.append(dy)
     return min(xs), min(ys), max(xs), max(ys)
+
+
+def ocr_boxes(image: Any, passage: str) -> tuple[list[Box], str]:
+    """On a scanned page (no text layer), the passage's lines found by reading the drawn
+    page with Tesseract: its words and boxes are matched like pdfium's, one box per line.
+    Only where OCR may run (the extraction worker: Tesseract's thread setting must stay out
+    of the web process); ([], NOTE_SCANNED) without Tesseract or a match."""
+    try:
+        import pytesseract
+
+        data = pytesseract.image_to_data(image.convert("L"), lang="eng", timeout=OCR_TIMEOUT,
+                                         output_type=pytesseract.Output.DICT)
+    except Exception:  # noqa: BLE001 - no Tesseract, a timeout, an odd image: leave unmarked
+        return [], NOTE_SCANNED
+    words = [(str(t).strip(), n) for n, t in enumerate(data["text"]) if str(t).strip()]
+    found = match_words([w for w, _ in words], passage_words(passage))
+    if not found:
+        return [], NOTE_SCANNED
+    lines: dict[tuple[int, int, int], Box] = {}
+    for n in (words[i][1] for i in range(found[0], found[-1] + 1)):
+        key = (data["block_num"][n], data["par_num"][n], data["line_num"][n])
+        x0, y0 = int(data["left"][n]), int(data["top"][n])
+        x1, y1 = x0 + int(data["width"][n]), y0 + int(data["height"][n])
+        if key in lines:
+            a, b, c, d = lines[key]
+            x0, y0, x1, y1 = min(a, x0), min(b, y0), max(c, x1), max(d, y1)
+        lines[key] = (x0, y0, x1, y1)
+    return list(lines.values()), NOTE_OCR
 
 
 def _paint(image: Any, boxes: list[Box]) -> int:
