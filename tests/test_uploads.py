@@ -73,4 +73,9 @@ def test_a_link_asks_for_a_checked_search():
     assert link_search({"q": "x", "k": "500", "mode": "<script>"}, known) == (
         "x", 20, "hybrid", [], "")
     assert link_search({"q": "x", "section": "  Key   findings "}, known)[4] == "Key findings"
+    commas = ["corpus/minutes, 3 May.txt", "corpus/a.txt"]
+    assert link_search({"q": "x", "docs": ["corpus/minutes, 3 May.txt", "corpus/a.txt"]},
+                       commas)[3] == commas  # repeated docs=, ids with commas kept whole
+    assert link_search({"q": "x", "docs": "corpus/minutes, 3 May.txt"}, commas)[3] == \
+        ["corpus/minutes, 3 May.txt"]
     assert link_search({"q": "x", "k": "many"}, known)[1] == 5

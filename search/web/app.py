@@ -219,8 +219,11 @@ class App:
         and run, with the options open when it narrows the search."""
         choices = self.document_choices()
         panel = self.panel_html()
-        asked = link_search(dict(request.query_params) if request else {},
-                            [value for _, value in choices])
+        params: dict[str, Any] = {}
+        if request:
+            params = dict(request.query_params)
+            params["docs"] = request.query_params.getlist("docs")
+        asked = link_search(params, [value for _, value in choices])
         if asked is None:
             skip = gr.skip()
             return (gr.update(choices=choices), panel, *([skip] * 8))
@@ -393,8 +396,8 @@ LINK_JS = """(q, k, mode, docs, grouped, section) => {
   url.searchParams.set("q", text);
   url.searchParams.set("k", String(k));
   url.searchParams.set("mode", mode);
-  if (docs && docs.length) url.searchParams.set("docs", docs.join(","));
-  else url.searchParams.delete("docs");
+  url.searchParams.delete("docs");  // one docs= per document: an id may hold a comma
+  for (const doc of docs || []) url.searchParams.append("docs", doc);
   if (section && section.trim()) url.searchParams.set("section", section.trim());
   else url.searchParams.delete("section");
   window.history.replaceState(null, "", url.toString());
@@ -439,7 +442,7 @@ def example_questions(headings: Sequence[tuple[str, str]],
     return out
 
 
-def link_search(params: dict[str, str],
+def link_search(params: dict[str, Any],
                 known: list[str]) -> tuple[str, int, str, list[str], str] | None:
     """The search a page address asks for, checked: a question, 1-20 results, a known mode,
     known documents (unknown ones are dropped) and a section's words; None when there is no
@@ -452,9 +455,15 @@ def link_search(params: dict[str, str],
     except ValueError:
         k = 5
     mode = params.get("mode") if params.get("mode") in MODES else "hybrid"
-    wanted = [d for d in (params.get("docs") or "").split(",") if d]
+    given = params.get("docs") or []
+    values = [given] if isinstance(given, str) else list(given)
+    wanted: list[str] = []
+    for value in values:  # docs=a&docs=b, or the older docs=a,b (an id may hold a comma)
+        for doc in [value] if value in known else value.split(","):
+            if doc in known and doc not in wanted:
+                wanted.append(doc)
     section = " ".join((params.get("section") or "").split())[:300]
-    return question, k, mode, [d for d in wanted if d in known], section
+    return question, k, mode, wanted, section
 
 
 def export_name(question: str, stamp: str) -> str:

@@ -126,6 +126,7 @@
     if (page) params.set("page", String(page));
     if (source.dataset.item) params.set("item", source.dataset.item);
     panel.hidden = false;
+    setBackground(true);
     panel.setAttribute("aria-busy", "true");
     try {
       const response = await fetch(`/reader?${params}`);
@@ -163,8 +164,16 @@
     if (close && !page) close.focus();
   }
 
+  // While the reader is open the page behind it is inert: no clicks, no Tab stops, so the
+  // keyboard stays in the dialog; closing gives the page back.
+  function setBackground(inert) {
+    const page = document.querySelector("gradio-app") || document.querySelector(".gradio-container");
+    if (page) page.inert = inert;
+  }
+
   function closeReader() {
     const panel = readerPanel();
+    setBackground(false);
     panel.hidden = true;
     panel.innerHTML = "";
     if (state.card) {
@@ -318,7 +327,19 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !readerPanel().hidden) closeReader();
+    const panel = readerPanel();
+    if (event.key === "Escape" && !panel.hidden) closeReader();
+    if (event.key === "Tab" && !panel.hidden) {  // Tab cycles within the open reader
+      const stops = [...panel.querySelectorAll("button:not([disabled]), a[href]")];
+      if (!stops.length) return;
+      const first = stops[0], last = stops[stops.length - 1];
+      const inside = panel.contains(document.activeElement);
+      if (event.shiftKey && (document.activeElement === first || !inside)) {
+        event.preventDefault(); last.focus();
+      } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+        event.preventDefault(); first.focus();
+      }
+    }
   });
 
   // The pack tab fills itself when it first appears (Gradio renders tabs lazily); later

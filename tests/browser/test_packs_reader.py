@@ -168,6 +168,9 @@ def test_the_reader_marks_the_passage_in_its_section_and_steps_through_hits(page
     expect(reader.locator(".reader-section")).not_to_be_empty()
     expect(reader.locator(".reader-text p")).not_to_have_count(1)  # paragraphs around it
     page.screenshot(path=str(ARTIFACTS / "reader-text.png"))
+    for _ in range(6):  # the keyboard stays in the reader: the page behind is inert
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => !!document.activeElement.closest('#reader')")
     # next hit from inside the reader
     second_text = cards.nth(1).locator(".passage").inner_text()
     reader.locator("button.reader-hit", has_text="Next hit").click()
@@ -178,6 +181,7 @@ def test_the_reader_marks_the_passage_in_its_section_and_steps_through_hits(page
     expect(page.locator("#evidence-toast")).to_contain_text("Kept in “Reader keeps”")
     page.keyboard.press("Escape")
     expect(reader).to_be_hidden()
+    assert not page.evaluate("() => document.querySelector('gradio-app').inert")
 
 
 def test_the_reader_shows_a_pdf_page_with_the_passage_marked(page: Page, server: Server,
