@@ -229,3 +229,19 @@ def test_sources_open_safely_and_a_kept_passage_is_found_after_its_document_chan
                                           "end": hit.end, "item": item["id"]}).text
     assert "changed since this passage was kept" in found
     assert 'id="passage"' in found and "decompression hour" in found
+
+
+def test_packs_survive_a_rebuild_of_their_index(tmp_path: Path):
+    """Packs are the user's work, kept beside the index: a rebuild (a new generation, old
+    ones swept) leaves them and their passages as they were."""
+    from search.packs import PackStore
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    assert index.refresh([corpus]).ok
+    store = PackStore(index.packs_path)
+    pack = store.create("Before the rebuild")
+    hit = index.search("wellbeing support vehicles", k=1)[0]
+    store.keep(pack.id, hit, "q", "hybrid", "sha")
+    assert index.refresh([corpus], rebuild=True).ok
+    assert [i.text for i in PackStore(index.packs_path).items(pack.id)] == [hit.text]
