@@ -146,7 +146,7 @@
       panel.appendChild(note);
     }
     panel.removeAttribute("aria-busy");
-    const cards = [...document.querySelectorAll("#results article.hit")];
+    const cards = siblings(state.card);
     const at = state.card ? cards.indexOf(state.card) : -1;
     panel.querySelectorAll(".reader-hit").forEach((b) => {
       const next = at + Number(b.dataset.step);
@@ -170,6 +170,19 @@
     const page = document.querySelector("gradio-app") || document.querySelector(".gradio-container");
     if (page) page.inert = inert;
   }
+
+  // What Previous/Next hit steps through: the result cards, or the pack's passages when the
+  // reader was opened from the Evidence pack tab (a removed document's passage is skipped).
+  function siblings(card) {
+    if (card && card.closest(".pack-view")) {
+      return [...document.querySelectorAll(".pack-view .pack-item")]
+        .filter((item) => item.querySelector("button.read"));
+    }
+    return [...document.querySelectorAll("#results article.hit")];
+  }
+
+  // The element holding a passage's doc/start/end: a result card, or a pack item's button.
+  const readable = (card) => card.matches(".pack-item") ? card.querySelector("button.read") : card;
 
   function closeReader() {
     const panel = readerPanel();
@@ -279,13 +292,16 @@
     if (turn && state.reader) return openReader(state.reader, Number(turn.dataset.page));
     const step = target.closest("#reader .reader-hit");
     if (step && state.card) {
-      const cards = [...document.querySelectorAll("#results article.hit")];
+      const cards = siblings(state.card);
       const next = cards[cards.indexOf(state.card) + Number(step.dataset.step)];
-      if (next) { state.card = next; return openReader(next); }
+      if (next) { state.card = next; return openReader(readable(next)); }
       return;
     }
     const packRead = target.closest(".pack-view button.read");
-    if (packRead) { state.card = null; return openReader(packRead); }
+    if (packRead) {
+      state.card = packRead.closest(".pack-item");
+      return openReader(packRead);
+    }
     const packButton = target.closest(".pack-view button");
     if (packButton) {
       try { await packAction(packButton); }

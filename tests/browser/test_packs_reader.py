@@ -78,6 +78,17 @@ def test_keep_edit_and_export_an_evidence_pack(page: Page, server: Server):
     expect(items.nth(0).locator("textarea")).to_have_value(
         "Use in section 2 of the briefing <b>not bold</b>")
     expect(items.nth(0).locator("textarea b")).to_have_count(0)
+    # read the pack's passages in their source, one after another
+    items.nth(0).locator("button.read").click()
+    reader = page.locator("#reader")
+    expect(reader.locator("mark.passage").first).to_be_visible()
+    expect(reader.locator("button.reader-hit", has_text="Previous hit")).to_be_disabled()
+    reader.locator("button.reader-hit", has_text="Next hit").click()
+    second = " ".join(items.nth(1).locator("blockquote").inner_text().split())
+    expect(reader.locator("mark.passage").first).to_contain_text(second[:40])
+    expect(reader.locator("button.reader-hit", has_text="Next hit")).to_be_disabled()
+    page.keyboard.press("Escape")
+    expect(reader).to_be_hidden()
     # export as Word: every passage, citation and the note, with a source list
     with page.expect_download() as download:
         page.locator("#pack-tab a.export", has_text="Word").click()
