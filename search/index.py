@@ -47,7 +47,7 @@ class PassageInContext:
     title: str
     path: Path  # the source file
     sha256: str
-    text: str  # the document's clean text; passage offsets point into it
+    text: str  # the document's clean text ("" when not asked for); offsets point into it
     chunks: list[StoredChunk]  # its passages in reading order
 
 
@@ -179,23 +179,12 @@ class Index:
     def documents(self) -> list[StoredDocument]:
         return self.read(lambda snap: snap.documents())
 
-    def passage_with_fingerprint(self, doc_id: str, start: int,
-                                 end: int) -> tuple[Hit, str] | None:
-        """The stored passage and its document's sha256, read from one view of the index
-        (so a re-index in between cannot pair old text with a new fingerprint)."""
-        def reading(snap: ReadView) -> tuple[Hit, str] | None:
-            row = next((r for r in snap.document_chunks(doc_id)
-                        if r.start == start and r.end == end), None)
-            if row is None:
-                return None
-            sha = next((d.sha256 for d in snap.documents() if d.doc_id == doc_id), "")
-            return _hit(row, 0.0), sha
-        return self.read(reading)
-
-    def in_context(self, doc_id: str, start: int, end: int) -> PassageInContext | None:
-        """What the reader shows for a passage, read from one view of the index: the passage
-        (None when the index no longer holds it), its document's title, file, text and
-        passages. None when the index holds no such document."""
+    def in_context(self, doc_id: str, start: int, end: int,
+                   text: bool = True) -> PassageInContext | None:
+        """A passage with its document, read from one view of the index (so a re-index in
+        between cannot pair old text with a new fingerprint): the passage (None when the
+        index no longer holds it), its document's title, file, sha256, passages and, with
+        `text`, its clean text. None when the index holds no such document."""
         def reading(snap: ReadView) -> PassageInContext | None:
             doc = next((d for d in snap.documents() if d.doc_id == doc_id), None)
             if doc is None:
@@ -205,7 +194,7 @@ class Index:
             return PassageInContext(
                 hit=_hit(row, 0.0) if row else None, title=doc.title,
                 path=resolve_stored(doc.path, self.base), sha256=doc.sha256,
-                text=snap.document_text(doc_id) or "", chunks=chunks)
+                text=(snap.document_text(doc_id) or "") if text else "", chunks=chunks)
         return self.read(reading)
 
     def section_paths(self) -> dict[str, list[tuple[str, ...]]]:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -27,122 +25,16 @@ from search.retrieve.confidence import results_weak
 from search.retrieve.query import MODES
 from search.web.contents import contents_html, document_sections
 from search.web.document_routes import document_router
+from search.web.index_panel import panel_html, summary_markdown
+from search.web.links import example_questions, export_name, link_search
 from search.web.pack_routes import PackGuard, pack_router
 from search.web.render import readable_time, results_html, to_csv, to_markdown
+from search.web.style import CSS, HELP, LINK_JS, PAGE_JS, SCROLL_JS, THEME
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
-EXAMPLE_COUNT = 5
 SAMPLED_PASSAGES = 2000  # passages read (by id, from the first) to find headings for examples
 
-HELP = (
-    "**strong match**: the passage is closely about your question (check that it states "
-    "what you need) · **possible match**: it may answer, read it · **weak match**: the "
-    "closest passage, probably not an answer · **from OCR**: read from a scanned page, "
-    "check the quote against the page. "
-    "Marked sentences are the ones that answer. Click a citation to read the passage in its "
-    "source; **Keep** adds it to your evidence pack (the Evidence pack tab exports it with "
-    "citations). Modes: *hybrid* (default) weighs meaning and "
-    "exact words per question; *semantic* matches meaning only; *lexical* exact words only. "
-    "For a large archive index with the fast model (`--model fast`, the default); "
-    "`--model quality` finds more answers to everyday-worded questions but indexes about "
-    "6x slower.")
-
-CSS = """
-#results .hit {border: 1px solid var(--border-color-primary); border-radius: 8px;
-  padding: 12px 14px; margin: 10px 0; background: var(--background-fill-primary);}
-#results .hit.weak {opacity: .85; border-style: dashed;}
-#results .hit header {display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap;}
-#results .rank {font-weight: 700; min-width: 1.5em;}
-#results .citation {font-weight: 600; flex: 1;}
-#results .score {font-size: .85em; color: #4a4a4a;}  /* 8.9:1 on white (WCAG AA: 4.5) */
-#results .score.strong {color: #1b6e20; font-weight: 600;}
-#results .score.possible {color: #7a5200;}
-#results .ocr {font-size: .8em; margin-left: .5em; padding: 0 .4em; border-radius: 3px;
-  background: #fff4d6; color: #5c3d00; border: 1px solid #c99a2e;}
-#results .passage {white-space: pre-wrap; margin: 8px 0; line-height: 1.5;}
-#results mark.answer {background: #fff3b0; color: inherit; padding: 0 1px;}
-#results mark.answer.best {background: #ffe066;}
-#results footer, .pack-item footer {display: flex; gap: 10px; align-items: center;
-  flex-wrap: wrap; font-size: .9em;}
-#results footer button, .pack-view button, #reader button {font-size: .9em; padding: 3px 10px;
-  border-radius: 6px; border: 1px solid #8a8a8a; background: var(--background-fill-secondary);
-  color: inherit; cursor: pointer;}
-#results button.keep, #reader button.keep {border-color: #1b6e20; color: #1b6e20;
-  font-weight: 700;}
-#results button.keep.kept, #reader button.keep.kept {background: #e5f3e6;}
-#results button.citation {all: unset; font-weight: 700; flex: 1; cursor: pointer;
-  color: inherit; text-decoration: underline; text-decoration-color: #9a9a9a;
-  text-underline-offset: 3px;}
-#results button.citation:hover {text-decoration-color: currentColor;}
-button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
-  outline-offset: 2px;}
-#results .notice {padding: 10px 14px; border-radius: 8px; margin: 8px 0;}
-#results .weak-notice {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;}
-#results .summary {color: #4a4a4a; font-size: .9em;}
-#results .doc-group {margin: 1em 0 1.5em;}
-#results .doc-group h3 {margin: .2em 0 .5em; font-size: 1.05em;}
-#results .doc-group .count {font-weight: normal; color: #4a4a4a; font-size: .85em;}
-.index-panel table {border-collapse: collapse;} .index-panel td, .index-panel th
-  {padding: 2px 10px 2px 0; text-align: left; vertical-align: top;}
-.index-panel td code {word-break: break-all;}  /* long ids wrap instead of being cut */
-#reader, #evidence-toast {font-family: "Source Sans Pro", ui-sans-serif, system-ui,
-  sans-serif;}
-#reader {position: fixed; top: 0; right: 0; bottom: 0; width: min(960px, 100vw);
-  overflow-y: auto; z-index: 1000; background: var(--background-fill-primary, #fff);
-  color: var(--body-text-color, #1f1f1f); box-shadow: -4px 0 24px rgba(0,0,0,.25);
-  padding: 16px 20px;}
-#reader header {display: flex; gap: 12px; align-items: flex-start;}
-#reader .reader-title {flex: 1; margin: 0; font-size: 1.1em;}
-#reader .reader-bar, #reader .reader-pages {display: flex; gap: 10px; align-items: center;
-  flex-wrap: wrap; margin: 10px 0;}
-#reader .reader-close {font-size: 1.3em; line-height: 1;}
-#reader .reader-note, #reader .reader-section {color: #4a4a4a; font-size: .9em;}
-#reader img.reader-page-image {max-width: 100%; height: auto; border: 1px solid #ccc;}
-#reader .reader-text {line-height: 1.55; max-width: 46em;}
-#reader mark.passage {background: #ffe066; color: inherit; padding: 1px 0;}
-#evidence-toast {position: fixed; bottom: 20px; left: 50%; transform: translateX(-50%);
-  z-index: 1100; background: #1f3d20; color: #fff; padding: 10px 16px; border-radius: 8px;
-  max-width: 90vw;}
-#evidence-toast.failed {background: #7a1010;}
-.pack-view .pack-bar {display: flex; gap: 10px; align-items: center; flex-wrap: wrap;
-  margin: 8px 0;}
-.pack-view select, .pack-view input, .pack-view textarea {border: 1px solid #8a8a8a;
-  border-radius: 6px; padding: 3px 6px; background: var(--background-fill-primary);
-  color: inherit; font: inherit;}
-.pack-view .pack-items {padding-left: 1.6em;}
-.pack-view .pack-item {border: 1px solid var(--border-color-primary); border-radius: 8px;
-  padding: 10px 14px; margin: 10px 0;}
-.pack-view .citation {font-weight: 700;}
-.pack-view blockquote.passage {white-space: pre-wrap; margin: 8px 0; padding-left: 12px;
-  border-left: 3px solid #c9c9c9;}
-.pack-view .pack-meta {color: #4a4a4a; font-size: .85em; margin: 4px 0;}
-.pack-view .pack-note {display: block; font-size: .9em;}
-.pack-view .pack-note textarea {width: 100%; display: block; margin: 4px 0 8px;}
-.pack-view .pack-status {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;
-  padding: 4px 8px; border-radius: 6px; font-size: .9em;}
-.pack-view .pack-item.document {border-style: dashed;}
-.pack-view a.export {margin: 0 4px;}
-.pack-view .pack-pager {display: flex; gap: 12px; align-items: center; margin: 10px 0;}
-.contents details {margin: 4px 0;} .contents summary {cursor: pointer;}
-.contents .count {color: #4a4a4a; font-size: .85em;}
-.contents ul.sections {list-style: none; padding-left: 1em; margin: 4px 0 10px;}
-/* Narrow screens (a phone, 400 px): the question takes the whole width above its button. */
-@media (max-width: 640px) {
-  #ask-row {flex-wrap: wrap;}
-  #ask-row > * {flex: 1 1 100% !important; min-width: 100% !important;}
-}
-"""
-
 PROGRESS = gr.Progress()  # Gradio swaps in a live tracker for each call
-
-# The page's behaviour around Gradio (copy, keep, the reader, the pack tab): one script.
-PAGE_JS = (Path(__file__).with_name("page.js")).read_text(encoding="utf-8")
-
-# Gradio's bundled Source Sans Pro SemiBold holds only a few glyphs ("A", "B"), so text at
-# weight 600 mixed two fonts ("Assembly" with a foreign "A"): load the complete Bold instead.
-THEME = gr.themes.Default(font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 700)),
-                                "ui-sans-serif", "system-ui", "sans-serif"])
-
 
 def is_loopback(host: str) -> bool:
     if host in ("localhost", ""):
@@ -179,9 +71,10 @@ class App:
         self.exports = Path(tempfile.mkdtemp(prefix="evidence-search-exports-"))
 
     # -- searching ----------------------------------------------------------------------------
-    def document_choices(self) -> list[tuple[str, str]]:
+    def document_choices(self, docs: list[Any] | None = None) -> list[tuple[str, str]]:
+        """The document filter's choices (`docs`: the documents, already read)."""
         try:
-            docs = self.index.documents()
+            docs = self.index.documents() if docs is None else docs
         except Exception:
             return []
         return [(f"{d.title} ({Path(d.doc_id).name})", d.doc_id) for d in docs]
@@ -217,8 +110,12 @@ class App:
         """On page load: the document list and panel as they are now and, when the address
         holds a search (?q=...&k=...&mode=...&docs=a,b&section=...), that search filled in
         and run, with the options open when it narrows the search."""
-        choices = self.document_choices()
-        panel = self.panel_html()
+        try:  # read once for both the filter and the panel
+            docs: list[Any] | None = self.index.documents()
+        except Exception:
+            docs = None
+        choices = self.document_choices(docs) if docs is not None else []
+        panel = self.panel_html(docs)
         params: dict[str, Any] = {}
         if request:
             params = dict(request.query_params)
@@ -281,26 +178,14 @@ class App:
         return {"weak": results_weak(hits), "hits": rows}
 
     # -- the index panel and re-indexing ------------------------------------------------------
-    def panel_html(self) -> str:
+    def panel_html(self, docs: list[Any] | None = None) -> str:
+        """The Documents tab's panel as the index is now (`docs`: already read)."""
         try:
             stats = self.index.stats()
-            docs = self.index.documents()
+            docs = self.index.documents() if docs is None else docs
         except Exception as exc:
             return f'<div class="index-panel">No index yet ({escape(str(exc))})</div>'
-        size = (f" · {stats.size_bytes / 1024:,.0f} KB on disk"
-                if stats.size_bytes is not None else f" · held by {escape(stats.engine)}")
-        rows = "".join(
-            f"<tr><td>{escape(d.title)}</td><td>{d.page_count or '–'}</td><td>{d.chunks}</td>"
-            f"<td><code>{escape(d.doc_id)}</code></td></tr>" for d in docs)
-        return (
-            '<div class="index-panel">'
-            f"<p><b>{stats.documents}</b> {_plural(stats.documents, 'document')} · "
-            f"<b>{stats.chunks}</b> {_plural(stats.chunks, 'passage')} · "
-            f"model <code>{escape(stats.model)}</code> · last updated "
-            f"{escape(_when(stats.built_at))}"
-            f"{size}</p>"
-            "<table><tr><th>Document</th><th>Pages</th><th>Passages</th><th>Id</th></tr>"
-            f"{rows}</table>{self.contents(stats, docs)}</div>")
+        return panel_html(stats, docs, self.contents(stats, docs))
 
     def contents(self, stats: Any, docs: list[Any]) -> str:
         """The table of contents, rebuilt only when the index changed."""
@@ -364,133 +249,6 @@ class App:
     def rescan(self, password: str | None,
                progress: gr.Progress = PROGRESS) -> tuple[str, str, Any]:
         return self.reindex(None, password, True, progress)
-
-
-def summary_markdown(report: IndexReport, rescan: bool) -> str:
-    def names(items: list[str]) -> str:
-        return ", ".join(f"`{_md(Path(i).name)}`" for i in items[:20]) + \
-            (f" and {len(items) - 20} more" if len(items) > 20 else "")
-
-    lines = [f"**Done in {report.seconds:.1f} s** — {report.chunks_embedded} "
-             f"{_plural(report.chunks_embedded, 'passage')} embedded."]
-    for label, items in (("Added", report.added), ("Changed", report.changed),
-                         ("Removed", report.removed)):
-        if items:
-            lines.append(f"- {label} ({len(items)}): {names(items)}")
-    if rescan:
-        lines.append(f"- Unchanged: {len(report.unchanged)}")
-    if report.notes:
-        lines.append(f"- Indexed, with notes ({len(report.notes)}):")
-        lines += [f"    - `{_md(Path(p).name)}`: {_md(note)}" for p, note in report.notes]
-    if report.failed:
-        lines.append(f"- Failed ({len(report.failed)}):")
-        lines += [f"    - `{_md(Path(p).name)}`: {_md(reason)}" for p, reason in report.failed]
-    return "\n".join(lines)
-
-
-# Keeps the address in step with the search on screen, so it can be pasted into a briefing.
-LINK_JS = """(q, k, mode, docs, grouped, section) => {
-  const url = new URL(window.location.href);
-  const text = (q || "").trim();
-  if (!text) return [];
-  url.searchParams.set("q", text);
-  url.searchParams.set("k", String(k));
-  url.searchParams.set("mode", mode);
-  url.searchParams.delete("docs");  // one docs= per document: an id may hold a comma
-  for (const doc of docs || []) url.searchParams.append("docs", doc);
-  if (section && section.trim()) url.searchParams.set("section", section.trim());
-  else url.searchParams.delete("section");
-  window.history.replaceState(null, "", url.toString());
-  return [];
-}"""
-
-
-# On a narrow screen the controls push the results below the fold: bring fresh ones into view.
-SCROLL_JS = """() => {
-  if (window.innerWidth > 640) return [];
-  const results = document.querySelector('#results .results, #results .notice');
-  if (results) results.scrollIntoView({block: 'start'});
-  return [];
-}"""
-
-
-def example_questions(headings: Sequence[tuple[str, str]],
-                      count: int = EXAMPLE_COUNT) -> list[str]:
-    """Example searches from the corpus itself: its section headings (doc id, heading), the
-    numbering dropped, headings phrased as questions first, then short topical ones, taken in
-    turn from each document. Nothing about any particular corpus is written in code."""
-    questions: dict[str, list[str]] = {}
-    topics: dict[str, list[str]] = {}
-    for doc_id, heading in headings:
-        text = re.sub(r"^\s*(?:\d+[.)]|[A-Z][.)]|[ivx]+[.)])\s+", "", " ".join(heading.split()))
-        if text.endswith("?") and len(text.split()) > 16:  # a long question: its first clause
-            text = text.split(",")[0].rstrip("?") + "?"
-        words = text.split()
-        if text.endswith("?") and 4 <= len(words) <= 20:
-            questions.setdefault(doc_id, []).append(text)
-        elif 3 <= len(words) <= 8 and not text.isupper() and not re.search(r"\d{3,}", text):
-            topics.setdefault(doc_id, []).append(text)
-    out: list[str] = []
-    for pool in (questions, topics):
-        lists = [list(dict.fromkeys(v)) for v in pool.values()]
-        while len(out) < count and any(lists):
-            for items in lists:
-                while items and items[0] in out:
-                    items.pop(0)
-                if items and len(out) < count:
-                    out.append(items.pop(0))
-    return out
-
-
-def link_search(params: dict[str, Any],
-                known: list[str]) -> tuple[str, int, str, list[str], str] | None:
-    """The search a page address asks for, checked: a question, 1-20 results, a known mode,
-    known documents (unknown ones are dropped) and a section's words; None when there is no
-    question."""
-    question = " ".join((params.get("q") or "").split())[:2000]
-    if not question:
-        return None
-    try:
-        k = min(20, max(1, int(params.get("k") or 5)))
-    except ValueError:
-        k = 5
-    mode = params.get("mode") if params.get("mode") in MODES else "hybrid"
-    given = params.get("docs") or []
-    values = [given] if isinstance(given, str) else list(given)
-    wanted: list[str] = []
-    for value in values:  # docs=a&docs=b, or the older docs=a,b (an id may hold a comma)
-        for doc in [value] if value in known else value.split(","):
-            if doc in known and doc not in wanted:
-                wanted.append(doc)
-    section = " ".join((params.get("section") or "").split())[:300]
-    return question, k, mode, wanted, section
-
-
-def export_name(question: str, stamp: str) -> str:
-    """A download's file name that says what it holds: evidence-<question words>-<time>."""
-    words = re.findall(r"[a-z0-9]+", question.lower())[:8]
-    slug = "-".join(words)[:60].rstrip("-") or "search"
-    return f"evidence-{slug}-{stamp[-9:]}"
-
-
-def _plural(count: int, word: str) -> str:
-    return word if count == 1 else word + "s"
-
-
-def _when(stamp: str | None) -> str:
-    """An ISO time as people read it: "30 Nov 2026, 14:45 UTC"."""
-    if not stamp:
-        return "unknown"
-    try:
-        return readable_time(datetime.fromisoformat(stamp))
-    except ValueError:
-        return stamp
-
-
-def _md(text: str) -> str:
-    """File names and reasons in Markdown: no markup, no HTML."""
-    return escape(text).replace("`", "'").replace("*", "\\*").replace("_", "\\_").replace(
-        "[", "\\[")
 
 
 def build_blocks(app: App) -> gr.Blocks:

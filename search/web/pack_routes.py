@@ -185,11 +185,11 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         answered; the text, citation and document fingerprint come from one view of the
         index. A bad note refuses the whole request: nothing is kept."""
         note = call(lambda: clean_note(body.note))
-        found = index.passage_with_fingerprint(body.doc_id, body.start, body.end)
-        if found is None:
+        found = index.in_context(body.doc_id, body.start, body.end, text=False)
+        if found is None or found.hit is None:
             raise HTTPException(404, f"no passage at {body.start}-{body.end} of "
                                      f"{body.doc_id!r} in the index (re-indexed? search again)")
-        hit, sha = found
+        hit, sha = found.hit, found.sha256
         kept = call(lambda: store.keep(pack_id, hit, body.question[:2000], body.mode, sha))
         if note:
             kept = call(lambda: store.set_note(kept.id, note))

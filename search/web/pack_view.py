@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from search.packs import KeptPassage, Pack
+from search.web.render import plural
 
 PAGE_SIZE = 50  # passages shown at once; a pack of 10,000 pages through, exports hold all
 
@@ -45,7 +46,7 @@ def pack_html(packs: Sequence[Pack], pack: Pack | None, items: Sequence[KeptPass
             + _new_pack_form()) if editable else "")
         + "</div>"
         f'<div class="pack-bar"><span class="pack-count">{pack.count} '
-        f'passage{"s" if pack.count != 1 else ""}</span> · Export: {exports} '
+        f'{plural(pack.count, "passage")}</span> · Export: {exports} '
         '<button type="button" class="pack-copy">Copy as text</button></div>')
     if not items:
         body = ('<p class="pack-empty">This pack is empty. Press <b>Keep</b> on a passage in '

@@ -18,6 +18,11 @@ WEAK_NOTICE = ("Nothing in the documents answers this question well. These are t
                "passages — check them before relying on them.")
 
 
+def plural(count: int, word: str) -> str:
+    """"1 passage", "2 passages": the word as the count wants it."""
+    return word if count == 1 else word + "s"
+
+
 def readable_time(moment: datetime) -> str:
     """A time as people read it, in UTC: "30 Nov 2026, 14:45 UTC" (no platform-only
     strftime flags)."""
@@ -99,7 +104,7 @@ def _grouped_cards(hits: Sequence[Hit]) -> str:
         count = len(group)
         out.append(f'<section class="doc-group" data-doc="{escape(group[0].doc_id)}">'
                    f'<h3>{escape(group[0].title)} <span class="count">{count} '
-                   f'passage{"s" if count != 1 else ""}</span></h3>'
+                   f'{plural(count, "passage")}</span></h3>'
                    + "".join(card_html(h) for h in group) + "</section>")
     return "".join(out)
 
@@ -113,9 +118,9 @@ def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False,
     if results_weak(list(hits)):
         head = f'<div class="notice weak-notice" role="status">{escape(WEAK_NOTICE)}</div>'
     n, docs = len(hits), len({h.doc_id for h in hits})
-    summary = (f'<p class="summary">{n} passage{"s" if n != 1 else ""} for '
+    summary = (f'<p class="summary">{n} {plural(n, "passage")} for '
                f'“{escape(question)}”, best first'
-               + (f", from {docs} document{'s' if docs != 1 else ''}" if grouped else "")
+               + (f", from {docs} {plural(docs, 'document')}" if grouped else "")
                + (f", in sections headed “{escape(section)}”" if section else "")
                + "</p>")
     cards = _grouped_cards(hits) if grouped else "".join(card_html(h) for h in hits)
@@ -130,7 +135,7 @@ def to_markdown(hits: Sequence[Hit], question: str, mode: str = "hybrid",
     document text and of the question is escaped and passages are quoted line by line, so
     nothing in them renders as markup."""
     lines = [f"# Evidence for: {md_escape(question)}", "",
-             f"- Search mode: {mode}; {len(hits)} passage{'s' if len(hits) != 1 else ''}",
+             f"- Search mode: {mode}; {len(hits)} {plural(len(hits), 'passage')}",
              f"- Documents: {md_escape(', '.join(documents)) if documents else 'all'}"]
     if section:
         lines.append(f"- Sections headed: {md_escape(section)}")
