@@ -203,13 +203,17 @@ def query_backend() -> str:
     return os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND") or "onnx"
 
 
+PASSAGE_RUNTIMES = ("auto", "openvino", "openvino-int8", "torch")
+
+
 def passage_runtime() -> str:
-    """What runs the model over passages when indexing: "auto" (default: OpenVINO where it
-    installs and gives PyTorch's vectors, else PyTorch), "openvino" or "torch"."""
+    """What runs the model over passages when indexing: "auto" (default: whichever of the
+    runtimes that give the model's vectors measured fastest on this CPU; search/embed/
+    runtime_choice.py), "openvino" (bf16 or fp32), "openvino-int8" or "torch"."""
     value = (os.environ.get("EVIDENCE_SEARCH_PASSAGE_RUNTIME") or "auto").strip().lower()
-    if value not in ("auto", "openvino", "torch"):
-        raise ValueError(f"EVIDENCE_SEARCH_PASSAGE_RUNTIME: 'auto', 'openvino' or 'torch', "
-                         f"not {value!r}")
+    if value not in PASSAGE_RUNTIMES:
+        raise ValueError("EVIDENCE_SEARCH_PASSAGE_RUNTIME: "
+                         f"{', '.join(repr(r) for r in PASSAGE_RUNTIMES)}, not {value!r}")
     return value
 
 

@@ -12,7 +12,12 @@ import pytest
 from search import Index, IndexMismatch
 from search.config import DEFAULT_MODEL
 from search.embed import embedder as embedder_module
-from search.embed.embedder import Embedder, get_embedder, query_embedder, resolve_model
+from search.embed.embedder import (
+    Embedder,
+    load_embedder,
+    query_embedder,
+    resolve_model,
+)
 from tests.conftest import copy_corpus
 
 TEXTS = ["Peer support after a traumatic incident.", "Wellbeing cafes for call handlers",
@@ -68,7 +73,7 @@ def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkey
     blocker.write_text("the cache path is a file, so the export cannot be written")
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(blocker))
     monkeypatch.setattr(embedder_module, "_no_onnx", set())
-    get_embedder.cache_clear()
+    load_embedder.cache_clear()
     with caplog.at_level(logging.WARNING, logger="search.embed.embedder"):
         hits = corpus_index.search(QUESTIONS[1], k=3)
     assert any("Circa 11,000" in h.text for h in hits)

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,12 +20,11 @@ from search.config import (
     passage_runtime,
     query_backend,
 )
+from search.embed.encoders import Encoder, load_encoder
 
 _PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
 SENTENCE_VECTORS = "pooled-1"  # how sentence vectors are made (pool_spans); cache keys use it
 PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
-PROBE = ("Peer support for officers after a traumatic incident.",
-         "Ambulance staff sickness absence rose in 2023, mostly from stress and anxiety.")
 log = logging.getLogger(__name__)
 _no_onnx: set[str] = set()  # models whose ONNX query runtime failed in this process
 
@@ -102,17 +100,22 @@ def _respect_thread_limit() -> None:
 
 
 class Embedder:
-    """Wraps a SentenceTransformer: normalised vectors, token counts, a bounded sequence."""
+    """A model's tokenizer side (token counts, the heading prefix, sentence pooling) over one
+    Encoder that runs it: normalised vectors, a bounded sequence, thread-safe."""
 
     def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch",
                  precision: str = "fp32", runtime: str = "torch") -> None:
-        """precision: "fp32", or "bf16": PyTorch with its weights cast to bfloat16 (faster than
-        autocast, which casts every weight again on each call; see BF16_FASTER). ONNX
-        backends run fp32, exported from this instance's fp32 weights. runtime (torch
-        backend): "torch", "openvino" (or fail), "auto" (OpenVINO when it loads and gives
-        PyTorch's vectors, else PyTorch): what executes the model, in `precision`."""
+        """backend: "torch" (passages and questions of a PyTorch-built index), or "onnx" /
+        "onnx-int8" (ONNX Runtime). precision: "fp32" or "bf16" (where the runtime has a
+        choice). runtime, for the torch backend: "torch", "openvino", "openvino-int8", or
+        "auto": whichever measured fastest on this CPU for this model among those that give
+        its vectors (runtime_choice.py)."""
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be fp32 or bf16 (got {precision!r})")
+        from search.embed.onnx_runtime import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
         name = canonical_model(name)
         location = resolve_model(name)
         if Path(location).exists():
@@ -126,6 +129,7 @@ class Embedder:
 
         _respect_thread_limit()
         self.name = name
+        self.backend = backend
         self._lock = threading.Lock()  # fast tokenizers fail when shared across threads
         self.model = SentenceTransformer(location, device="cpu")
         self.tokenizer = self.model.tokenizer
@@ -133,33 +137,9 @@ class Embedder:
         getter = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         self.dimension = int(getter())
-        self.backend = backend
-        self.precision = precision if backend == "torch" else "fp32"
-        self.openvino = None
-        self.runtime = "torch" if backend == "torch" else f"onnx runtime ({backend})"
-        if backend == "torch" and runtime != "torch":
-            self.openvino = _openvino(self, Path(location), runtime == "openvino")
-        if self.openvino is not None:
-            self.runtime = f"openvino {self.precision}"
-        elif self.precision == "bf16":
-            import torch
-
-            self.model.to(torch.bfloat16)
-            self.runtime = "torch bf16"
-        self.onnx = None
-        if backend != "torch":
-            from search.embed.onnx_runtime import BACKENDS, OnnxEncoder
-
-            if backend not in BACKENDS:
-                raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
-            self.onnx = OnnxEncoder(self.model, Path(location), quantize=backend == "onnx-int8")
-            # fp32 must give PyTorch's vectors; checked once, at load, or an export gone
-            # wrong would be searched wrongly, silently.
-            if backend == "onnx":
-                reference = self.model.encode(list(PROBE), normalize_embeddings=True,
-                                              convert_to_numpy=True)
-                if np.min(np.sum(self.encode(PROBE) * reference, axis=1)) <= 0.999:
-                    raise ValueError(f"{name}: ONNX vectors differ from the PyTorch model's")
+        self.encoder = _encoder(self, Path(location), backend, precision, runtime)
+        self.runtime = self.encoder.runtime
+        self.precision = "bf16" if "bf16" in self.runtime else "fp32"
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -189,19 +169,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            if self.onnx is not None:
-                vectors = self.onnx.encode(list(texts), batch_size=batch_size)
-            elif self.openvino is not None:
-                vectors = self.openvino.encode(list(texts), batch_size=batch_size)
-            else:
-                vectors = self.model.encode(list(texts), batch_size=batch_size,
-                                            normalize_embeddings=True, convert_to_numpy=True,
-                                            show_progress_bar=progress)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.precision == "bf16" and self.openvino is None:  # unit length in fp32 again
-            vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-        return vectors
-
+            vectors = self.encoder.encode(list(texts), batch_size=batch_size)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_with_sentences(self, texts: Sequence[str], heads: Sequence[int],
                               spans: Sequence[Sequence[tuple[int, int]]],
@@ -217,7 +186,8 @@ class Embedder:
         for start in range(0, len(texts), batch_size):
             idx = [int(i) for i in order[start:start + batch_size]]
             batch = [texts[i] for i in idx]
-            hidden, mask, offsets, pooled = self._hidden(batch)
+            with self._lock:
+                hidden, mask, offsets, pooled = self.encoder.hidden(batch)
             passages[idx] = pooled
             for row, i in enumerate(idx):
                 sentences[i] = pool_spans(hidden[row], mask[row], offsets[row], spans[i],
@@ -225,26 +195,23 @@ class Embedder:
         passages /= np.clip(np.linalg.norm(passages, axis=1, keepdims=True), 1e-12, None)
         return passages, sentences
 
-    def _hidden(self, batch: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                  np.ndarray]:
-        """Token embeddings (float32), attention mask, character offsets per token and the
-        model's own pooled vector, for one batch."""
-        with self._lock:
-            if self.onnx is not None:
-                return self.onnx.hidden(batch)
-            if self.openvino is not None:
-                return self.openvino.hidden(batch)
-            import torch
 
-            features = self.tokenizer(batch, padding=True, truncation=True,
-                                      max_length=self.max_seq_length,
-                                      return_offsets_mapping=True, return_tensors="pt")
-            offsets = features.pop("offset_mapping").numpy()
-            with torch.inference_mode():
-                out = self.model.forward(dict(features))
-            return (out["token_embeddings"].float().numpy(),
-                    features["attention_mask"].numpy(), offsets,
-                    out["sentence_embedding"].float().numpy())
+def _encoder(embedder: Embedder, location: Path, backend: str, precision: str,
+             runtime: str) -> Encoder:
+    """The encoder an Embedder runs: ONNX Runtime for an onnx backend; for torch, the
+    runtime asked for, or the measured choice for "auto" (PyTorch when nothing else loads)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if backend != "torch":
+        return load_encoder(embedder.model, location, backend, "fp32", threads)
+    if runtime == "auto":
+        from search.embed.runtime_choice import choose
+
+        return choose(embedder.name, embedder.model, location, precision, threads)
+    if runtime in ("openvino", "openvino-int8"):
+        return load_encoder(embedder.model, location, runtime, precision, threads)
+    return load_encoder(embedder.model, location, "torch", precision)
 
 
 def pool_spans(hidden: np.ndarray, mask: np.ndarray, offsets: np.ndarray,
@@ -268,39 +235,23 @@ def pool_spans(hidden: np.ndarray, mask: np.ndarray, offsets: np.ndarray,
     return out
 
 
-def _openvino(embedder: Embedder, location: Path, required: bool) -> Any:
-    """An OpenVINO encoder for this model that gives its fp32 PyTorch vectors (checked on
-    PROBE), or None (the reason logged) so PyTorch embeds; `required` raises instead."""
-    try:
-        import torch
-
-        from search.embed.openvino_runtime import OpenVinoEncoder
-
-        encoder = OpenVinoEncoder(embedder.model, location, embedder.precision == "bf16",
-                                  threads=torch.get_num_threads())
-        reference = embedder.model.encode(list(PROBE), normalize_embeddings=True,
-                                          convert_to_numpy=True)
-        if np.min(np.sum(encoder.encode(list(PROBE)) * reference, axis=1)) <= 0.999:
-            raise ValueError("its vectors differ from the PyTorch model's")
-        return encoder
-    except Exception as exc:  # noqa: BLE001 - any failure: PyTorch embeds, as before
-        if required:
-            raise
-        log.warning("passages for %s are embedded with PyTorch: OpenVINO unusable (%s: %s)",
-                    embedder.name, type(exc).__name__, exc)
-        return None
+def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
+                 backend: str = "torch") -> Embedder:
+    """The model for a role ("query" or "index") and backend, with the settings in force now
+    (precision_for, passage_runtime): one instance per distinct set of them in a process, so
+    a setting changed later takes effect at the next call instead of being frozen by the
+    first. Indexing gets its own copy, so a long re-index never makes a search wait."""
+    runtime = passage_runtime() if role == "index" else "torch"
+    precision = precision_for(name, role) if backend == "torch" else "fp32"
+    return load_embedder(canonical_model(name), backend, precision, runtime, role)
 
 
 @lru_cache(maxsize=8)
-def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
-                 backend: str = "torch") -> Embedder:
-    """One model per process, role and backend, however many indexes or queries use it.
-    Indexing gets its own copy, so a long re-index never makes a search wait for the model.
-    Each role runs in the precision measured fastest for it (precision_for); passages on
-    the runtime passage_runtime() picks."""
-    runtime = passage_runtime() if role == "index" else "torch"
-    return Embedder(name, backend, precision_for(name, role) if backend == "torch" else "fp32",
-                    runtime)
+def load_embedder(name: str, backend: str, precision: str, runtime: str,
+                  role: str = "query") -> Embedder:
+    """One Embedder per (model, backend, precision, runtime, role) in this process."""
+    del role  # part of the key only: each role keeps its own copy
+    return Embedder(name, backend, precision, runtime)
 
 
 def query_embedder(name: str, built: str = "torch") -> Embedder:

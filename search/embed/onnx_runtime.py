@@ -107,6 +107,7 @@ class ExportedEncoder:
         self.max_length = int(st_model.max_seq_length)
         self.pooling = _pooling(st_model, model_dir)
         self.inputs: set[str] = set()
+        self.runtime = "exported"
         self._lock = threading.Lock()
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -160,6 +161,7 @@ class OnnxEncoder(ExportedEncoder):
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
+        self.runtime = f"onnx {'int8' if quantize else 'fp32'}"
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(["last_hidden_state"], feed)[0]
