@@ -48,7 +48,7 @@ def features(index: Index, questions: list[str]) -> list[np.ndarray]:
     """Per question, the confidence features of each of its top 10 default hits."""
     out = []
     for q in questions:
-        found = index.retrieve(q, k=10)[0]
+        found = index.run(index.query(q, k=10, highlight=False)).found
         x = candidate_features(found)
         out.append(x if len(x) else np.zeros((1, len(FEATURES))))
     return out

@@ -31,7 +31,7 @@ from search import Index, ranking  # noqa: E402
 from search.config import Settings, default_model  # noqa: E402
 from search.embed.embedder import query_embedder  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions  # noqa: E402
-from search.retrieve.query import QueryTerms, lexical_query  # noqa: E402
+from search.retrieve.query import QueryTerms  # noqa: E402
 
 DEPTH = 50
 
@@ -55,9 +55,9 @@ def record(index: Index, question: str, label) -> Record:
     with index.snapshot() as snap:
         embedder = query_embedder(snap.manifest.model, snap.manifest.backend)
         vector = embedder.encode([question])[0]
-        dense = snap.search_vectors(vector, DEPTH)
-        lexical = snap.search_lexical(lexical_query(snap, question), DEPTH)
         qt = QueryTerms.of(snap, question)
+        dense = snap.search_vectors(vector, DEPTH)
+        lexical = snap.search_lexical(qt.lexical_query(question, snap.count), DEPTH)
         ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in lexical]))
         rows = snap.chunks(ids)
         vectors = snap.vectors_of(ids)

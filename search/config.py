@@ -217,6 +217,20 @@ def passage_runtime() -> str:
     return value
 
 
+# Whether searches use the reader model (search/reader): on where it measured a gain on the
+# dev split and SciFact (docs/EVALUATION.md), settable with EVIDENCE_SEARCH_READER=on|off.
+READER_DEFAULT = False
+
+
+def reader_enabled() -> bool:
+    raw = (os.environ.get("EVIDENCE_SEARCH_READER") or "").strip().lower()
+    if not raw:
+        return READER_DEFAULT
+    if raw not in ("on", "off", "1", "0", "true", "false"):
+        raise ValueError(f"EVIDENCE_SEARCH_READER: 'on' or 'off', not {raw!r}")
+    return raw in ("on", "1", "true")
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """The web page's defaults (app.py flags override them)."""

@@ -10,16 +10,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
-from search.config import DEFAULT_CORPUS_DIR, Settings, canonical_model, default_store
-from search.embed.embedder import Embedder, query_embedder
+from search.config import (
+    DEFAULT_CORPUS_DIR,
+    Settings,
+    canonical_model,
+    default_store,
+    reader_enabled,
+)
+from search.embed.embedder import query_embedder
 from search.indexing.files import resolve_stored, stored_path
 from search.indexing.refresh import ProgressHook, refresh
 from search.records import Filters, Hit, IndexReport, IndexStats
-from search.retrieve.confidence import WEAK_BELOW, calibration_for, label
-from search.retrieve.highlight import answer_spans
-from search.retrieve.query import MODES, Fusion, Retrieved, retrieve
+from search.retrieve.confidence import calibration_for
+from search.retrieve.pipeline import (
+    DEFAULT_FUSION,
+    Query,
+    QueryEncoder,
+    Reader,
+    Searched,
+    Searcher,
+    short_section,
+    to_hit,
+)
+from search.retrieve.query import MODES, Fusion
 from search.store import (
     IndexMismatch,
     Manifest,
@@ -34,8 +47,7 @@ from search.store import (
 )
 
 T = TypeVar("T")
-SECTION_SEPARATOR = " › "
-DEFAULT_FUSION = Fusion()
+__all__ = ["Index", "PassageInContext", "QueryError", "short_section"]
 MAX_QUERY_CHARS = 2000  # longer input is cut: the model reads 256 word-pieces anyway
 
 
@@ -66,7 +78,10 @@ class Index:
 
     def __init__(self, directory: str | Path | None = None, *, model: str | None = None,
                  chunk_tokens: int | None = None, backend: str | None = None,
-                 store: str | Path | Store | None = None) -> None:
+                 store: str | Path | Store | None = None, encoder: QueryEncoder | None = None,
+                 reader: Reader | None | bool = False) -> None:
+        """encoder: what embeds questions (default: the index's model, loaded once per
+        process); reader: a Reader, None for none, or False (default) for the product's."""
         chosen = store if store is not None else directory
         if chosen is None:
             chosen = default_store()
@@ -78,6 +93,8 @@ class Index:
         self._requested = {"model": canonical_model(model) if model else None,
                            "chunk_tokens": chunk_tokens, "backend": backend}
         self._merging: threading.Thread | None = None
+        self._encoder = encoder
+        self._reader = reader
 
     def close(self) -> None:
         """Let go of the store's connections (a Milvus client); the Index reopens on use."""
@@ -118,53 +135,36 @@ class Index:
 
         mode: "hybrid" (default: meaning and exact words), "semantic" or "lexical".
         filters: a Filters (or dict of its fields) limiting documents, title, section, pages
-        or dates. highlight: find the answering sentences (costs one small embedding batch).
+        or dates. highlight: mark the answering sentences.
         """
-        query = _clean_query(query)
+        return self.run(self.query(query, k, mode=mode, filters=filters, highlight=highlight,
+                                   fusion=fusion)).hits
+
+    @staticmethod
+    def query(query: str, k: int = 5, *, mode: str = "hybrid",
+              filters: Filters | dict[str, Any] | None = None, highlight: bool = True,
+              fusion: Fusion | None = None) -> Query:
+        """A checked Query (QueryError says what is wrong with it)."""
+        text = _clean_query(query)
         if k < 1:
             raise QueryError(f"k must be at least 1 (got {k})")
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
         if isinstance(filters, dict):
             filters = Filters(**filters)
-        try:
-            return self._search(query, k, mode, filters, highlight, fusion)
-        except StaleSnapshot:  # a re-index swapped generations under us: once more
-            return self._search(query, k, mode, filters, highlight, fusion)
+        return Query(text, k, mode, filters, highlight, fusion or DEFAULT_FUSION)
 
-    def retrieve(self, query: str, k: int = 10, mode: str = "hybrid",
-                 filters: Filters | None = None, fusion: Fusion | None = None
-                 ) -> tuple[Retrieved, np.ndarray, Embedder, str]:
-        """Ranked candidates with the evidence behind them (for search and calibration):
-        (what was found, the question's vector, the model that embedded it, its name)."""
-        with self.snapshot() as snap:
-            model = snap.manifest.model
-            embedder = query_embedder(model, snap.manifest.backend)
-            vector = embedder.encode([query])[0]
-            found = retrieve(snap, vector, query, k, mode, filters, fusion or DEFAULT_FUSION)
-        return found, vector, embedder, model
+    def run(self, query: Query) -> Searched:
+        """One search pass with the evidence behind its hits (calibration and tuning)."""
+        return self.read(lambda view: self.searcher(view.manifest).run(view, query))
 
-    def _search(self, query: str, k: int, mode: str, filters: Filters | None, highlight: bool,
-                fusion: Fusion | None) -> list[Hit]:
-        found, vector, embedder, model = self.retrieve(query, k, mode, filters, fusion)
-        calibration = calibration_for(model)
-        qt = found.query_terms
-        confidences = calibration.confidences(found)
-        marks = [[] for _ in found.candidates]
-        if highlight:
-            marks = answer_spans(embedder, vector, qt.terms, qt.weights, found.candidates,
-                                 [c < WEAK_BELOW for c in confidences])
-        hits = []
-        for rank, (cand, spans, conf) in enumerate(
-                zip(found.candidates, marks, confidences, strict=True), start=1):
-            assert cand.row is not None
-            hit = _hit(cand.row, cand.score)
-            hit.rank, hit.similarity, hit.highlights = rank, round(cand.similarity, 4), spans
-            hit.confidence = round(conf, 4)
-            hit.weak = conf < WEAK_BELOW
-            hit.match = label(conf)
-            hits.append(hit)
-        return hits
+    def searcher(self, manifest: Manifest) -> Searcher:
+        """The pipeline for an index built as `manifest` says: its model's question encoder
+        (or the one this Index was handed), the reader, and their calibration."""
+        encoder = self._encoder or query_embedder(manifest.model, manifest.backend)
+        reader = self._reader if self._reader is not False else _default_reader()
+        return Searcher(encoder, calibration_for(manifest.model,
+                                                 reader.name if reader else None), reader)
 
     def read(self, reading: Callable[[ReadView], T]) -> T:
         """`reading(view)` over one consistent view, once more on a fresh view when a
@@ -192,7 +192,7 @@ class Index:
             chunks = snap.document_chunks(doc_id)
             row = next((r for r in chunks if r.start == start and r.end == end), None)
             return PassageInContext(
-                hit=_hit(row, 0.0) if row else None, title=doc.title,
+                hit=to_hit(row, 0.0) if row else None, title=doc.title,
                 path=resolve_stored(doc.path, self.base), sha256=doc.sha256,
                 text=(snap.document_text(doc_id) or "") if text else "", chunks=chunks)
         return self.read(reading)
@@ -316,6 +316,15 @@ class Index:
         raise KeyError(doc_id)
 
 
+def _default_reader() -> Reader | None:
+    """The product's reader (search/reader), where EVIDENCE_SEARCH_READER leaves it on."""
+    if not reader_enabled():
+        return None
+    from search.reader import load_reader
+
+    return load_reader()
+
+
 def _work(ray: str | bool | None) -> Any:
     """Where reading and embedding run: here (None/False), or on Ray."""
     if ray is None or ray is False:
@@ -336,32 +345,3 @@ def _clean_query(query: object) -> str:
     return cleaned
 
 
-def short_section(section: Sequence[str], limit: int = 60) -> str:
-    """Citation form of a section path: each heading in its own words, a long one cut at a
-    word boundary ("2. Does the MPS have examples of effective…"), never to a bare number
-    that means nothing out of context."""
-    parts = []
-    for heading in section:
-        if len(heading) > limit:
-            cut = heading[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:.-–— ")
-            parts.append(cut + "…")
-        else:
-            parts.append(heading)
-    return SECTION_SEPARATOR.join(parts)
-
-
-def citation(title: str, page: int | None, page_end: int | None, section: Sequence[str]) -> str:
-    text = title
-    if page is not None:
-        text += f", p. {page}" if page_end in (None, page) else f", pp. {page}–{page_end}"
-    if section:
-        text += f" — {short_section(section)}"
-    return text
-
-
-def _hit(row: StoredChunk, score: float) -> Hit:
-    return Hit(text=row.text, score=round(score, 6), doc_id=row.doc_id, title=row.title,
-               path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
-               start=row.start, end=row.end,
-               citation=citation(row.title, row.page_start, row.page_end, row.section),
-               page_end=row.page_end, ocr=row.ocr)

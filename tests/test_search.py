@@ -80,7 +80,7 @@ def test_search_function_takes_a_store_uri(any_corpus_index: Index):
 
 
 def test_short_section_keeps_words_and_cuts_long_headings_at_a_word():
-    from search.index import short_section
+    from search.retrieve.pipeline import short_section
 
     assert short_section(["Support", "Peer support"]) == "Support › Peer support"
     cut = short_section(["3. What cooperation is there between the services on staff welfare "

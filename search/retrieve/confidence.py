@@ -70,13 +70,19 @@ FALLBACK = Calibration(bias=-9.0, similarity=14.0, lift=4.0, coverage=3.0, agree
                        calibrated=False)
 
 
+def calibration_key(model: str, reader: str | None) -> str:
+    """Where calibration.json keeps a (model, reader) pair's coefficients."""
+    return f"{model} + {reader}" if reader else model
+
+
 @lru_cache(maxsize=8)
-def calibration_for(model: str) -> Calibration:
+def calibration_for(model: str, reader: str | None = None) -> Calibration:
+    """The fitted coefficients for this model with this reader (or none)."""
     try:
         table = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return FALLBACK
-    entry = table.get(model)
+    entry = table.get(calibration_key(model, reader))
     names = [f.name for f in fields(Calibration) if f.name != "calibrated"]
     if not isinstance(entry, dict) or any(n not in entry for n in names):
         return FALLBACK

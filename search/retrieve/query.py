@@ -1,6 +1,7 @@
-"""From a question to ranked chunk ids: semantic, lexical or hybrid retrieval, fusion that
-weighs the lexical list by the evidence for it, a final ranking stage over the top candidates,
-then de-duplication. Knows nothing of files; reads one index snapshot."""
+"""From a question's vector and words to ranked candidates: semantic, lexical or hybrid
+retrieval, fusion that weighs the lexical list by the evidence for it, the final ranking
+stage over the top candidates, and de-duplication (pipeline.Searcher runs them in order).
+Knows nothing of files; reads one index view."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from search.records import Filters
 from search.retrieve import ranking
 from search.retrieve.terms import coverage, term_weights
 from search.store import ReadView, StoredChunk
-from search.words import STOPWORDS, WORD, terms, words_by_term
+from search.words import terms, words_by_term
 
 MODES = ("semantic", "lexical", "hybrid")
 # In a large index, words found in over a tenth of all passages add little to BM25 (low IDF)
@@ -49,28 +50,44 @@ class Candidate:
     sentence: float = 0.0  # best sentence's cosine (the passage's when none are stored)
     sentence_scores: list[tuple[tuple[int, int], float]] = field(default_factory=list)
     coverage: float = 0.0  # share of the question's rare-word weight in the passage
+    reader: float | None = None  # the reader's logit, where it read this passage
 
 
 @dataclass(frozen=True)
 class QueryTerms:
-    """A question's content-word stems with their IDF in this index (unseen words weigh most)."""
+    """A question's words as retrieval sees them, tokenised once: content-word stems, the
+    index's passage count for each (read once), and their IDF weights (unseen words weigh
+    most)."""
 
     terms: list[str]
     weights: dict[str, float]
+    words: dict[str, str] = field(default_factory=dict)  # stem -> a word of the question
+    doc_freq: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, snap: ReadView, query: str) -> QueryTerms:
         stems, words = terms(query), words_by_term(query)
-        return cls(stems, term_weights(stems, lambda t: snap.doc_freq(words.get(t, t)),
-                                       max(1, snap.count)))
+        freq = {t: snap.doc_freq(words.get(t, t)) for t in stems}
+        return cls(stems, term_weights(stems, freq.__getitem__, max(1, snap.count)), words,
+                   freq)
 
     def coverage(self, text: str) -> float:
         return coverage(self.terms, text, self.weights)
 
+    def lexical_query(self, query: str, total: int) -> str:
+        """The question's words for BM25; in a large index, without its very common words
+        (counted once, in `doc_freq`)."""
+        if total <= prune_above() or not self.terms:
+            return query
+        keep = [self.words.get(t, t) for t in self.terms
+                if self.doc_freq.get(t, 0) <= COMMON_FRACTION * total]
+        rarest = sorted(self.terms, key=lambda t: self.doc_freq.get(t, 0))[:2]
+        return " ".join(keep or [self.words.get(t, t) for t in rarest]) or query
+
 
 @dataclass
 class Retrieved:
-    """What retrieval found, with the evidence the confidence model reads."""
+    """What retrieval found, ranked, with the evidence the confidence model reads."""
 
     candidates: list[Candidate]
     query_terms: QueryTerms
@@ -78,61 +95,64 @@ class Retrieved:
     agreement: float = 0.0  # share of the top 10 both lists hold
 
 
-def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, k: int, mode: str,
-             filters: Filters | None, fusion: Fusion) -> Retrieved:
-    """Up to k candidates, best first, with overlapping passages collapsed to the best one."""
+def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, qt: QueryTerms, k: int,
+             mode: str, filters: Filters | None, fusion: Fusion,
+             weights: ranking.Weights = ranking.WEIGHTS) -> Retrieved:
+    """Candidates for up to k hits, best first (overlapping passages not yet collapsed): both
+    lists, fusion, one read of the candidates' rows and vectors, the final ranking stage."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     depth = max(50, 3 * k)
     # A single mode still reads the other list's top 10: their agreement feeds confidence.
     dense = snap.search_vectors(query_vector, depth if mode != "lexical" else AGREE, filters)
-    lexical = snap.search_lexical(lexical_query(snap, query),
+    lexical = snap.search_lexical(qt.lexical_query(query, snap.count),
                                   depth if mode != "semantic" else AGREE, filters)
-    qt = QueryTerms.of(snap, query)
-    trust = 0.0
     agreement = ranking.agreement([i for i, _ in dense], [i for i, _ in lexical], AGREE)
-    if mode == "semantic":
-        fused, lexical = dense, []
-    elif mode == "lexical":
-        fused, dense = lexical, []
-    elif fusion.method == "adaptive":
-        top_rows = snap.chunks([i for i, _ in lexical[:1]])
-        top_coverage = qt.coverage(top_rows[lexical[0][0]].text) if top_rows else 0.0
-        trust = ranking.lexical_trust(top_coverage, agreement)
-        fused = ranking.weighted_rrf(dense, lexical, 1.0, trust)
-    else:
-        fused = fuse(dense, lexical, fusion)
     reranking = fusion.rerank and mode == "hybrid"
     spare = k + max(10, k // 2)  # spare ones replace passages that collapse away
-    top = fused[: max(spare, RERANK_DEPTH) if reranking else spare]
-    ids = [i for i, _ in top]
+    keep = max(spare, RERANK_DEPTH) if reranking else spare
+    # One read for every passage that can reach the top: fusion's order depends on the best
+    # word hit's text, so the pool is both lists' tops (that hit among them).
+    pool = {"semantic": dense[:keep], "lexical": lexical[:keep]}.get(
+        mode, dense[:keep] + lexical[:keep])
+    stored = snap.candidates(list(dict.fromkeys(i for i, _ in pool)))
+    trust = 0.0
+    if mode == "semantic":
+        fused = dense
+    elif mode == "lexical":
+        fused = lexical
+    elif fusion.method == "adaptive":
+        top = stored.get(lexical[0][0]) if lexical else None
+        trust = ranking.lexical_trust(qt.coverage(top.chunk.text) if top else 0.0, agreement,
+                                      weights)
+        fused = ranking.weighted_rrf(dense, lexical, 1.0, trust, weights.rrf_k)
+    else:
+        fused = fuse(dense, lexical, fusion)
     similarity = dict(dense)
-    missing = [i for i in ids if i not in similarity]
-    if missing:
-        vectors = snap.vectors_of(missing)
-        similarity.update(zip(missing, (vectors @ query_vector).tolist(), strict=True))
-    rows = snap.chunks(ids)
-    stored = snap.sentences(ids)
     candidates = []
-    for i, score in top:
-        if i not in rows:
+    for i, score in fused:
+        found = stored.get(i)
+        if found is None:
             continue
-        cand = Candidate(i, score, float(similarity[i]), rows[i])
-        sentences = stored.get(i)
-        if sentences is not None and len(sentences.spans):
-            cosines = (sentences.vectors @ query_vector).tolist()
-            cand.sentence_scores = list(zip(sentences.spans, cosines, strict=True))
+        cand = Candidate(i, score, float(similarity.get(i, float(found.vector @ query_vector))),
+                         found.chunk)
+        if found.sentences is not None and len(found.sentences.spans):
+            cosines = (found.sentences.vectors @ query_vector).tolist()
+            cand.sentence_scores = list(zip(found.sentences.spans, cosines, strict=True))
             cand.sentence = max(cosines)
         else:
             cand.sentence = cand.similarity
-        cand.coverage = qt.coverage(rows[i].text)
+        cand.coverage = qt.coverage(found.chunk.text)
         candidates.append(cand)
+        if len(candidates) == keep:
+            break
     if reranking:
-        candidates = rerank(candidates, qt, trust)
-    return Retrieved(collapse(candidates)[:k], qt, trust, agreement)
+        candidates = rerank(candidates, qt, trust, weights)
+    return Retrieved(candidates, qt, trust, agreement)
 
 
-def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float) -> list[Candidate]:
+def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float,
+           weights: ranking.Weights = ranking.WEIGHTS) -> list[Candidate]:
     """The final ranking stage: passage and best-sentence meaning, rare words, headings."""
     if not candidates:
         return candidates
@@ -143,21 +163,10 @@ def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float) -> list[Ca
         sentence=np.array([c.sentence for c in candidates]),
         fused=np.array([c.score for c in candidates]),
         coverage=np.array([c.coverage for c in candidates]),
-        heading=np.array(heading), trust=trust)
+        heading=np.array(heading), trust=trust, w=weights)
     for cand, score in zip(candidates, scores.tolist(), strict=True):
         cand.score = score
     return sorted(candidates, key=lambda c: (-c.score, c.id))
-
-
-def lexical_query(snap: ReadView, query: str) -> str:
-    """The question's words for BM25; in a large index, without its very common words."""
-    total = snap.count
-    if total <= prune_above():
-        return query
-    words = list(dict.fromkeys(w for w in WORD.findall(query.lower()) if w not in STOPWORDS))
-    freq = {w: snap.doc_freq(w) for w in words}
-    keep = [w for w in words if freq[w] <= COMMON_FRACTION * total]
-    return " ".join(keep or sorted(words, key=freq.__getitem__)[:2]) or query
 
 
 def fuse(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],

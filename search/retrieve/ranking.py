@@ -31,6 +31,9 @@ class Weights:
     fused: float = 0.5  # the fused score the candidate arrived with
     coverage: float = 3.0  # share of the question's rare-word weight in the passage (x trust)
     heading: float = 1.0  # same, in the document title and section headings (x trust)
+    # the reader (search/reader), over the top `reader_depth` candidates, standardised
+    reader: float = 0.0
+    reader_depth: int = 8
 
 
 WEIGHTS = Weights()

@@ -25,6 +25,7 @@ from search.store.base import (
     SentenceVectors,
     StaleSnapshot,
     Store,
+    StoredCandidate,
     StoredChunk,
     StoredDocument,
     StoreStats,
@@ -36,7 +37,8 @@ __all__ = [
     "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexNotFound", "IndexOutdated",
     "IndexWriteFailed",
     "Manifest", "MergeReport", "ReadView", "SegmentInfo", "SentenceVectors", "StaleSnapshot",
-    "Store", "StoreStats", "StoreUnavailable", "StoredChunk", "StoredDocument", "Writer",
+    "Store", "StoreStats", "StoreUnavailable", "StoredCandidate", "StoredChunk", "StoredDocument",
+    "Writer",
     "is_remote", "open_store",
 ]
 

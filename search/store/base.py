@@ -136,6 +136,16 @@ class SentenceVectors:
 
 
 @dataclass(frozen=True)
+class StoredCandidate:
+    """Everything the final ranking reads about one passage, in one read: its row, its vector
+    and its sentences' vectors (None where the index has none)."""
+
+    chunk: StoredChunk
+    vector: np.ndarray  # float32, unit length
+    sentences: SentenceVectors | None
+
+
+@dataclass(frozen=True)
 class StoredDocument:
     doc_id: str
     path: str
@@ -205,6 +215,11 @@ class ReadView(Protocol):
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]: ...
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]: ...
+
+    def candidates(self, ids: Sequence[int]) -> dict[int, StoredCandidate]:
+        """Rows, vectors and sentence vectors of these passages in one read (on a server,
+        one round trip): what a search needs to rank its candidates."""
+        ...
 
     def documents(self) -> list[StoredDocument]: ...
 

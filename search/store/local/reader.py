@@ -22,6 +22,7 @@ from search.store.base import (
     SegmentInfo,
     SentenceVectors,
     StaleSnapshot,
+    StoredCandidate,
     StoredChunk,
     StoredDocument,
     StoreStats,
@@ -264,6 +265,14 @@ class Snapshot:
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
         return catalogue.sentence_rows(self._db, ids, self.manifest.dimension)
+
+    def candidates(self, ids: Sequence[int]) -> dict[int, StoredCandidate]:
+        rows = self.chunks(ids)
+        wanted = [i for i in ids if i in rows]
+        vectors = self.vectors_of(wanted)
+        sentences = self.sentences(wanted)
+        return {i: StoredCandidate(rows[i], vectors[n], sentences.get(i))
+                for n, i in enumerate(wanted)}
 
     def documents(self) -> list[StoredDocument]:
         return catalogue.document_rows(self._db)

@@ -17,6 +17,7 @@ from search.store.base import (
     IndexCorrupt,
     Manifest,
     SentenceVectors,
+    StoredCandidate,
     StoredChunk,
     StoredDocument,
     StoreStats,
@@ -109,9 +110,13 @@ class MilvusView:
         vectors = np.array([r["dense"] for r in rows], dtype=np.float32)
         return ids, vectors.reshape(len(rows), self.manifest.dimension)
 
+    CHUNK_FIELDS = ["doc_id", "ordinal", "start_char", "end_char", "page_start", "page_end",
+                    "section", "text", "title", "path"]
+
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        rows = self._rows(ids, ["doc_id", "ordinal", "start_char", "end_char", "page_start",
-                                "page_end", "section", "text", "title", "path"])
+        return self._chunks(self._rows(ids, self.CHUNK_FIELDS))
+
+    def _chunks(self, rows: dict[int, dict[str, Any]]) -> dict[int, StoredChunk]:
         ocr = self._ocr_pages({r["doc_id"] for r in rows.values()
                                if r.get("page_start") is not None})
         return {i: StoredChunk(i, r["doc_id"], int(r["ordinal"]), int(r["start_char"]),
@@ -120,6 +125,13 @@ class MilvusView:
                                r["path"], from_ocr(ocr.get(r["doc_id"]), r.get("page_start"),
                                                    r.get("page_end")))
                 for i, r in rows.items()}
+
+    def candidates(self, ids: Sequence[int]) -> dict[int, StoredCandidate]:
+        rows = self._rows(ids, [*self.CHUNK_FIELDS, "dense", "spans", "sentences"])
+        chunks = self._chunks(rows)
+        return {i: StoredCandidate(chunks[i], np.asarray(rows[i]["dense"], dtype=np.float32),
+                                   _sentences(rows[i]))
+                for i in ids if i in chunks}
 
     def _ocr_pages(self, doc_ids: set[str]) -> dict[str, list[int]]:
         """Pages read by OCR, for the paged documents among the hits (none: no query)."""
@@ -131,14 +143,8 @@ class MilvusView:
         return {r["doc_id"]: (r["meta"] or {}).get(OCR_META_KEY) for r in rows}
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
-        out = {}
-        for i, r in self._rows(ids, ["spans", "sentences"]).items():
-            spans = [(a, b) for a, b in json.loads(r["spans"] or "[]")]
-            if not spans:
-                continue
-            vectors = np.frombuffer(base64.b64decode(r["sentences"]), dtype=np.float16)
-            out[i] = SentenceVectors(spans, vectors.reshape(len(spans), -1).astype(np.float32))
-        return out
+        found = {i: _sentences(r) for i, r in self._rows(ids, ["spans", "sentences"]).items()}
+        return {i: v for i, v in found.items() if v is not None}
 
     def documents(self) -> list[StoredDocument]:
         rows = self.store.query_all(self.store.collection(self.manifest.generation, "documents"),
@@ -176,3 +182,12 @@ class MilvusView:
                           generation=self.manifest.generation, documents=len(docs),
                           chunks=self.count, pages=sum(d.page_count for d in docs),
                           size_bytes=size)
+
+
+def _sentences(row: dict[str, Any]) -> SentenceVectors | None:
+    """A passage's stored sentences (spans as JSON, float16 vectors as base64), or None."""
+    spans = [(a, b) for a, b in json.loads(row.get("spans") or "[]")]
+    if not spans:
+        return None
+    vectors = np.frombuffer(base64.b64decode(row["sentences"]), dtype=np.float16)
+    return SentenceVectors(spans, vectors.reshape(len(spans), -1).astype(np.float32))

@@ -1,0 +1,171 @@
+"""One pass from a question to hits, inside one read view:
+
+    embed → retrieve (both lists, fusion) → rank (final stage) → reader → collapse
+          → confidence → marks → hits
+
+`Searcher` holds what a pass needs that outlives it (the question encoder, the reader, the
+calibration, the ranking weights) and nothing else; `Index` opens the view, hands it over
+and retries once when a re-index retired it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from search.records import Filters, Hit
+from search.retrieve import ranking
+from search.retrieve.confidence import WEAK_BELOW, Calibration, label
+from search.retrieve.highlight import answer_spans
+from search.retrieve.query import (
+    Candidate,
+    Fusion,
+    QueryTerms,
+    Retrieved,
+    collapse,
+    retrieve,
+)
+from search.store import ReadView, StoredChunk
+
+SECTION_SEPARATOR = " › "
+DEFAULT_FUSION = Fusion()
+
+
+class QueryEncoder(Protocol):
+    """What embeds the question (search.embed.embedder.Embedder is one)."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32,
+               progress: bool = False) -> np.ndarray: ...
+
+
+class Reader(Protocol):
+    """A model that reads the question and a passage together (search.reader)."""
+
+    name: str
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        """One logit per passage: higher is likelier to answer the question."""
+        ...
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search as asked: the question and how to run it."""
+
+    text: str
+    k: int = 5
+    mode: str = "hybrid"
+    filters: Filters | None = None
+    highlight: bool = True
+    fusion: Fusion = DEFAULT_FUSION
+
+
+@dataclass
+class Searched:
+    """A pass's hits and the evidence behind them (calibration and tuning read it)."""
+
+    hits: list[Hit]
+    found: Retrieved  # the candidates behind the hits, in the same order
+    confidences: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Searcher:
+    """Runs a Query over a view: every stage once, in order."""
+
+    encoder: QueryEncoder
+    calibration: Calibration
+    reader: Reader | None = None
+    weights: ranking.Weights = ranking.WEIGHTS
+
+    def run(self, view: ReadView, query: Query) -> Searched:
+        vector = self.encoder.encode([query.text])[0]
+        qt = QueryTerms.of(view, query.text)
+        found = retrieve(view, vector, query.text, qt, query.k, query.mode, query.filters,
+                         query.fusion, self.weights)
+        ranked = found.candidates
+        if self.reader is not None and query.mode == "hybrid" and query.fusion.rerank:
+            ranked = read(self.reader, query.text, ranked, self.weights)
+        found.candidates = collapse(ranked)[:query.k]
+        confidences = self.calibration.confidences(found)
+        marks: list[list[tuple[int, int]]] = [[] for _ in found.candidates]
+        if query.highlight:
+            marks = answer_spans(self.encoder, vector, qt.terms, qt.weights, found.candidates,
+                                 [c < WEAK_BELOW for c in confidences])
+        hits = [hit_of(cand, rank, spans, conf) for rank, (cand, spans, conf)
+                in enumerate(zip(found.candidates, marks, confidences, strict=True), start=1)]
+        return Searched(hits, found, confidences)
+
+
+def read(reader: Reader, question: str, ranked: list[Candidate],
+         w: ranking.Weights) -> list[Candidate]:
+    """The reader's say in the order: its logit for the top `w.reader_depth` candidates,
+    standardised among them and added with weight `w.reader`."""
+    top = ranked[:w.reader_depth]
+    if len(top) < 2 or not w.reader:
+        return ranked
+    logits = reader.score(question, [reader_input(c) for c in top])
+    for cand, logit in zip(top, logits.tolist(), strict=True):
+        cand.reader = float(logit)
+    boost = ranking.standardise(np.asarray(logits, dtype=np.float64)) * w.reader
+    for cand, extra in zip(top, boost.tolist(), strict=True):
+        cand.score += extra
+    return sorted(top, key=lambda c: (-c.score, c.id)) + ranked[len(top):]
+
+
+def reader_input(cand: Candidate, sentences: int = 2) -> str:
+    """What the reader reads of a passage: its best sentences for the question, in reading
+    order (a short window keeps the model inside the latency budget), else the passage."""
+    row = cand.row
+    assert row is not None
+    if not cand.sentence_scores:
+        return row.text
+    best = sorted(cand.sentence_scores, key=lambda item: -item[1])[:sentences]
+    return " ".join(row.text[a:b] for (a, b), _ in sorted(best))
+
+
+def hit_of(cand: Candidate, rank: int, spans: list[tuple[int, int]], conf: float) -> Hit:
+    assert cand.row is not None
+    hit = to_hit(cand.row, cand.score)
+    hit.rank, hit.similarity, hit.highlights = rank, round(cand.similarity, 4), spans
+    hit.confidence = round(conf, 4)
+    hit.weak = conf < WEAK_BELOW
+    hit.match = label(conf)
+    return hit
+
+
+def short_section(section: Sequence[str], limit: int = 60) -> str:
+    """Citation form of a section path: each heading in its own words, a long one cut at a
+    word boundary ("2. Does the MPS have examples of effective…"), never to a bare number
+    that means nothing out of context."""
+    parts = []
+    for heading in section:
+        if len(heading) > limit:
+            cut = heading[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:.-–— ")
+            parts.append(cut + "…")
+        else:
+            parts.append(heading)
+    return SECTION_SEPARATOR.join(parts)
+
+
+def citation(title: str, page: int | None, page_end: int | None, section: Sequence[str]) -> str:
+    text = title
+    if page is not None:
+        text += f", p. {page}" if page_end in (None, page) else f", pp. {page}–{page_end}"
+    if section:
+        text += f" — {short_section(section)}"
+    return text
+
+
+def to_hit(row: StoredChunk, score: float) -> Hit:
+    """A stored passage as a Hit, with its citation (rank and evidence filled in later)."""
+    return Hit(text=row.text, score=round(score, 6), doc_id=row.doc_id, title=row.title,
+               path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
+               start=row.start, end=row.end,
+               citation=citation(row.title, row.page_start, row.page_end, row.section),
+               page_end=row.page_end, ocr=row.ocr)
