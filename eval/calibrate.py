@@ -1,35 +1,33 @@
-"""Fit the confidence model behind `Hit.confidence` and the weak flag.
+"""Fit the confidence model behind `Hit.confidence`, its labels and the weak flag.
 
-    .venv/bin/python eval/calibrate.py [--beir ../shared/bench/scifact] [--write]
+    .venv/bin/python eval/calibrate.py [--model fast|quality] [--write] [--test]
 
-P(answerable | features) is a logistic model over signals relative to the result list
-(search/retrieve/confidence.py: best cosine, its lift over the rest of the list, rare-word coverage,
-agreement of the two lists). A result list is weak when no passage reaches one half. Data,
-each group weighted equally:
+P(the passage answers | features) is a logistic model over the signals of
+search/retrieve/confidence.py (FEATURES), computed by the product's own search pass
+(Index.run) for the top 10 hits of each query. Each hit is labelled by whether it answers:
 
-  positives  dev-split questions with answers (eval/questions.jsonl, corpus index)
-             SciFact test claims (SciFact index)
-  negatives  SciFact claims asked of the corpus index (off-topic)
-             corpus questions asked of the SciFact index (off-topic)
-             shuffled SciFact claims: on-domain word salad (SciFact index)
+  dev questions      hits that cover a gold span (eval/questions.jsonl, corpus index); the
+                     dev traps (questions nothing answers) have none
+  dev keyword        hits holding the searched term (eval/keyword_queries.jsonl); "absent"
+    searches         searches, whose term no document holds, have none
+  SciFact claims     hits from a relevant abstract (SciFact index), when one is built
+  off-topic          SciFact claims asked of the corpus, corpus questions asked of SciFact,
+                     shuffled claims (on-domain word salad): none
 
-The dev split's unanswerable questions are traps that name a real service or year of the
-documents; no signal here tells them from answerable questions (docs/EVALUATION.md shows the
-overlap), and fitting on them only made the flag wrong on real answers. They are reported,
-not fitted: the weak flag means "nothing in the documents is about this".
-
-Features come from the passage in the top 10 default hits that the model rates highest
-(fitted in three rounds, since that choice depends on the model). `--write` stores the
-coefficients in search/calibration.json under the model's name. The script ends with a
-reliability table on the test split (never used in fitting): for each confidence band, how
-many test questions' best hits fall there and how many of those questions are answerable.
+The first hit of each query weighs most (it sets the result list's label: confidence never
+rises down the list), each group weighs the same in total. `--write` stores the coefficients
+in search/retrieve/calibration.json under the model (and reader) name. The report gives, per
+group, how often the weak flag is right and how often a keyword search's first hit is right
+and not weak; `--test` reports the test split instead of dev (once, after fitting).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,124 +37,205 @@ sys.path.insert(0, str(ROOT))
 
 from search import Index  # noqa: E402
 from search.config import Settings, default_model  # noqa: E402
-from search.evaluate import beir_index, load_beir, load_questions, shuffled_queries  # noqa: E402
-from search.retrieve.confidence import CALIBRATION_FILE, FEATURES  # noqa: E402
-from search.retrieve.confidence import features as candidate_features  # noqa: E402
+from search.evaluate import (  # noqa: E402
+    Question,
+    beir_index,
+    load_beir,
+    load_questions,
+    shuffled_queries,
+)
+from search.retrieve.confidence import (  # noqa: E402
+    CALIBRATION_FILE,
+    FEATURES,
+    WEAK_BELOW,
+    calibration_key,
+    features,
+    monotone,
+)
+
+FIRST_WEIGHT = 1.0  # the first hit's label decides the list's label
+OTHER_WEIGHT = 0.25  # each further hit
+L2 = 1e-3
 
 
-def features(index: Index, questions: list[str]) -> list[np.ndarray]:
-    """Per question, the confidence features of each of its top 10 default hits."""
+@dataclass
+class Record:
+    """One query's top hits: their features, and which of them answer."""
+
+    query: str
+    x: np.ndarray  # hits x FEATURES
+    relevant: np.ndarray  # bool per hit
+    answerable: bool
+    kind: str
+
+
+def records(index: Index, queries: list[tuple[str, str, object]]) -> list[Record]:
+    """(query, kind, judge) triples, judge(hit) -> bool or None for a query nothing answers."""
     out = []
-    for q in questions:
-        found = index.run(index.query(q, k=10, highlight=False)).found
-        x = candidate_features(found)
-        out.append(x if len(x) else np.zeros((1, len(FEATURES))))
+    for text, kind, judge in queries:
+        searched = index.run(index.query(text, k=10, highlight=False))
+        x = features(searched.found, text)
+        rel = np.array([bool(judge(h)) if judge else False for h in searched.hits], dtype=bool)
+        out.append(Record(text, x if len(x) else np.zeros((0, len(FEATURES))), rel,
+                          judge is not None, kind))
     return out
 
 
-def fit(groups: list[tuple[list[np.ndarray], int]], rounds: int = 3) -> np.ndarray:
-    """Weighted logistic regression (Newton steps, light L2); returns (bias, w_sim, w_cov)."""
-    dims = groups[0][0][0].shape[1]
-    beta = np.zeros(dims + 1)
-    for _ in range(rounds):
-        xs, ys, ws = [], [], []
-        for feats, label in groups:
-            for f in feats:
-                logits = beta[0] + f @ beta[1:]
-                xs.append(f[int(np.argmax(logits))])
-                ys.append(label)
-                ws.append(1.0 / len(feats))
-        x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
-        y, w = np.array(ys, dtype=float), np.array(ws)
-        b = np.zeros(dims + 1)
-        for _ in range(50):
-            p = 1 / (1 + np.exp(-(x @ b)))
-            grad = x.T @ (w * (p - y)) + 1e-3 * b
-            hess = (x * (w * p * (1 - p))[:, None]).T @ x + 1e-3 * np.eye(dims + 1)
-            b -= np.linalg.solve(hess, grad)
-        beta = b
+def question_queries(questions: list[Question]) -> list[tuple[str, str, object]]:
+    return [(q.question, q.kind, q.relevant if q.answerable else None) for q in questions]
+
+
+def fit(groups: dict[str, list[Record]], l2: float = L2) -> np.ndarray:
+    """Weighted logistic regression by Newton steps; returns (bias, *weights)."""
+    xs, ys, ws = [], [], []
+    for recs in groups.values():
+        total = sum(FIRST_WEIGHT + OTHER_WEIGHT * max(0, len(r.x) - 1) for r in recs) or 1.0
+        for r in recs:
+            for n, (row, rel) in enumerate(zip(r.x, r.relevant, strict=True)):
+                xs.append(row)
+                ys.append(float(rel))
+                ws.append((FIRST_WEIGHT if n == 0 else OTHER_WEIGHT) / total)
+    x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
+    y, w = np.array(ys), np.array(ws)
+    beta = np.zeros(x.shape[1])
+    penalty = l2 * np.eye(x.shape[1])
+    penalty[0, 0] = 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(x @ beta)))
+        grad = x.T @ (w * (p - y)) + penalty @ beta
+        hess = (x * (w * p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
     return beta
 
 
-def accuracy(beta: np.ndarray, groups: list[tuple[list[np.ndarray], int]]) -> float:
-    right = total = 0
-    for feats, label in groups:
-        for f in feats:
-            strong = bool(np.max(beta[0] + f @ beta[1:]) >= 0)
-            right += strong == bool(label)
-            total += 1
-    return right / total
+def confidences(beta: np.ndarray, r: Record) -> list[float]:
+    return monotone((1 / (1 + np.exp(-(beta[0] + r.x @ beta[1:])))).tolist()) if len(r.x) \
+        else []
 
 
-def reliability(beta: np.ndarray, answerable: list[np.ndarray],
-                unanswerable: list[np.ndarray]) -> None:
-    """Per confidence band of the best hit: questions there, and the share answerable."""
-    rows = [(float(1 / (1 + np.exp(-np.max(beta[0] + f @ beta[1:])))), 1) for f in answerable]
-    rows += [(float(1 / (1 + np.exp(-np.max(beta[0] + f @ beta[1:])))), 0) for f in unanswerable]
-    print("| confidence of best hit | label | questions | answerable |")
+@dataclass
+class Scores:
+    n: int
+    weak_right: float  # list weak exactly when nothing in it answers the query
+    top_right: float | None  # answerable: first hit answers and is not weak
+    labels_right: float  # hits: weak where they do not answer, not weak where they do
+
+
+def score(beta: np.ndarray, recs: list[Record]) -> Scores:
+    weak_right, top, labels = [], [], []
+    for r in recs:
+        conf = confidences(beta, r)
+        weak = not conf or conf[0] < WEAK_BELOW
+        weak_right.append(weak != r.answerable)
+        if r.answerable:
+            top.append(bool(len(r.relevant) and r.relevant[0] and not weak))
+        labels += [(c >= WEAK_BELOW) == bool(rel) for c, rel in zip(conf, r.relevant,
+                                                                        strict=True)]
+    return Scores(len(recs), statistics.mean(weak_right) if weak_right else 0.0,
+                  statistics.mean(top) if top else None,
+                  statistics.mean(labels) if labels else 0.0)
+
+
+def report(beta: np.ndarray, groups: dict[str, list[Record]]) -> None:
+    print("| group | n | weak flag right | #1 right, not weak | hit labels right |")
+    print("|---|---|---|---|---|")
+    for name, recs in groups.items():
+        s = score(beta, recs)
+        top = f"{s.top_right:.3f}" if s.top_right is not None else ""
+        print(f"| {name} | {s.n} | {s.weak_right:.3f} | {top} | {s.labels_right:.3f} |")
+
+
+def reliability(beta: np.ndarray, recs: list[Record]) -> None:
+    """Per confidence band: hits there and the share that answer."""
+    rows = [(c, bool(rel)) for r in recs for c, rel in zip(confidences(beta, r), r.relevant,
+                                                              strict=True)]
+    print("| confidence | label | hits | share that answer |")
     print("|---|---|---|---|")
     for low, high, name in ((0, .25, "weak match"), (.25, .5, "weak match"),
                             (.5, .8, "possible match"), (.8, 1.01, "strong match")):
-        band = [y for c, y in rows if low <= c < high]
+        band = [rel for c, rel in rows if low <= c < high]
         share = f"{sum(band) / len(band):.2f}" if band else "-"
         print(f"| {low:.2f}–{min(high, 1):.2f} | {name} | {len(band)} | {share} |")
 
 
+def split_groups(index: Index, split: str) -> dict[str, list[Record]]:
+    questions = load_questions(ROOT / "eval/questions.jsonl", index, split)
+    keywords = load_questions(ROOT / "eval/keyword_queries.jsonl", index, split)
+    return {
+        f"{split} questions with answers": records(index, question_queries(
+            [q for q in questions if q.answerable])),
+        f"{split} traps (nothing answers)": records(index, question_queries(
+            [q for q in questions if not q.answerable])),
+        f"{split} keyword searches": records(index, question_queries(
+            [q for q in keywords if q.kind == "keyword"])),
+        f"{split} misspelt keyword searches": records(index, question_queries(
+            [q for q in keywords if q.kind == "misspelt"])),
+        f"{split} absent-term searches": records(index, question_queries(
+            [q for q in keywords if q.kind == "absent"])),
+    }
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
-    parser.add_argument("--queries", type=Path, default=ROOT / "eval/questions.jsonl")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
-    parser.add_argument("--write", action="store_true")
     parser.add_argument("--model", default=default_model(), help="fast, quality or a name")
     parser.add_argument("--no-beir-index", action="store_true",
-                        help="fit without a SciFact index of this model (it takes long to build)")
+                        help="fit without a SciFact index of this model (slow to build)")
+    parser.add_argument("--no-traps", action="store_true",
+                        help="leave the dev traps out of the fit (to measure what they add)")
+    parser.add_argument("--write", action="store_true")
     parser.add_argument("--test", action="store_true",
                         help="report on the test split (once, after fitting), not dev")
     args = parser.parse_args()
 
     settings = Settings(model=args.model)
-    corpus_index = Index(ROOT / "index" / f"calibration-corpus-{settings.model}",
-                         model=settings.model)
-    corpus_index.refresh([args.corpus])
-    dev = load_questions(args.queries, corpus_index, "dev")
-    test = load_questions(args.queries, corpus_index, "test")
+    corpus = Index(ROOT / "index" / f"eval-corpus-{settings.model}", model=settings.model)
+    corpus.refresh([args.corpus])
+    with corpus.snapshot() as view:
+        reader = corpus.searcher(view.manifest).reader
+    dev = split_groups(corpus, "dev")
     data = load_beir(args.beir)
     claims = list(data.queries.values())
-    asked = [q.question for q in dev]
-    traps = features(corpus_index, [q.question for q in dev if not q.answerable])
-    groups = {
-        "dev answerable (+)": (features(corpus_index, [q.question for q in dev
-                                                       if q.answerable]), 1),
-        "SciFact claims on corpus (-)": (features(corpus_index, claims), 0),
-    }
-    if args.no_beir_index:  # no SciFact index for this model: on-domain salad of the corpus
-        groups["shuffled dev questions on corpus (-)"] = (
-            features(corpus_index, shuffled_queries(asked)), 0)
-    else:
+    asked = [q.question for q in load_questions(ROOT / "eval/questions.jsonl", corpus, "dev")]
+    groups = dict(dev)
+    if args.no_traps:
+        groups.pop("dev traps (nothing answers)")
+    groups["SciFact claims on the corpus (off-topic)"] = records(
+        corpus, [(c, "off-topic", None) for c in claims])
+    if not args.no_beir_index:
         beir, _ = beir_index(data, args.beir, ROOT / "index", settings)
-        groups["SciFact claims on SciFact (+)"] = (features(beir, claims), 1)
-        groups["corpus questions on SciFact (-)"] = (features(beir, asked), 0)
-        groups["shuffled claims on SciFact (-)"] = (features(beir, shuffled_queries(claims)), 0)
-    beta = fit(list(groups.values()))
-    print(f"model: {settings.model}")
+        docs = {qid: {d for d, v in rel.items() if v > 0} for qid, rel in data.qrels.items()}
+        groups["SciFact claims on SciFact"] = records(
+            beir, [(data.queries[q], "scifact", lambda h, d=docs[q]: h.doc_id in d)
+                   for q in data.queries])
+        groups["corpus questions on SciFact (off-topic)"] = records(
+            beir, [(q, "off-topic", None) for q in asked])
+        groups["shuffled claims on SciFact (word salad)"] = records(
+            beir, [(q, "salad", None) for q in shuffled_queries(claims)])
+    beta = fit(groups)
+    print(f"model: {settings.model}; reader: {reader.name if reader else 'none'}")
     print(f"coefficients: bias={beta[0]:.3f} " +
           " ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, beta[1:], strict=True)))
-    for name, group in {**groups, "dev unanswerable, not fitted (-)": (traps, 0)}.items():
-        print(f"  {name:34} n={len(group[0]):3}  flag right: {accuracy(beta, [group]):.3f}")
-    split = test if args.test else dev
-    pos = features(corpus_index, [q.question for q in split if q.answerable])
-    neg = features(corpus_index, [q.question for q in split if not q.answerable])
-    name = "test" if args.test else "dev"
-    print(f"{name} split: weak flag right on {accuracy(beta, [(pos, 1)]):.3f} of answerable, "
-          f"{accuracy(beta, [(neg, 0)]):.3f} of unanswerable questions")
-    reliability(beta, pos, neg)
+    print("\nfitted groups")
+    report(beta, groups)
+    if args.test:
+        test = split_groups(corpus, "test")
+        print("\ntest split (not fitted)")
+        report(beta, test)
+        reliability(beta, [r for g in test.values() for r in g])
+    else:
+        print("\ndev split reliability (fitted)")
+        reliability(beta, [r for g in dev.values() for r in g])
     if args.write:
         table = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
-        table[settings.model] = {"bias": round(float(beta[0]), 4),
-                                 **{n: round(float(v), 4)
-                                    for n, v in zip(FEATURES, beta[1:], strict=True)},
-                                 "fitted_on": list(groups)}
+        table[calibration_key(settings.model, reader.name if reader else None)] = {
+            "bias": round(float(beta[0]), 4),
+            "weights": {n: round(float(v), 4) for n, v in zip(FEATURES, beta[1:], strict=True)},
+            "fitted_on": list(groups)}
         CALIBRATION_FILE.write_text(json.dumps(table, indent=2) + "\n")
         print(f"written to {CALIBRATION_FILE}")
 

@@ -130,24 +130,39 @@ def evaluate_beir(index: Index, data: Beir, mode: str, k: int = 10, depth: int =
 
 
 # -- the product's own question files ---------------------------------------------------------
-KINDS = ("everyday", "exact", "figure", "multi", "unanswerable")
+KINDS = ("everyday", "exact", "figure", "multi", "unanswerable", "keyword", "misspelt",
+         "absent")
 
 
 @dataclass
 class Question:
+    """A question with verbatim gold spans, or a keyword search with the term it is after
+    (any passage holding the term answers it; an "absent" search's term is in no document)."""
+
     id: str
     question: str
     answers: list[str]
     kind: str = ""
     spans: list[tuple[str, int, int]] = field(default_factory=list)  # (doc_id, start, end)
+    term: str | None = None  # keyword searches: what a right passage holds
 
     @property
     def answerable(self) -> bool:
-        return bool(self.answers)
+        return bool(self.answers) or self.term is not None
+
+    def relevant(self, hit: Hit) -> bool:
+        if self.term is not None:
+            return holds_term(hit.text, self.term)
+        return any(covers(hit, s) for s in self.spans)
 
     @property
     def split(self) -> str:
         return split_of(self.question)
+
+
+def holds_term(text: str, term: str) -> bool:
+    """Whether the text holds the term, ignoring case and spacing."""
+    return " ".join(term.split()).casefold() in " ".join(text.split()).casefold()
 
 
 def split_of(question: str) -> str:
@@ -180,6 +195,16 @@ def load_questions(path: Path, index: Index, split: str = "all") -> list[Questio
     squashed = {d: _squash(t) for d, t in texts.items()}
     questions = []
     for n, row in enumerate(_jsonl(path), start=1):
+        if "query" in row:  # a keyword search: {"query", "term", "kind"}
+            kind = row.get("kind", "keyword")
+            q = Question(str(row.get("id", n)), row["query"], [], kind,
+                         term=None if kind == "absent" else row["term"])
+            if split == "all" or q.split == split:
+                if q.term is not None and not any(holds_term(t, q.term) for t in texts.values()):
+                    raise ValueError(f"{path}:{n}: term of {q.id} is in no indexed document: "
+                                     f"{q.term[:60]!r}")
+                questions.append(q)
+            continue
         q = Question(str(row.get("id", n)), row["question"], list(row.get("answers", [])),
                      row.get("kind", ""))
         if split != "all" and q.split != split:
@@ -213,6 +238,7 @@ class Outcome:
     reciprocal_rank: float
     weak_right: bool
     confidence: float  # of the best hit
+    top_right: bool = False  # the first hit answers and is not labelled weak
 
 
 def outcomes(index: Index, questions: Sequence[Question], mode: str,
@@ -222,11 +248,14 @@ def outcomes(index: Index, questions: Sequence[Question], mode: str,
         hits = index.search(q.question, k=k, mode=mode, highlight=False, fusion=fusion)
         weak = results_weak(hits)
         top5 = hits[:5]
-        found = bool(q.spans) and all(any(covers(h, s) for h in top5) for s in q.spans)
-        first = next((n for n, h in enumerate(hits[:10], 1)
-                      if any(covers(h, s) for s in q.spans)), None)
+        if q.term is not None:
+            found = any(q.relevant(h) for h in top5)
+        else:
+            found = bool(q.spans) and all(any(covers(h, s) for h in top5) for s in q.spans)
+        first = next((n for n, h in enumerate(hits[:10], 1) if q.relevant(h)), None)
         out.append(Outcome(q, found, 1.0 / first if first else 0.0, weak != q.answerable,
-                           max((h.confidence for h in hits), default=0.0)))
+                           max((h.confidence for h in hits), default=0.0),
+                           first == 1 and not hits[0].weak))
     return out
 
 
@@ -238,6 +267,7 @@ def summarise(results: Sequence[Outcome]) -> dict[str, float]:
         row["success@5"] = statistics.mean(r.found for r in answerable)
         row["MRR@10"] = statistics.mean(r.reciprocal_rank for r in answerable)
         row["weak right (answerable)"] = statistics.mean(r.weak_right for r in answerable)
+        row["#1 right, not weak"] = statistics.mean(r.top_right for r in answerable)
     if unanswerable:
         row["weak right (unanswerable)"] = statistics.mean(r.weak_right for r in unanswerable)
     return row
@@ -272,6 +302,9 @@ def highlight_accuracy(index: Index, questions: Sequence[Question], mode: str,
         if not q.answerable:
             continue
         for hit in index.search(q.question, k=5, mode=mode, fusion=fusion):
+            if q.term is not None and q.relevant(hit) and hit.highlights:
+                a, b = hit.highlights[0]
+                right.append(holds_term(hit.text[a:b], q.term))
             for doc_id, start, end in q.spans:
                 if hit.doc_id == doc_id and hit.start < end and start < hit.end \
                         and hit.highlights:

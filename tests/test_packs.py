@@ -658,3 +658,44 @@ def test_ids_beyond_what_sqlite_holds_are_refused_not_crashed(store: PackStore):
 def test_names_with_invisible_direction_marks_are_refused(store: PackStore):
     with pytest.raises(PackError, match="control character"):
         store.create("Briefing \u202egnp.exe")
+
+
+# Marked sentences
+
+
+def test_marked_sentences_follow_the_passage_into_word_markdown_and_csv(store: PackStore,
+                                                                        hits: list[Hit]):
+    hit = replace(next(h for h in hits if ". " in h.text))
+    first = hit.text.index(". ") + 1
+    hit.highlights = [(0, first)]
+    pack = store.create("Marked")
+    kept = store.keep(pack.id, hit, "what is it?")
+    assert kept.highlights == ((0, first),)
+    items = store.items(pack.id)
+    document = docx.Document(io.BytesIO(to_docx(pack, items)))
+    quote = next(p for p in document.paragraphs if p.style.name == "Quote")
+    marked = [r for r in quote.runs if r.bold and r.font.highlight_color is not None]
+    assert "".join(r.text for r in marked) == hit.text[:first]
+    assert "".join(r.text for r in quote.runs) == hit.text  # still verbatim
+    md = to_markdown(pack, items)
+    assert f"> **{hit.text[:first].strip()}**" in md.replace("\\", "")
+    row = next(csv.DictReader(io.StringIO(to_csv(pack, items))))
+    assert row["marked"] == hit.text[:first]
+    with pytest.raises(PackError, match="highlights must be"):
+        store.keep(pack.id, replace(hits[1], highlights=[(0, 10**6)]), "q")
+
+
+def test_a_packs_file_of_the_first_schema_is_upgraded_in_place(tmp_path: Path,
+                                                               hits: list[Hit]):
+    path = tmp_path / "packs.sqlite3"
+    old = PackStore(path)
+    pack = old.create("Before marks")
+    old.keep(pack.id, hits[0], "q")
+    with sqlite3.connect(path) as conn:  # what schema 1 looked like: no highlights column
+        conn.execute("ALTER TABLE passages DROP COLUMN highlights")
+        conn.execute("PRAGMA user_version = 1")
+    store = PackStore(path)
+    (item,) = store.items(pack.id)
+    assert item.text == hits[0].text and item.highlights == ()
+    store.keep(pack.id, replace(hits[1], highlights=[(0, 5)]), "q")
+    assert store.items(pack.id)[1].highlights == ((0, 5),)

@@ -34,7 +34,7 @@ MARKS = {
 OCR_MARK = ("From OCR of a scanned page", "check the quote")
 
 CSV_COLUMNS = ("position", "citation", "title", "page", "page_end", "section", "text", "note",
-               "question", "status", "kept_at", "doc_id", "start", "end", "ocr")
+               "question", "status", "kept_at", "doc_id", "start", "end", "ocr", "marked")
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -108,6 +108,26 @@ def marks(item: KeptPassage) -> list[tuple[str, str]]:
     return out
 
 
+def marked_segments(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """The text cut into (piece, marked) runs at the marked sentences' spans, in order."""
+    out, last = [], 0
+    for start, end in sorted((a, b) for a, b in spans if 0 <= a < b <= len(text)):
+        if start < last:
+            continue  # overlapping spans: the first wins
+        if start > last:
+            out.append((text[last:start], False))
+        out.append((text[start:end], True))
+        last = end
+    if last < len(text) or not out:
+        out.append((text[last:], False))
+    return out
+
+
+def marked_text(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The marked sentences alone, in reading order, joined by " … " (a CSV cell)."""
+    return " … ".join(piece for piece, marked in marked_segments(text, spans) if marked)
+
+
 def summary(items: Sequence[KeptPassage], made: str = "") -> str:
     """The line under the title: when the pack was made, how many passages and documents."""
     n, docs = len(items), len({item.doc_id for item in items})
@@ -148,7 +168,7 @@ def to_docx(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> bytes:
         out.paragraph("No passages kept yet.")
     for n, item in enumerate(items, start=1):
         out.paragraph(f"{n}. {item.citation}", subheading)
-        out.paragraph(item.text, quote.style_id)
+        out.marked(item.text, item.highlights, quote.style_id)
         out.labelled(f"[{cited[item.doc_id].number}] ", item.citation)
         out.labelled("Question: ", question_line(item))
         if item.note:
@@ -205,12 +225,24 @@ class _DocxWriter:
         self.run(element, label, bold=True)
         self.run(element, text)
 
+    def marked(self, text: str, spans: Sequence[tuple[int, int]], style_id: str) -> None:
+        """A paragraph of text whose marked sentences are bold on a yellow highlight, as the
+        page marks them."""
+        element = self.paragraph(style_id=style_id)
+        for piece, marked in marked_segments(text, spans):
+            self.run(element, piece, bold=marked, highlight=marked)
+
     @staticmethod
-    def run(paragraph: etree._Element, text: str, bold: bool = False) -> None:
+    def run(paragraph: etree._Element, text: str, bold: bool = False,
+            highlight: bool = False) -> None:
         """A run of text; newlines become line breaks and tabs tabs, as Word keeps them."""
         run = etree.SubElement(paragraph, f"{_W}r")
-        if bold:
-            etree.SubElement(etree.SubElement(run, f"{_W}rPr"), f"{_W}b")
+        if bold or highlight:
+            properties = etree.SubElement(run, f"{_W}rPr")
+            if bold:
+                etree.SubElement(properties, f"{_W}b")
+            if highlight:
+                etree.SubElement(properties, f"{_W}highlight").set(f"{_W}val", "yellow")
         for piece in _RUN_BREAKS.split(xml_safe(text)):
             if piece == "\t":
                 etree.SubElement(run, f"{_W}tab")
@@ -279,7 +311,8 @@ def to_markdown(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str
         lines += ["No passages kept yet.", ""]
     for n, item in enumerate(items, start=1):
         number = cited[item.doc_id].number
-        lines += [f"## {n}. {md_escape(item.citation)}", "", *md_lines(item.text, "> "), "",
+        lines += [f"## {n}. {md_escape(item.citation)}", "",
+                  *md_marked_lines(item.text, item.highlights, "> "), "",
                   f"[{number}] {md_escape(item.citation)}", "",
                   f"*Question:* {md_escape(question_line(item))}", ""]
         if item.note:
@@ -292,6 +325,33 @@ def to_markdown(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str
         lines += [f"[{s.number}] {md_escape(s.line())}  " for s in cited.values()]
         lines[-1] = lines[-1].rstrip()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def md_marked_lines(text: str, spans: Sequence[tuple[int, int]], prefix: str = "") -> list[str]:
+    """md_lines with the marked sentences in bold (escaped like the rest, so still inert)."""
+    if not spans:
+        return md_lines(text, prefix)
+    rendered = [""]
+    for piece, marked in marked_segments(text, spans):
+        for i, part in enumerate(piece.split("\n")):
+            if i:
+                rendered.append("")
+            if not part:
+                continue
+            escaped = _md_inline(part) if rendered[-1] else md_escape(part)
+            body = escaped.strip()
+            if marked and body:
+                lead = escaped[:len(escaped) - len(escaped.lstrip())]
+                escaped = f"{lead}**{body}**{escaped[len(lead) + len(body):]}"
+            rendered[-1] += escaped
+    lines = [line.rstrip() for line in rendered]
+    return [prefix + line + "  " if line and n + 1 < len(lines) and lines[n + 1]
+            else (prefix + line).rstrip(" ") for n, line in enumerate(lines)]
+
+
+def _md_inline(text: str) -> str:
+    """Text inside a line (not at its start): entities and inline punctuation escaped."""
+    return _MD_INLINE.sub(r"\\\1", _MD_ENTITY.sub("&amp;", text).replace("<", "&lt;"))
 
 
 # CSV
@@ -314,7 +374,7 @@ def to_csv(pack: Pack, items: Sequence[KeptPassage]) -> str:
         writer.writerow([csv_cell(v) for v in (
             n, item.citation, item.title, item.page, item.page_end, item.section, item.text,
             item.note, item.question, item.status, item.kept_at, item.doc_id, item.start,
-            item.end, item.ocr)])
+            item.end, item.ocr, marked_text(item.text, item.highlights))])
     return buffer.getvalue()
 
 

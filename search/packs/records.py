@@ -65,6 +65,8 @@ class KeptPassage:
     doc_sha256: str  # fingerprint of the document when kept ("" if unknown)
     ocr: bool  # text read by OCR from a scanned page
     status: str = ""  # set by mark_status: "", CHANGED or REMOVED
+    # the answering sentences the search marked, as spans into `text` (best first)
+    highlights: tuple[tuple[int, int], ...] = ()
 
 
 def mark_status(items: Sequence[KeptPassage], documents: Mapping[str, str]) -> list[KeptPassage]:

@@ -9,6 +9,7 @@ never someone else's passage.
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 import sqlite3
@@ -32,7 +33,8 @@ from search.packs.records import (
 )
 from search.records import Hit
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: passages keep their marked sentences (highlights)
+MAX_HIGHLIGHTS = 4
 BUSY_TIMEOUT_MS = 15_000  # how long a write waits for another tab's transaction
 
 _SCHEMA = (
@@ -62,11 +64,14 @@ _SCHEMA = (
         note TEXT NOT NULL DEFAULT '',
         doc_sha256 TEXT NOT NULL,
         ocr INTEGER NOT NULL,
+        highlights TEXT NOT NULL DEFAULT '[]',
         UNIQUE (pack_id, doc_id, start, "end"))""",
     "CREATE INDEX IF NOT EXISTS passages_in_order ON passages (pack_id, position)",
 )
 _COLUMNS = ("pack_id, position, text, citation, doc_id, title, path, page, page_end, section, "
-            'start, "end", question, mode, kept_at, note, doc_sha256, ocr')
+            'start, "end", question, mode, kept_at, note, doc_sha256, ocr, highlights')
+# What each older schema lacks, added in place (user_version says which it is).
+_UPGRADES = {1: ("ALTER TABLE passages ADD COLUMN highlights TEXT NOT NULL DEFAULT '[]'",)}
 _PACK_SELECT = ("SELECT p.id, p.name, p.created_at, p.updated_at, "
                 "(SELECT COUNT(*) FROM passages s WHERE s.pack_id = p.id) AS count FROM packs p")
 _NOTE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -165,9 +170,10 @@ class PackStore:
                     # kept before its document changed: keeping it again takes the new text
                     conn.execute(
                         "UPDATE passages SET text = ?, citation = ?, title = ?, path = ?, "
-                        "page = ?, page_end = ?, section = ?, doc_sha256 = ?, ocr = ? "
-                        "WHERE id = ?", (*values[:2], *values[3:8], values[12], values[13],
-                                         old["id"]))
+                        "page = ?, page_end = ?, section = ?, doc_sha256 = ?, ocr = ?, "
+                        "highlights = ? WHERE id = ?",
+                        (*values[:2], *values[3:8], values[12], values[13], values[14],
+                         old["id"]))
                     found[key] = _passage_row(conn, old["id"])
                 elif old is not None:
                     found[key] = _passage(old)
@@ -178,7 +184,7 @@ class PackStore:
                 stamp = now()
                 conn.executemany(
                     f"INSERT INTO passages ({_COLUMNS}) VALUES "
-                    f"({', '.join('?' * 18)})",
+                    f"({', '.join('?' * 19)})",
                     [(pack_id, pack.count + n, *values[:12], stamp, "", *values[12:])
                      for n, values in enumerate(new.values())])
                 added = conn.execute("SELECT * FROM passages WHERE pack_id = ? AND position >= ?"
@@ -365,9 +371,15 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
             for statement in _SCHEMA:
                 conn.execute(statement)
+        else:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _UPGRADES[step]:
+                    conn.execute(statement)
+        if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -401,7 +413,7 @@ def _page(value: Any, field: str) -> int | None:
 def _passage_values(entry: tuple[Hit, str, str, str], n: int) -> tuple[Any, ...]:
     """One (hit, question, mode, doc_sha256) checked before anything is written, as the
     column values text, citation, doc_id, title, path, page, page_end, section, start, end,
-    question, mode, doc_sha256, ocr (kept_at and note are added at insert)."""
+    question, mode, doc_sha256, ocr, highlights (kept_at and note are added at insert)."""
     try:
         hit, question, mode, sha = entry
     except (TypeError, ValueError):
@@ -423,7 +435,20 @@ def _passage_values(entry: tuple[Hit, str, str, str], n: int) -> tuple[Any, ...]
             _text(path, "path"), _page(page, "page"), _page(page_end, "page_end"),
             _text(section, "section"), start, end,
             " ".join(_NOTE_CONTROLS.sub(" ", _text(question, "question")).split()),
-            _text(mode, "mode").strip(), _text(sha, "doc_sha256").strip(), int(bool(ocr)))
+            _text(mode, "mode").strip(), _text(sha, "doc_sha256").strip(), int(bool(ocr)),
+            json.dumps(_highlights(getattr(hit, "highlights", ()), len(text), n)))
+
+
+def _highlights(spans: Any, length: int, n: int) -> list[list[int]]:
+    """Marked sentences as [start, end] pairs inside the passage, at most MAX_HIGHLIGHTS."""
+    try:
+        pairs = [(_whole(a, "highlight start"), _whole(b, "highlight end")) for a, b in spans]
+    except (TypeError, ValueError):
+        raise PackError(f"passage {n + 1}: highlights must be (start, end) pairs") from None
+    if len(pairs) > MAX_HIGHLIGHTS or any(not 0 <= a < b <= length for a, b in pairs):
+        raise PackError(f"passage {n + 1}: highlights must be at most {MAX_HIGHLIGHTS} spans "
+                        f"inside the passage's {length} characters")
+    return [[a, b] for a, b in pairs]
 
 
 def _refuse_taken(conn: sqlite3.Connection, name: str, pack_id: int | None = None) -> None:
@@ -492,4 +517,5 @@ def _passage(row: sqlite3.Row) -> KeptPassage:
         page=row["page"], page_end=row["page_end"], section=row["section"],
         start=row["start"], end=row["end"], question=row["question"], mode=row["mode"],
         kept_at=row["kept_at"], note=row["note"], doc_sha256=row["doc_sha256"],
-        ocr=bool(row["ocr"]))
+        ocr=bool(row["ocr"]),
+        highlights=tuple((int(a), int(b)) for a, b in json.loads(row["highlights"] or "[]")))

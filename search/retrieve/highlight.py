@@ -15,6 +15,7 @@ import numpy as np
 
 from search.embed.embedder import Embedder
 from search.ingest.text import sentence_spans
+from search.retrieve import boilerplate
 from search.retrieve.query import Candidate
 from search.retrieve.terms import coverage
 
@@ -64,9 +65,14 @@ def highlight(embedder: Embedder, query_vector: np.ndarray, query_terms: Sequenc
 
 def answer_spans(embedder: Embedder, query_vector: np.ndarray, query_terms: Sequence[str],
                  weights: dict[str, float], candidates: Sequence[Candidate],
-                 weak: Sequence[bool]) -> list[list[tuple[int, int]]]:
+                 weak: Sequence[bool], sections: dict[str, list[tuple[str, ...]]] | None = None,
+                 keyword: bool = False) -> list[list[tuple[int, int]]]:
     """Highlights for ranked candidates: from stored sentence scores where the index has
-    them, else by embedding sentences now. A weak match marks at most its closest sentence."""
+    them, else by embedding sentences now. Only sentences that carry content are marked —
+    never a signature, an address, a contents line, a question or a repeated heading
+    (boilerplate.py) — and for a keyword search only sentences that hold its words, where
+    any does. A weak match marks at most its closest sentence (shown as that, not as an
+    answer)."""
     out: list[list[tuple[int, int]]] = [[] for _ in candidates]
     fallback = [n for n, c in enumerate(candidates) if not c.sentence_scores and c.row]
     if fallback:
@@ -75,10 +81,21 @@ def answer_spans(embedder: Embedder, query_vector: np.ndarray, query_terms: Sequ
                                                 texts), strict=True):
             out[n] = spans
     for n, cand in enumerate(candidates):
-        if cand.sentence_scores and cand.row is not None:
-            text = cand.row.text
-            out[n] = pick([(span, cos + LEXICAL_BONUS * coverage(query_terms, text[a:b], weights))
-                           for span, cos in cand.sentence_scores for a, b in [span]])
+        row = cand.row
+        if row is None:
+            continue
+        headings = boilerplate.heading_stems((sections or {}).get(row.doc_id, []), row.section)
+        if cand.sentence_scores:
+            scored = [(span, cos, coverage(query_terms, row.text[span[0]:span[1]], weights))
+                      for span, cos in cand.sentence_scores]
+        else:
+            scored = [(span, 1.0 - i, coverage(query_terms, row.text[span[0]:span[1]], weights))
+                      for i, span in enumerate(out[n])]
+        content = [item for item in scored
+                   if not boilerplate.not_content(row.text[item[0][0]:item[0][1]], headings)]
+        if keyword and any(cov > 0 for _, _, cov in content):
+            content = [item for item in content if item[2] > 0]
+        out[n] = pick([(span, cos + LEXICAL_BONUS * cov) for span, cos, cov in content])
         if weak[n]:
             out[n] = out[n][:1]
     return out

@@ -18,7 +18,7 @@ import numpy as np
 
 from search.records import Filters, Hit
 from search.retrieve import ranking
-from search.retrieve.confidence import WEAK_BELOW, Calibration, label
+from search.retrieve.confidence import WEAK_BELOW, Calibration, is_keyword_search, label
 from search.retrieve.highlight import answer_spans
 from search.retrieve.query import (
     Candidate,
@@ -92,11 +92,12 @@ class Searcher:
         if self.reader is not None and query.mode == "hybrid" and query.fusion.rerank:
             ranked = read(self.reader, query.text, ranked, self.weights)
         found.candidates = collapse(ranked)[:query.k]
-        confidences = self.calibration.confidences(found)
+        confidences = self.calibration.confidences(found, query.text)
         marks: list[list[tuple[int, int]]] = [[] for _ in found.candidates]
         if query.highlight:
             marks = answer_spans(self.encoder, vector, qt.terms, qt.weights, found.candidates,
-                                 [c < WEAK_BELOW for c in confidences])
+                                 [c < WEAK_BELOW for c in confidences], found.sections,
+                                 is_keyword_search(query.text))
         hits = [hit_of(cand, rank, spans, conf) for rank, (cand, spans, conf)
                 in enumerate(zip(found.candidates, marks, confidences, strict=True), start=1)]
         return Searched(hits, found, confidences)

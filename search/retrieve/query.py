@@ -93,6 +93,8 @@ class Retrieved:
     query_terms: QueryTerms
     lexical_trust: float = 0.0
     agreement: float = 0.0  # share of the top 10 both lists hold
+    # section paths of every passage read, by document: which headings a passage repeats
+    sections: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
 
 
 def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, qt: QueryTerms, k: int,
@@ -148,7 +150,10 @@ def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, qt: QueryTerm
             break
     if reranking:
         candidates = rerank(candidates, qt, trust, weights)
-    return Retrieved(candidates, qt, trust, agreement)
+    sections: dict[str, list[tuple[str, ...]]] = {}
+    for found in stored.values():
+        sections.setdefault(found.chunk.doc_id, []).append(found.chunk.section)
+    return Retrieved(candidates, qt, trust, agreement, sections)
 
 
 def rerank(candidates: list[Candidate], qt: QueryTerms, trust: float,

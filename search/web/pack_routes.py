@@ -64,6 +64,8 @@ class KeepPassage(BaseModel):
     question: str = Field("", max_length=4000)
     mode: Literal["", "hybrid", "semantic", "lexical"] = ""
     note: str = Field("", max_length=20_000)
+    # the sentences the page marked as answering, as spans into the passage (checked)
+    highlights: list[tuple[int, int]] = Field(default_factory=list, max_length=8)
 
 
 class EditPassage(BaseModel):
@@ -190,6 +192,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
             raise HTTPException(404, f"no passage at {body.start}-{body.end} of "
                                      f"{body.doc_id!r} in the index (re-indexed? search again)")
         hit, sha = found.hit, found.sha256
+        hit.highlights = [(a, b) for a, b in body.highlights]
         kept = call(lambda: store.keep(pack_id, hit, body.question[:2000], body.mode, sha))
         if note:
             kept = call(lambda: store.set_note(kept.id, note))

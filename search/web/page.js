@@ -88,9 +88,12 @@
     const context = searchContext();
     try {
       const pack = await openPack();
+      const highlights = (source.dataset.highlights || "").split(",").filter(Boolean)
+        .map((span) => span.split("-").map(Number));
       const kept = await call("POST", `/packs/${pack.id}/items`, {
         doc_id: source.dataset.doc, start: Number(source.dataset.start),
-        end: Number(source.dataset.end), question: context.question, mode: context.mode});
+        end: Number(source.dataset.end), question: context.question, mode: context.mode,
+        highlights});
       if (button) { button.textContent = "Kept"; button.classList.add("kept"); }
       toast(`Kept in “${kept.pack.name}” (${kept.pack.count} passage` +
             `${kept.pack.count === 1 ? "" : "s"}). See the Evidence pack tab.`);
@@ -138,6 +141,8 @@
         throw new Error(reason);
       }
       panel.innerHTML = html;  // built and escaped by the server
+      const view = panel.querySelector(".reader-view");  // Keep here keeps the card's marks
+      if (view && source.dataset.highlights) view.dataset.highlights = source.dataset.highlights;
     } catch (error) {
       panel.innerHTML = "";
       const note = document.createElement("p");

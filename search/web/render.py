@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
 
-from search.packs.export import csv_cell, md_escape, md_lines
+from search.packs.export import csv_cell, marked_text, md_escape, md_marked_lines
 from search.records import Hit
 from search.retrieve.confidence import results_weak
 
@@ -38,17 +38,30 @@ def doc_url(hit: Hit) -> str:
     return url
 
 
+CLOSEST_TITLE = "The closest sentence there is: it does not answer the question"
+
+
 def passage_html(hit: Hit) -> str:
-    """The passage, escaped, with its answering sentences in <mark> (the best one first)."""
+    """The passage, escaped, with its answering sentences in <mark> (the best one first). A
+    weak match's closest sentence is outlined instead, titled as what it is: not an answer."""
     out, last = [], 0
     order = {span: n for n, span in enumerate(hit.highlights)}
     for start, end in sorted(hit.highlights):
         out.append(escape(hit.text[last:start]))
-        best = " best" if order[(start, end)] == 0 else ""
-        out.append(f'<mark class="answer{best}">{escape(hit.text[start:end])}</mark>')
+        if hit.weak:
+            out.append(f'<mark class="closest" title="{CLOSEST_TITLE}">'
+                       f"{escape(hit.text[start:end])}</mark>")
+        else:
+            best = " best" if order[(start, end)] == 0 else ""
+            out.append(f'<mark class="answer{best}">{escape(hit.text[start:end])}</mark>')
         last = end
     out.append(escape(hit.text[last:]))
     return "".join(out)
+
+
+def answer_marks(hit: Hit) -> list[tuple[int, int]]:
+    """The spans marked as answering (none for a weak match): what Keep and exports carry."""
+    return [] if hit.weak else list(hit.highlights)
 
 
 OCR_LABEL = ('<span class="ocr" title="This text was read by OCR from a scanned page and may '
@@ -65,7 +78,8 @@ def card_html(hit: Hit) -> str:
     return (
         f'<article class="hit{" weak" if hit.weak else ""}" data-rank="{hit.rank}" '
         f'data-doc="{escape(hit.doc_id)}" data-start="{hit.start}" data-end="{hit.end}" '
-        f'data-page="{hit.page or ""}">'
+        f'data-page="{hit.page or ""}" '
+        f'data-highlights="{",".join(f"{a}-{b}" for a, b in answer_marks(hit))}">'
         f'<header><span class="rank">{hit.rank}</span>'
         f'<button type="button" class="citation read" title="Read it in its source">{cite}'
         f'</button><span class="score {kind}" title="{hit.confidence:.0%} confidence; '
@@ -145,7 +159,8 @@ def to_markdown(hits: Sequence[Hit], question: str, mode: str = "hybrid",
     if results_weak(list(hits)):
         lines += [f"> {WEAK_NOTICE}", ""]
     for hit in hits:
-        lines += [f"## {hit.rank}. {md_escape(hit.citation)}", "", *md_lines(hit.text, "> "), "",
+        lines += [f"## {hit.rank}. {md_escape(hit.citation)}", "",
+                  *md_marked_lines(hit.text, answer_marks(hit), "> "), "",
                   f"{(hit.match or 'match').capitalize()} ({hit.confidence:.0%} confidence)"
                   f" · {md_escape(hit.doc_id)}"
                   + (" · text from OCR of a scanned page: check the quote" if hit.ocr else ""),
@@ -158,9 +173,11 @@ def to_csv(hits: Sequence[Hit]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
-                     "match", "confidence", "weak", "score", "doc_id", "start", "end", "ocr"])
+                     "match", "confidence", "weak", "score", "doc_id", "start", "end", "ocr",
+                     "marked"])
     for h in hits:
         writer.writerow([csv_cell(cell) for cell in (
             h.rank, h.citation, h.title, h.page, h.page_end, h.section, h.text, h.match,
-            h.confidence, h.weak, h.score, h.doc_id, h.start, h.end, h.ocr)])
+            h.confidence, h.weak, h.score, h.doc_id, h.start, h.end, h.ocr,
+            marked_text(h.text, answer_marks(h)))])
     return buffer.getvalue()

@@ -36,6 +36,7 @@ CSS = """
 #results .passage {white-space: pre-wrap; margin: 8px 0; line-height: 1.5;}
 #results mark.answer {background: #fff3b0; color: inherit; padding: 0 1px;}
 #results mark.answer.best {background: #ffe066;}
+#results mark.closest {background: none; color: inherit; border-bottom: 2px dotted #8a8a8a;}
 #results footer, .pack-item footer {display: flex; gap: 10px; align-items: center;
   flex-wrap: wrap; font-size: .9em;}
 #results footer button, .pack-view button, #reader button {font-size: .9em; padding: 3px 10px;
