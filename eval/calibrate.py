@@ -24,7 +24,6 @@ and not weak; `--test` reports the test split instead of dev (once, after fittin
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from dataclasses import dataclass
@@ -44,17 +43,11 @@ from search.evaluate import (  # noqa: E402
     load_questions,
     shuffled_queries,
 )
-from search.retrieve.confidence import (  # noqa: E402
-    CALIBRATION_FILE,
-    FEATURES,
-    WEAK_BELOW,
-    calibration_key,
-    features,
-    monotone,
-)
+from search.retrieve import fitted  # noqa: E402
+from search.retrieve.confidence import FEATURES, WEAK_BELOW, features, monotone  # noqa: E402
 
 FIRST_WEIGHT = 1.0  # the first hit's label decides the list's label
-OTHER_WEIGHT = 0.25  # each further hit
+OTHER_WEIGHT = 0.05  # each further hit
 L2 = 1e-3
 
 
@@ -85,15 +78,18 @@ def question_queries(questions: list[Question]) -> list[tuple[str, str, object]]
     return [(q.question, q.kind, q.relevant if q.answerable else None) for q in questions]
 
 
-def fit(groups: dict[str, list[Record]], l2: float = L2) -> np.ndarray:
-    """Weighted logistic regression by Newton steps; returns (bias, *weights)."""
+def fit(groups: dict[str, list[Record]], l2: float = L2, first: str = "answerable") -> np.ndarray:
+    """Weighted logistic regression by Newton steps; returns (bias, *weights). The first
+    hit is labelled by whether the query has an answer in the documents (`first`
+    "answerable": its label is the list's), or like the others by whether it answers
+    ("hit")."""
     xs, ys, ws = [], [], []
     for recs in groups.values():
         total = sum(FIRST_WEIGHT + OTHER_WEIGHT * max(0, len(r.x) - 1) for r in recs) or 1.0
         for r in recs:
             for n, (row, rel) in enumerate(zip(r.x, r.relevant, strict=True)):
                 xs.append(row)
-                ys.append(float(rel))
+                ys.append(float(r.answerable if n == 0 and first == "answerable" else rel))
                 ws.append((FIRST_WEIGHT if n == 0 else OTHER_WEIGHT) / total)
     x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
     y, w = np.array(ys), np.array(ws)
@@ -187,6 +183,8 @@ def main() -> None:
                         help="fit without a SciFact index of this model (slow to build)")
     parser.add_argument("--no-traps", action="store_true",
                         help="leave the dev traps out of the fit (to measure what they add)")
+    parser.add_argument("--first", choices=["answerable", "hit"], default="answerable",
+                        help="what the first hit's label is: the query's, or its own")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--test", action="store_true",
                         help="report on the test split (once, after fitting), not dev")
@@ -216,7 +214,7 @@ def main() -> None:
             beir, [(q, "off-topic", None) for q in asked])
         groups["shuffled claims on SciFact (word salad)"] = records(
             beir, [(q, "salad", None) for q in shuffled_queries(claims)])
-    beta = fit(groups)
+    beta = fit(groups, first=args.first)
     print(f"model: {settings.model}; reader: {reader.name if reader else 'none'}")
     print(f"coefficients: bias={beta[0]:.3f} " +
           " ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, beta[1:], strict=True)))
@@ -231,13 +229,11 @@ def main() -> None:
         print("\ndev split reliability (fitted)")
         reliability(beta, [r for g in dev.values() for r in g])
     if args.write:
-        table = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
-        table[calibration_key(settings.model, reader.name if reader else None)] = {
+        fitted.write(settings.model, reader.name if reader else None, "confidence", {
             "bias": round(float(beta[0]), 4),
             "weights": {n: round(float(v), 4) for n, v in zip(FEATURES, beta[1:], strict=True)},
-            "fitted_on": list(groups)}
-        CALIBRATION_FILE.write_text(json.dumps(table, indent=2) + "\n")
-        print(f"written to {CALIBRATION_FILE}")
+            "fitted_on": list(groups)})
+        print(f"written to {fitted.FITTED_FILE}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import argparse
 import math
 import statistics
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from search import Index, ranking  # noqa: E402
 from search.config import Settings, default_model  # noqa: E402
 from search.embed.embedder import query_embedder  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions  # noqa: E402
+from search.retrieve import fitted  # noqa: E402
 from search.retrieve.query import QueryTerms  # noqa: E402
 
 DEPTH = 50
@@ -213,11 +214,13 @@ def main() -> None:
     parser.add_argument("--no-beir", action="store_true")
     parser.add_argument("--search", action="store_true")
     parser.add_argument("--model", default=default_model(), help="fast, quality or a name")
+    parser.add_argument("--write", action="store_true",
+                        help="with --search: store the weights found for this model")
     args = parser.parse_args()
     model = Settings(model=args.model).model
     corpus, kinds = corpus_records(args.split, model)
     beir = [] if args.no_beir else beir_records(args.beir, model)
-    w = ranking.WEIGHTS
+    w = ranking.weights_for(model)
     report(f"shipped weights, {args.split} split ({len(corpus)} answerable)", corpus, kinds,
            beir, w)
     for signal in ("passage", "sentence", "fused", "coverage", "heading"):
@@ -227,6 +230,9 @@ def main() -> None:
         w = search(corpus, beir, w)
         report("searched weights", corpus, kinds, beir, w)
         print(w)
+        if args.write:
+            fitted.write(model, None, "ranking", asdict(w))
+            print(f"written to {fitted.FITTED_FILE}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from search.retrieve.pipeline import (
     to_hit,
 )
 from search.retrieve.query import MODES, Fusion
+from search.retrieve.ranking import weights_for
 from search.store import (
     IndexMismatch,
     Manifest,
@@ -163,8 +164,9 @@ class Index:
         (or the one this Index was handed), the reader, and their calibration."""
         encoder = self._encoder or query_embedder(manifest.model, manifest.backend)
         reader = self._reader if self._reader is not False else _default_reader()
-        return Searcher(encoder, calibration_for(manifest.model,
-                                                 reader.name if reader else None), reader)
+        name = reader.name if reader else None
+        return Searcher(encoder, calibration_for(manifest.model, name), reader,
+                        weights_for(manifest.model, name))
 
     def read(self, reading: Callable[[ReadView], T]) -> T:
         """`reading(view)` over one consistent view, once more on a fresh view when a

@@ -22,25 +22,22 @@ confidence never rises (`monotone`): the labels agree with the order.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from search.ingest.text import sentence_spans
-from search.retrieve import answer_type, boilerplate
+from search.retrieve import answer_type, boilerplate, fitted
 from search.words import WORD
 
 if TYPE_CHECKING:
     from search.retrieve.query import Candidate, Retrieved
 
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 WEAK_BELOW = 0.5
 FEATURES = ("similarity", "lift", "coverage", "agreement", "keyword", "keyword_coverage",
             "position", "boilerplate", "type_miss", "reader")
@@ -127,19 +124,11 @@ FALLBACK = Calibration(bias=-9.0, weights={"similarity": 14.0, "lift": 4.0, "cov
                                           "type_miss": -2.0}, calibrated=False)
 
 
-def calibration_key(model: str, reader: str | None) -> str:
-    """Where calibration.json keeps a (model, reader) pair's coefficients."""
-    return f"{model} + {reader}" if reader else model
-
-
 @lru_cache(maxsize=8)
 def calibration_for(model: str, reader: str | None = None) -> Calibration:
-    """The fitted coefficients for this model with this reader (or none)."""
-    try:
-        table = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return FALLBACK
-    entry = table.get(calibration_key(model, reader))
+    """The fitted coefficients for this model with this reader (or none); FALLBACK, marked
+    as uncalibrated, for a pair nobody fitted."""
+    entry = (fitted.entry(model, reader) or {}).get("confidence")
     if not isinstance(entry, dict) or not isinstance(entry.get("weights"), dict):
         return FALLBACK
     return Calibration(float(entry.get("bias", 0.0)),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,6 +37,17 @@ class Weights:
 
 
 WEIGHTS = Weights()
+
+
+def weights_for(model: str, reader: str | None = None) -> Weights:
+    """The ranking weights fitted for this model (and reader), else the shipped defaults."""
+    from search.retrieve import fitted
+
+    values = (fitted.entry(model, reader) or {}).get("ranking")
+    if not isinstance(values, dict):
+        return WEIGHTS
+    known = set(Weights.__dataclass_fields__)
+    return replace(WEIGHTS, **{k: v for k, v in values.items() if k in known})
 
 
 def agreement(dense: Sequence[int], lexical: Sequence[int], top: int = 10) -> float:
