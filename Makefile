@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 INDEX  ?= index
 CORPUS ?= corpus
 
-.PHONY: install index run test stress lint bench browser ocr clean
+.PHONY: install index run test stress lint bench browser ocr clean reader
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,7 @@ lint: install
 
 bench: install browser
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_query.py
 	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_reader.py
 	$(BIN)/python benchmarks/bench_packs.py
@@ -64,6 +65,13 @@ bench: install browser
 	$(BIN)/python benchmarks/bench_formats.py
 	$(BIN)/python benchmarks/bench_stores.py
 	$(BIN)/python benchmarks/bench_scale.py
+
+# Retrains the reader model (search/reader/MODEL_CARD.md) from SQuAD 2.0 in ../shared/bench and
+# exports it for CPU; hours on 2 cores. `make run` and `make test` never train: the weights
+# are committed, with their sha256 checked at load.
+READER_OUT ?= artifacts/reader
+reader: install
+	$(BIN)/python -m search.reader.train --out $(READER_OUT) --seed 13
 
 clean:
 	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT $(INDEX)/.lock $(INDEX)/.merge-lock

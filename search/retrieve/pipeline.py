@@ -119,15 +119,19 @@ def read(reader: Reader, question: str, ranked: list[Candidate],
     return sorted(top, key=lambda c: (-c.score, c.id)) + ranked[len(top):]
 
 
-def reader_input(cand: Candidate, sentences: int = 2) -> str:
+def reader_input(cand: Candidate) -> str:
+    assert cand.row is not None
+    return reader_window(cand.row.text, cand.sentence_scores)
+
+
+def reader_window(text: str, sentence_scores: Sequence[tuple[tuple[int, int], float]],
+                  sentences: int = 2) -> str:
     """What the reader reads of a passage: its best sentences for the question, in reading
     order (a short window keeps the model inside the latency budget), else the passage."""
-    row = cand.row
-    assert row is not None
-    if not cand.sentence_scores:
-        return row.text
-    best = sorted(cand.sentence_scores, key=lambda item: -item[1])[:sentences]
-    return " ".join(row.text[a:b] for (a, b), _ in sorted(best))
+    if not sentence_scores:
+        return text
+    best = sorted(sentence_scores, key=lambda item: -item[1])[:sentences]
+    return " ".join(text[a:b] for (a, b), _ in sorted(best))
 
 
 def hit_of(cand: Candidate, rank: int, spans: list[tuple[int, int]], conf: float) -> Hit:
