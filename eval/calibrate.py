@@ -78,19 +78,23 @@ def question_queries(questions: list[Question]) -> list[tuple[str, str, object]]
     return [(q.question, q.kind, q.relevant if q.answerable else None) for q in questions]
 
 
-def fit(groups: dict[str, list[Record]], l2: float = L2, first: str = "answerable") -> np.ndarray:
+def fit(groups: dict[str, list[Record]], l2: float = L2, first: str = "answerable",
+        scale: dict[str, float] | None = None) -> np.ndarray:
     """Weighted logistic regression by Newton steps; returns (bias, *weights). The first
     hit is labelled by whether the query has an answer in the documents (`first`
     "answerable": its label is the list's), or like the others by whether it answers
     ("hit")."""
     xs, ys, ws = [], [], []
-    for recs in groups.values():
-        total = sum(FIRST_WEIGHT + OTHER_WEIGHT * max(0, len(r.x) - 1) for r in recs) or 1.0
+    for name, recs in groups.items():
+        weight = (scale or {}).get(name, 1.0)
+        if not weight:
+            continue  # reported, not fitted
+        total = sum(FIRST_WEIGHT + OTHER_WEIGHT * max(0, len(r.x) - 1) for r in recs) / weight
         for r in recs:
             for n, (row, rel) in enumerate(zip(r.x, r.relevant, strict=True)):
                 xs.append(row)
                 ys.append(float(r.answerable if n == 0 and first == "answerable" else rel))
-                ws.append((FIRST_WEIGHT if n == 0 else OTHER_WEIGHT) / total)
+                ws.append((FIRST_WEIGHT if n == 0 else OTHER_WEIGHT) / (total or 1.0))
     x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
     y, w = np.array(ys), np.array(ws)
     beta = np.zeros(x.shape[1])
@@ -174,6 +178,23 @@ def split_groups(index: Index, split: str) -> dict[str, list[Record]]:
     }
 
 
+def sweep(groups: dict[str, list[Record]], traps: str, first: str) -> None:
+    """How answers, traps and keyword searches fare as the traps weigh more in the fit."""
+    names = [n for n in groups if "questions with answers" in n or n == traps
+             or "keyword searches" in n or "SciFact claims on SciFact" in n]
+    print("| trap weight | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for weight in (0.0, 0.1, 0.25, 0.5, 1.0, 2.0):
+        beta = fit(groups, first=first, scale={traps: weight})
+        cells = []
+        for name in names:
+            s = score(beta, groups[name])
+            cells.append(f"{s.weak_right:.3f}" if s.top_right is None
+                         else f"{s.weak_right:.3f} / {s.top_right:.3f}")
+        print(f"| {weight} | " + " | ".join(cells) + " |")
+    print("(weak flag right; for answerable groups also: #1 right and not weak)\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
@@ -181,10 +202,12 @@ def main() -> None:
     parser.add_argument("--model", default=default_model(), help="fast, quality or a name")
     parser.add_argument("--no-beir-index", action="store_true",
                         help="fit without a SciFact index of this model (slow to build)")
-    parser.add_argument("--no-traps", action="store_true",
-                        help="leave the dev traps out of the fit (to measure what they add)")
+    parser.add_argument("--trap-weight", type=float, default=1.0,
+                        help="weight of the dev traps against each other group (0: left out)")
     parser.add_argument("--first", choices=["answerable", "hit"], default="answerable",
                         help="what the first hit's label is: the query's, or its own")
+    parser.add_argument("--sweep", action="store_true",
+                        help="first print the trade-off over trap weights 0 to 2")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--test", action="store_true",
                         help="report on the test split (once, after fitting), not dev")
@@ -200,8 +223,7 @@ def main() -> None:
     claims = list(data.queries.values())
     asked = [q.question for q in load_questions(ROOT / "eval/questions.jsonl", corpus, "dev")]
     groups = dict(dev)
-    if args.no_traps:
-        groups.pop("dev traps (nothing answers)")
+    traps = "dev traps (nothing answers)"
     groups["SciFact claims on the corpus (off-topic)"] = records(
         corpus, [(c, "off-topic", None) for c in claims])
     if not args.no_beir_index:
@@ -214,7 +236,9 @@ def main() -> None:
             beir, [(q, "off-topic", None) for q in asked])
         groups["shuffled claims on SciFact (word salad)"] = records(
             beir, [(q, "salad", None) for q in shuffled_queries(claims)])
-    beta = fit(groups, first=args.first)
+    if args.sweep:
+        sweep(groups, traps, args.first)
+    beta = fit(groups, first=args.first, scale={traps: args.trap_weight})
     print(f"model: {settings.model}; reader: {reader.name if reader else 'none'}")
     print(f"coefficients: bias={beta[0]:.3f} " +
           " ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, beta[1:], strict=True)))

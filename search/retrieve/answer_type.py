@@ -39,7 +39,7 @@ SHAPES = {
                      re.IGNORECASE),
     # A name: two or more capitalised words in a row, or a title before one ("Dr Smith").
     PERSON: re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Lord|Lady|Baroness|Cllr|Rt Hon)\.?\s+"
-                       r"[A-Z]|\b[A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)+"),
+                       r"[A-Z]|\b[A-Z][A-Za-z'’&-]+(?:\s+(?:of\s+|and\s+)?[A-Z][A-Za-z'’&-]+)+"),
 }
 
 _HOW_MUCH = re.compile(r"\bhow\s+much\b", re.IGNORECASE)
