@@ -44,7 +44,12 @@ from search.evaluate import (  # noqa: E402
     shuffled_queries,
 )
 from search.retrieve import fitted  # noqa: E402
-from search.retrieve.confidence import FEATURES, WEAK_BELOW, features, monotone  # noqa: E402
+from search.retrieve.confidence import (  # noqa: E402
+    FEATURES,
+    WEAK_BELOW,
+    features,
+    probabilities,
+)
 
 FIRST_WEIGHT = 1.0  # the first hit's label decides the list's label
 OTHER_WEIGHT = 0.05  # each further hit
@@ -97,23 +102,43 @@ def fit(groups: dict[str, list[Record]], l2: float = L2, first: str = "answerabl
                 ws.append((FIRST_WEIGHT if n == 0 else OTHER_WEIGHT) / (total or 1.0))
     x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
     y, w = np.array(ys), np.array(ws)
-    beta = np.zeros(x.shape[1])
-    penalty = l2 * np.eye(x.shape[1])
+    fixed: set[int] = set()  # features held at 0 because they took the wrong sign
+    while True:
+        beta = _newton(x, y, w, l2, fixed)
+        wrong = [1 + FEATURES.index(n) for n in AT_MOST_ZERO if beta[1 + FEATURES.index(n)] > 0]
+        if not wrong:
+            return beta
+        fixed.update(wrong)
+
+
+# Signals that can only count against a passage: boilerplate and a missing answer type never
+# make it likelier to answer, and a lower rank never makes it likelier than a higher one. A
+# fit that gives one a positive weight (a quirk of the groups) holds it at zero instead.
+AT_MOST_ZERO = ("boilerplate", "type_miss", "position")
+
+
+def _newton(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float,
+            fixed: set[int]) -> np.ndarray:
+    free = [j for j in range(x.shape[1]) if j not in fixed]
+    xf = x[:, free]
+    beta = np.zeros(len(free))
+    penalty = l2 * np.eye(len(free))
     penalty[0, 0] = 0.0
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(x @ beta)))
-        grad = x.T @ (w * (p - y)) + penalty @ beta
-        hess = (x * (w * p * (1 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
+        p = 1 / (1 + np.exp(-(xf @ beta)))
+        grad = xf.T @ (w * (p - y)) + penalty @ beta
+        hess = (xf * (w * p * (1 - p))[:, None]).T @ xf + penalty + 1e-9 * np.eye(len(free))
         step = np.linalg.solve(hess, grad)
         beta -= step
         if np.max(np.abs(step)) < 1e-8:
             break
-    return beta
+    out = np.zeros(x.shape[1])
+    out[free] = beta
+    return out
 
 
 def confidences(beta: np.ndarray, r: Record) -> list[float]:
-    return monotone((1 / (1 + np.exp(-(beta[0] + r.x @ beta[1:])))).tolist()) if len(r.x) \
-        else []
+    return probabilities(r.x, float(beta[0]), beta[1:])
 
 
 @dataclass

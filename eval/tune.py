@@ -27,11 +27,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from search import Index, ranking  # noqa: E402
+from search import Index  # noqa: E402
 from search.config import Settings, default_model  # noqa: E402
 from search.embed.embedder import query_embedder  # noqa: E402
 from search.evaluate import beir_index, load_beir, load_questions  # noqa: E402
-from search.retrieve import fitted  # noqa: E402
+from search.retrieve import fitted, ranking  # noqa: E402
 from search.retrieve.pipeline import reader_window  # noqa: E402
 from search.retrieve.query import QueryTerms  # noqa: E402
 
@@ -200,13 +200,14 @@ def objective(corpus: list[Record], beir: list[Record], w: ranking.Weights) -> f
 
 def search(corpus: list[Record], beir: list[Record], w: ranking.Weights) -> ranking.Weights:
     grid = {
+        "rrf_k": [20, 40, 60, 100],
         "trust_bias": [-6, -4, -3, -2, -1, 0],
         "trust_coverage": [0, 2, 4, 6, 8, 10],
         "trust_agreement": [0, 2, 4, 6],
         "passage": [0, 0.5, 1, 1.5, 2],
-        "sentence": [0, 0.25, 0.5, 1, 1.5, 2],
+        "sentence": [0, 0.25, 0.5, 0.75, 1, 1.5, 2],
         "fused": [0, 0.5, 1, 1.5, 2],
-        "coverage": [0, 0.5, 1, 2, 3],
+        "coverage": [0, 0.5, 1, 2, 3, 4, 6],
         "heading": [0, 0.5, 1, 2],
     }
     if any(r.reader for r in corpus):

@@ -108,21 +108,26 @@ def doc_ranking(hits: Sequence[Hit], depth: int) -> dict[str, float]:
 
 def evaluate_beir(index: Index, data: Beir, mode: str, k: int = 10, depth: int = 100,
                   fusion: Fusion | None = None) -> dict[str, float]:
-    run: dict[str, dict[str, float]] = {}
+    """nDCG@k and MRR@k from the list a user gets (2k passages, ranked as for the page: the
+    final stage over its usual depth); Recall@depth from a deep list of its own."""
+    top: dict[str, dict[str, float]] = {}
+    deep: dict[str, dict[str, float]] = {}
     index.search("warm up", k=1, mode=mode)  # model load is not query time
     started = time.perf_counter()
     for qid, text in data.queries.items():
+        hits = index.search(text, k=2 * k, mode=mode, highlight=False, fusion=fusion)
+        top[qid] = doc_ranking(hits, k)
+    per_query_ms = (time.perf_counter() - started) * 1000 / max(1, len(data.queries))
+    for qid, text in data.queries.items():
         hits = index.search(text, k=depth + depth // 5, mode=mode, highlight=False,
                             fusion=fusion)
-        run[qid] = doc_ranking(hits, depth)
-    per_query_ms = (time.perf_counter() - started) * 1000 / max(1, len(data.queries))
-    scores = pytrec_eval.RelevanceEvaluator(
-        data.qrels, {f"ndcg_cut.{k}", f"recall.{depth}"}).evaluate(run)
-    top_k = {q: dict(sorted(r.items(), key=lambda x: -x[1])[:k]) for q, r in run.items()}
-    rr = pytrec_eval.RelevanceEvaluator(data.qrels, {"recip_rank"}).evaluate(top_k)
+        deep[qid] = doc_ranking(hits, depth)
+    scores = pytrec_eval.RelevanceEvaluator(data.qrels, {f"ndcg_cut.{k}"}).evaluate(top)
+    recall = pytrec_eval.RelevanceEvaluator(data.qrels, {f"recall.{depth}"}).evaluate(deep)
+    rr = pytrec_eval.RelevanceEvaluator(data.qrels, {"recip_rank"}).evaluate(top)
     return {
         f"nDCG@{k}": statistics.mean(v[f"ndcg_cut_{k}"] for v in scores.values()),
-        f"Recall@{depth}": statistics.mean(v[f"recall_{depth}"] for v in scores.values()),
+        f"Recall@{depth}": statistics.mean(v[f"recall_{depth}"] for v in recall.values()),
         f"MRR@{k}": statistics.mean(v["recip_rank"] for v in rr.values()),
         "ms/query": per_query_ms,
         "queries": len(data.queries),

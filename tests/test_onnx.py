@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from search import Index, IndexMismatch
-from search.config import DEFAULT_MODEL
+from search.config import FAST_MODEL as DEFAULT_MODEL  # the model the suite indexes with
 from search.embed import embedder as embedder_module
 from search.embed.embedder import (
     Embedder,

@@ -15,13 +15,20 @@ from search.web.render import passage_html
 RANK = {"weak match": 0, "possible match": 1, "strong match": 2}
 
 
+@pytest.fixture(params=["fast", "default"])
+def index(request: pytest.FixtureRequest) -> Index:
+    """The seed corpus indexed with the fast model, and with the default (quality) one."""
+    name = "corpus_index" if request.param == "fast" else "default_index"
+    return request.getfixturevalue(name)
+
+
 @pytest.mark.parametrize(("query", "term"), [
     ("EMDR", "EMDR"), ("TIPT", "TIPT"), ("section 136", "section 136"),
     ("Oscar Kilo", "Oscar Kilo"), ("Liaison and Diversion", "Liaison and Diversion"),
 ])
 def test_a_keyword_search_for_a_term_the_documents_hold_is_not_called_weak(
-        corpus_index: Index, query: str, term: str):
-    hits = corpus_index.search(query, k=5)
+        index: Index, query: str, term: str):
+    hits = index.search(query, k=5)
     assert term.lower() in hits[0].text.lower()
     assert not hits[0].weak and not results_weak(hits), (hits[0].match, hits[0].confidence)
     a, b = hits[0].highlights[0]
@@ -29,9 +36,9 @@ def test_a_keyword_search_for_a_term_the_documents_hold_is_not_called_weak(
 
 
 @pytest.mark.parametrize("query", ["Grenfell", "sertraline", "Schwartz Rounds"])
-def test_a_keyword_search_for_a_term_no_document_holds_is_weak(corpus_index: Index,
+def test_a_keyword_search_for_a_term_no_document_holds_is_weak(index: Index,
                                                                 query: str):
-    assert results_weak(corpus_index.search(query, k=5))
+    assert results_weak(index.search(query, k=5))
 
 
 QUESTIONS = ["How are ambulance call handlers supported?",
@@ -42,8 +49,8 @@ QUESTIONS = ["How are ambulance call handlers supported?",
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_labels_never_rise_down_the_list(corpus_index: Index, question: str):
-    hits = corpus_index.search(question, k=10)
+def test_labels_never_rise_down_the_list(index: Index, question: str):
+    hits = index.search(question, k=10)
     confidences = [h.confidence for h in hits]
     assert confidences == sorted(confidences, reverse=True)
     labels = [RANK[h.match] for h in hits]
@@ -51,9 +58,9 @@ def test_labels_never_rise_down_the_list(corpus_index: Index, question: str):
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_marks_never_fall_on_a_signature_address_heading_or_question(corpus_index: Index,
+def test_marks_never_fall_on_a_signature_address_heading_or_question(index: Index,
                                                                       question: str):
-    for hit in corpus_index.search(question, k=10):
+    for hit in index.search(question, k=10):
         assert len(hit.highlights) <= 2
         for a, b in hit.highlights:
             sentence = hit.text[a:b]
@@ -62,9 +69,9 @@ def test_marks_never_fall_on_a_signature_address_heading_or_question(corpus_inde
 
 
 def test_an_introduction_listing_the_questions_asked_is_not_a_strong_answer(
-        corpus_index: Index):
+        index: Index):
     """The Fire Committee's introduction only repeats the questions put to the services."""
-    hits = corpus_index.search("How are ambulance call handlers supported?", k=10)
+    hits = index.search("How are ambulance call handlers supported?", k=10)
     intro = [h for h in hits if h.text.startswith("In January 2026, the London Assembly Fire "
                                                   "Committee received written evidence")]
     assert all(h.match != "strong match" for h in intro)

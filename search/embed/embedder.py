@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from search.config import (
-    DEFAULT_MODEL,
     FAST_MODEL,
     QUALITY_MODEL,
     canonical_model,
+    default_model,
     default_precision,
     passage_runtime,
     query_backend,
@@ -103,7 +103,7 @@ class Embedder:
     """A model's tokenizer side (token counts, the heading prefix, sentence pooling) over one
     Encoder that runs it: normalised vectors, a bounded sequence, thread-safe."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, backend: str = "torch",
+    def __init__(self, name: str | None = None, backend: str = "torch",
                  precision: str = "fp32", runtime: str = "torch") -> None:
         """backend: "torch" (passages and questions of a PyTorch-built index), or "onnx" /
         "onnx-int8" (ONNX Runtime). precision: "fp32" or "bf16" (where the runtime has a
@@ -116,7 +116,7 @@ class Embedder:
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)} (got {backend!r})")
-        name = canonical_model(name)
+        name = canonical_model(name or default_model())
         location = resolve_model(name)
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never call the hub
@@ -235,12 +235,13 @@ def pool_spans(hidden: np.ndarray, mask: np.ndarray, offsets: np.ndarray,
     return out
 
 
-def get_embedder(name: str = DEFAULT_MODEL, role: str = "query",
+def get_embedder(name: str | None = None, role: str = "query",
                  backend: str = "torch") -> Embedder:
     """The model for a role ("query" or "index") and backend, with the settings in force now
     (precision_for, passage_runtime): one instance per distinct set of them in a process, so
     a setting changed later takes effect at the next call instead of being frozen by the
     first. Indexing gets its own copy, so a long re-index never makes a search wait."""
+    name = canonical_model(name or default_model())
     runtime = passage_runtime() if role == "index" else "torch"
     precision = precision_for(name, role) if backend == "torch" else "fp32"
     return load_embedder(canonical_model(name), backend, precision, runtime, role)

@@ -44,6 +44,8 @@ FEATURES = ("similarity", "lift", "coverage", "agreement", "keyword", "keyword_c
 # Words for a confidence, as the page and the CLI show it.
 STRONG_FROM = 0.8
 LABELS = ("weak match", "possible match", "strong match")
+MOSTLY = 0.5  # a passage at least this much boilerplate is at best a possible match
+BELOW_STRONG = STRONG_FROM - 0.01
 KEYWORD_WORDS = 4  # a query of at most this many words that is not a question is a keyword search
 _QUESTION_START = re.compile(r"^\s*(?:how|what|which|who|whom|whose|when|where|why|is|are|"
                              r"was|were|do|does|did|can|could|should|would|will|has|have|"
@@ -58,11 +60,19 @@ class Calibration:
 
     def confidences(self, found: Retrieved, question: str) -> list[float]:
         """One probability per candidate of the result list, never rising down it."""
-        x = features(found, question)
-        if not len(x):
-            return []
-        w = np.array([self.weights.get(name, 0.0) for name in FEATURES])
-        return monotone((1.0 / (1.0 + np.exp(-(self.bias + x @ w)))).tolist())
+        return probabilities(features(found, question), self.bias,
+                             np.array([self.weights.get(name, 0.0) for name in FEATURES]))
+
+
+def probabilities(x: np.ndarray, bias: float, weights: np.ndarray) -> list[float]:
+    """The logistic model over FEATURES rows in list order: a passage that is mostly
+    boilerplate is at best a possible match, and no confidence rises down the list."""
+    if not len(x):
+        return []
+    p = 1.0 / (1.0 + np.exp(-(bias + x @ weights)))
+    mostly_boilerplate = x[:, FEATURES.index("boilerplate")] >= MOSTLY
+    p[mostly_boilerplate] = np.minimum(p[mostly_boilerplate], BELOW_STRONG)
+    return monotone(p.tolist())
 
 
 def monotone(confidences: Sequence[float]) -> list[float]:
