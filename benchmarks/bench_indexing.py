@@ -2,14 +2,14 @@
 vectors come from the same pass), write.
 
     .venv/bin/python benchmarks/bench_indexing.py [--models fast,quality] [--docs 400,100]
-        [--runtimes torch-fp32,torch-bf16,fp32,auto]
+        [--runtimes torch-fp32,torch-bf16,openvino-bf16,openvino-int8,auto]
 
 Indexes the first N SciFact abstracts into a temporary index through `add_documents` (the
 same path as `evidence-search index`, model load excluded) once per runtime, and prints
 passages per second and the speed-up over the model's own fp32. `bf16` runs only on CPUs with
-native bfloat16 (avx512_bf16 or AMX); `torch-*` force PyTorch, the others let the product
-use OpenVINO where it loads; `auto` is what the product picks on this CPU. (ONNX Runtime fp32
-and int8 no longer embed passages: benchmarks/bench_backends.py.) Search
+native bfloat16 (avx512_bf16 or AMX); `torch-*` force PyTorch, `openvino-*` OpenVINO in that
+precision (int8: NNCF-quantised); `auto` is what the product picks on this CPU, by
+measuring. (ONNX Runtime fp32 and int8 no longer embed passages: bench_backends.py.) Search
 quality per runtime: `evidence-search eval --beir ... --model M` with
 EVIDENCE_SEARCH_PRECISION=fp32 or bf16 (docs/PERFORMANCE.md).
 """
@@ -33,9 +33,10 @@ from search.indexing.refresh import add_documents  # noqa: E402
 RUNTIMES = {  # name: (passage runtime, precision setting)
     "torch-fp32": ("torch", "fp32"),
     "torch-bf16": ("torch", "bf16"),
-    "fp32": ("auto", "fp32"),  # OpenVINO fp32 where it loads
-    "bf16": ("auto", "bf16"),
-    "auto": ("auto", "auto"),  # what the product picks on this CPU
+    "openvino-fp32": ("openvino", "fp32"),
+    "openvino-bf16": ("openvino", "bf16"),
+    "openvino-int8": ("openvino-int8", "fp32"),  # int8 layers, the rest fp32 (as auto tries it)
+    "auto": ("auto", "auto"),  # what the product picks on this CPU (runtime_choice.py)
 }
 
 
@@ -91,7 +92,8 @@ def main() -> None:
     parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
     parser.add_argument("--models", default="fast,quality")
     parser.add_argument("--docs", default="400,100", help="abstracts per model, in order")
-    parser.add_argument("--runtimes", default="torch-fp32,torch-bf16,fp32,auto")
+    parser.add_argument("--runtimes",
+                        default="torch-fp32,torch-bf16,openvino-bf16,openvino-int8,auto")
     args = parser.parse_args()
     data = load_beir(args.beir)
     print(f"CPU bfloat16: {'yes' if cpu_has_bf16() else 'no'}; threads: {os.cpu_count()}\n")
