@@ -71,7 +71,8 @@ bench: install browser
 # are committed, with their sha256 checked at load.
 READER_OUT ?= artifacts/reader
 reader: install
-	$(BIN)/python -m search.reader.train --out $(READER_OUT) --seed 13
+	OMP_NUM_THREADS=1 $(BIN)/python -m search.reader.train --out $(READER_OUT) --seed 13
+	cp $(READER_OUT)/weights/* search/reader/weights/
 
 clean:
 	rm -rf $(VENV) $(INDEX)/gen-* $(INDEX)/CURRENT $(INDEX)/.lock $(INDEX)/.merge-lock

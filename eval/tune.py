@@ -36,7 +36,7 @@ from search.retrieve.pipeline import reader_window  # noqa: E402
 from search.retrieve.query import QueryTerms  # noqa: E402
 
 DEPTH = 50
-READ_DEPTH = 16  # candidates whose reader logit is recorded (the deepest reader_depth tried)
+READ_DEPTH = 12  # candidates given a reader logit: beyond the deepest reader_depth tried
 
 
 @dataclass
@@ -55,7 +55,8 @@ class Record:
     reader: dict[int, float] = field(default_factory=dict)  # logits, where one was read
 
 
-def record(index: Index, question: str, label, reader=None) -> Record:
+def record(index: Index, question: str, label, reader=None,
+           weights: ranking.Weights = ranking.WEIGHTS) -> Record:
     with index.snapshot() as snap:
         embedder = query_embedder(snap.manifest.model, snap.manifest.backend)
         vector = embedder.encode([question])[0]
@@ -78,7 +79,7 @@ def record(index: Index, question: str, label, reader=None) -> Record:
     rec = Record(dense, lexical, passage, sentence, coverage, heading, relevant, groups,
                  {i: rows[i].doc_id for i in ids if i in rows})
     if reader is not None:  # the reader's logit for every candidate the replay may reach
-        top = [i for i in rank(rec, ranking.WEIGHTS)[:READ_DEPTH] if i in rows]
+        top = [i for i in rank(rec, weights)[:READ_DEPTH] if i in rows]
         logits = reader.score(question, [reader_window(rows[i].text, scores[i]) for i in top])
         rec.reader = dict(zip(top, logits.tolist(), strict=True))
     return rec
@@ -153,7 +154,8 @@ def corpus_records(split: str, model: str, reader=None) -> tuple[list[Record], l
             return relevant, len(spans)
         return label
 
-    return ([record(index, q.question, labeller(q.spans), reader) for q in questions],
+    w = ranking.weights_for(model)
+    return ([record(index, q.question, labeller(q.spans), reader, w) for q in questions],
             [q.kind for q in questions])
 
 
@@ -167,7 +169,7 @@ def beir_records(folder: Path, model: str, reader=None) -> list[Record]:
         def label(rows, gold=gold):
             return ({i: 0 for i, r in rows.items() if gold.get(r.doc_id, 0) > 0},
                     sum(1 for v in gold.values() if v > 0))
-        out.append(record(index, text, label, reader))
+        out.append(record(index, text, label, reader, ranking.weights_for(model)))
     return out
 
 
@@ -212,7 +214,7 @@ def search(corpus: list[Record], beir: list[Record], w: ranking.Weights) -> rank
     }
     if any(r.reader for r in corpus):
         grid["reader"] = [0, 0.25, 0.5, 1, 1.5, 2, 3]
-        grid["reader_depth"] = [4, 8, 12, 16]
+        grid["reader_depth"] = [4, 6, 8]  # deeper is over the latency budget
     best = objective(corpus, beir, w)
     for _ in range(3):
         improved = False

@@ -595,7 +595,7 @@ def test_csv_export_reads_back_with_formulas_defused(exported):
     assert len(rows) == len(items) + 1
     assert list(rows[0]) == ["position", "citation", "title", "page", "page_end", "section",
                              "text", "note", "question", "status", "kept_at", "doc_id",
-                             "start", "end", "ocr"]
+                             "start", "end", "ocr", "marked"]
     for n, (row, item) in enumerate(zip(rows, items, strict=False), start=1):
         assert row["position"] == str(n) and row["text"] == item.text
         assert row["citation"] == item.citation and row["note"] == item.note

@@ -37,9 +37,10 @@ def test_one_finite_float_per_passage_and_deterministic(reader: OnnxReader) -> N
     assert first.shape == (4,) and first.dtype == np.float32
     assert np.isfinite(first).all()
     np.testing.assert_array_equal(first, reader.score(QUESTION, passages))
-    # A passage's score does not depend on which others share its batch (padding is masked).
+    # Padding is masked, so a passage's score barely depends on its batch mates; int8 dynamic
+    # quantisation picks activation scales per batch, hence a small tolerance, not equality.
     alone = reader.score(QUESTION, [ANSWER])
-    np.testing.assert_allclose(alone[0], first[0], atol=1e-3)
+    np.testing.assert_allclose(alone[0], first[0], atol=0.1)
 
 
 def test_answering_passage_scores_higher(reader: OnnxReader) -> None:

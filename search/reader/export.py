@@ -70,9 +70,11 @@ def export(checkpoint: Path, out: Path, report: dict, log: Callable[[str], None]
     for name in TOKENIZER_FILES:
         shutil.copyfile(base / name, out / name)
     weight, key = best_span_weight(report)
-    max_len = int(report["args"].get("max_len", 96))  # inference truncates where training did
+    # inference reads --serve-len tokens (64 fits the latency budget; training used max_len)
+    max_len = int(report["args"].get("serve_len", report["args"].get("max_len", 96)))
     (out / "score.json").write_text(json.dumps(
-        {"span_weight": weight, "chosen_on": key, "max_len": max_len}, indent=2) + "\n")
+        {"span_weight": weight, "chosen_on": key, "max_len": max_len,
+         "trained_len": int(report["args"].get("max_len", 96))}, indent=2) + "\n")
     write_sums(out)
     size = (out / "reader.onnx").stat().st_size / 2**20
     log(f"exported {out / 'reader.onnx'} ({size:.1f} MiB), span weight {weight} ({key})")

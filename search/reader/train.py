@@ -30,8 +30,9 @@ from search.reader.metrics import auc, squad_em_f1  # noqa: E402
 from search.reader.scoring import combine, passage_mask, span_margins  # noqa: E402
 from search.reader.windows import sentence_spans  # noqa: E402
 
-SQUAD = Path("/work/shared/bench/squad2/dev-v2.0.json")
-CACHE = Path("/work/reader-lab/cache")
+SQUAD = Path(__file__).resolve().parents[3] / "shared/bench/squad2/dev-v2.0.json"
+# Bi-encoder vectors of the training texts, kept between runs (set from --out in main).
+CACHE = Path("artifacts/reader-cache")
 
 
 @dataclass
@@ -359,16 +360,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sentences", default="1,2", help="window sizes drawn per question")
     ap.add_argument("--negatives", type=int, default=2)
     ap.add_argument("--max-len", type=int, default=96)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8, help="questions per step")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--head-lr", type=float, default=1e-3)
     ap.add_argument("--span-weight", type=float, default=0.5)
-    ap.add_argument("--max-minutes", type=float, default=38.0)
+    ap.add_argument("--max-minutes", type=float, default=42.0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-bf16", dest="bf16", action="store_false")
     ap.add_argument("--no-export", dest="export", action="store_false")
+    ap.add_argument("--serve-len", type=int, default=64,
+                    help="tokens inference reads (64: what fits the search's latency budget)")
     args = ap.parse_args(argv)
+    global CACHE
+    CACHE = args.out / "cache"
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from search.reader import Reader
 from search.records import Filters, Hit
 from search.retrieve import ranking
 from search.retrieve.confidence import WEAK_BELOW, Calibration, is_keyword_search, label
@@ -41,16 +42,6 @@ class QueryEncoder(Protocol):
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: bool = False) -> np.ndarray: ...
-
-
-class Reader(Protocol):
-    """A model that reads the question and a passage together (search.reader)."""
-
-    name: str
-
-    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
-        """One logit per passage: higher is likelier to answer the question."""
-        ...
 
 
 @dataclass(frozen=True)
