@@ -200,8 +200,14 @@ def cache_dir() -> Path:
 
 
 def query_backend() -> str:
-    """How questions are embedded: "onnx" (default, faster) or "torch"."""
-    return os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND") or "onnx"
+    """How questions are embedded: "auto" (default: whichever of ONNX Runtime and OpenVINO
+    measured fastest on this CPU for one question, among those giving PyTorch's vectors),
+    "onnx" (ONNX Runtime fp32) or "torch"."""
+    value = (os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND") or "auto").strip().lower()
+    if value not in ("auto", "onnx", "torch"):
+        raise ValueError(f"EVIDENCE_SEARCH_QUERY_BACKEND: 'auto', 'onnx' or 'torch', "
+                         f"not {value!r}")
+    return value
 
 
 PASSAGE_RUNTIMES = ("auto", "openvino", "openvino-int8", "torch")
@@ -220,7 +226,7 @@ def passage_runtime() -> str:
 
 # Whether searches use the reader model (search/reader): on where it measured a gain on the
 # dev split and SciFact (docs/EVALUATION.md), settable with EVIDENCE_SEARCH_READER=on|off.
-READER_DEFAULT = False
+READER_DEFAULT = True
 
 
 def reader_enabled() -> bool:

@@ -55,8 +55,9 @@ QUESTIONS = ["What peer support do Met officers get after a traumatic incident?"
 
 
 def test_questions_go_through_onnx_and_find_what_torch_finds(corpus_index, monkeypatch):
-    """The default query runtime for a PyTorch-built index is ONNX fp32, with the same
-    passages, scores and highlighted sentences as PyTorch."""
+    """Questions through ONNX Runtime fp32 find the same passages, scores and highlighted
+    sentences as PyTorch."""
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx")
     assert query_embedder(DEFAULT_MODEL).backend == "onnx"
     fast = [corpus_index.search(q, k=5) for q in QUESTIONS]
     monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "torch")
@@ -69,6 +70,7 @@ def test_questions_go_through_onnx_and_find_what_torch_finds(corpus_index, monke
 
 
 def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx")
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("the cache path is a file, so the export cannot be written")
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(blocker))
@@ -79,6 +81,27 @@ def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkey
     assert any("Circa 11,000" in h.text for h in hits)
     assert "embedded with PyTorch" in caplog.text and "not-a-folder" in caplog.text
     assert query_embedder(DEFAULT_MODEL).backend == "torch"  # decided once, not per query
+
+
+def test_questions_run_on_the_runtime_measured_fastest_with_pytorchs_vectors(tmp_path,
+                                                                            monkeypatch):
+    """By default each runtime that gives PyTorch's question vectors is timed on single
+    questions and the fastest kept (recorded beside the passage choice)."""
+    import json
+
+    monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(tmp_path))
+    load_embedder.cache_clear()
+    try:
+        chosen = query_embedder(DEFAULT_MODEL)
+        record = json.loads((tmp_path / "runtime-choice.json").read_text())
+        (choice,) = [v for k, v in record.items() if k.endswith("| questions")]
+        timed = choice["passages_per_second"]
+        assert chosen.runtime == choice["label"] == max(timed, key=timed.get)
+        assert {"onnx fp32", "openvino fp32"} <= set(timed)
+        reference = Embedder(DEFAULT_MODEL).encode(QUESTIONS)
+        assert np.min(np.sum(chosen.encode(QUESTIONS) * reference, axis=1)) > 0.999
+    finally:
+        load_embedder.cache_clear()
 
 
 def test_a_model_the_export_cannot_represent_stays_on_torch(tmp_path, monkeypatch, caplog):

@@ -77,3 +77,11 @@ def test_window_keeps_best_sentences_in_reading_order() -> None:
     assert [text[s:e] for s, e in spans][:2] == ["First one here.", "Second one here!"]
     assert window(text, [spans[2], spans[0], spans[1]], 2) == "First one here. Third one here?"
     assert window(text, [], 2) == text
+
+
+def test_a_question_longer_than_the_window_is_scored_not_refused():
+    from search.reader import load_reader
+
+    long_question = "what support is there " * 200
+    scores = load_reader().score(long_question, ["Peer support is offered.", "Cafes"])
+    assert scores.shape == (2,) and np.isfinite(scores).all()

@@ -205,10 +205,11 @@ def _encoder(embedder: Embedder, location: Path, backend: str, precision: str,
     threads = torch.get_num_threads()
     if backend != "torch":
         return load_encoder(embedder.model, location, backend, "fp32", threads)
-    if runtime == "auto":
+    if runtime in ("auto", "auto-query"):
         from search.embed.runtime_choice import choose
 
-        return choose(embedder.name, embedder.model, location, precision, threads)
+        return choose(embedder.name, embedder.model, location, precision, threads,
+                      "query" if runtime == "auto-query" else "index")
     if runtime in ("openvino", "openvino-int8"):
         return load_encoder(embedder.model, location, runtime, precision, threads)
     return load_encoder(embedder.model, location, "torch", precision)
@@ -258,16 +259,20 @@ def load_embedder(name: str, backend: str, precision: str, runtime: str,
 def query_embedder(name: str, built: str = "torch") -> Embedder:
     """The runtime that embeds questions for an index built with `built`.
 
-    A PyTorch-built index is queried through ONNX Runtime fp32 by default: the same vectors
-    (checked at load) in about half the time for one short text, which is most of a search's
-    cost (docs/PERFORMANCE.md). EVIDENCE_SEARCH_QUERY_BACKEND=torch turns that off; if the
-    export or the check fails, questions go through PyTorch and the reason is logged once.
+    A PyTorch-built index is queried, by default, through whichever of ONNX Runtime and
+    OpenVINO measured fastest for one question on this CPU (runtime_choice.py), each checked
+    at load to give the PyTorch model's vectors: one short text is most of a search's cost.
+    EVIDENCE_SEARCH_QUERY_BACKEND=onnx keeps ONNX Runtime, =torch PyTorch; if the export or
+    the check fails, questions go through PyTorch and the reason is logged once.
     """
     wanted = query_backend()
-    if built != "torch" or wanted != "onnx" or name in _no_onnx:
+    if built != "torch" or wanted == "torch" or name in _no_onnx:
         return get_embedder(name, backend=built)
     try:
-        return get_embedder(name, backend="onnx")
+        if wanted == "onnx":
+            return get_embedder(name, backend="onnx")
+        precision = "bf16" if cpu_has_bf16() and default_precision() != "fp32" else "fp32"
+        return load_embedder(canonical_model(name), "torch", precision, "auto-query", "query")
     except Exception as exc:  # any export, check or runtime failure means: use torch
         reason = f"{type(exc).__name__}: {exc}"
     _no_onnx.add(name)

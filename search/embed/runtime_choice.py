@@ -29,6 +29,10 @@ from search.embed.encoders import Encoder, load_encoder
 log = logging.getLogger(__name__)
 RECORD = "runtime-choice.json"
 SAMPLE = 12  # passages timed per runtime (after one warm-up batch)
+QUESTIONS = ["What peer support do officers get after a traumatic incident?", "EMDR therapy",
+             "How much does the occupational health contract cost each year?",
+             "where can crews rest between jobs", "section 136 detentions", "Who chairs it?",
+             "How are call handlers supported after distressing calls?", "stress risk"]
 # int8 passage vectors are admitted only for models whose search quality it was measured not
 # to hurt (docs/EVALUATION.md: SciFact nDCG@10 and the dev split with int8 against bf16).
 INT8_MODELS = frozenset({QUALITY_MODEL})
@@ -71,9 +75,16 @@ def cpu_signature() -> str:
                        *versions])
 
 
-def candidates(model: str, precision: str) -> list[tuple[str, str]]:
+def candidates(model: str, precision: str, role: str = "index") -> list[tuple[str, str]]:
     """(runtime, precision) pairs worth timing. precision "fp32" (EVIDENCE_SEARCH_PRECISION=
-    fp32) keeps the model's exact vectors: no bf16, no int8."""
+    fp32) keeps the model's exact vectors: no bf16, no int8. Questions are timed on ONNX
+    Runtime and OpenVINO only (PyTorch is the slowest for one short text everywhere measured)
+    and never in int8, so that they keep the vectors passages were compared with."""
+    if role == "query":
+        out = [("onnx", "fp32"), ("openvino", "fp32")]
+        if precision == "bf16":
+            out.append(("openvino", "bf16"))
+        return out
     out = [("torch", precision), ("openvino", precision)]
     if precision == "bf16":
         out.insert(0, ("torch", "fp32"))
@@ -82,10 +93,12 @@ def candidates(model: str, precision: str) -> list[tuple[str, str]]:
     return out
 
 
-def choose(model: str, st_model: Any, location: Path, precision: str,
-           threads: int) -> Encoder:
-    """The fastest encoder for this model on this CPU, measured once and remembered."""
-    key = f"{model} @ {location} | {cpu_signature()} | {threads} threads | {precision}"
+def choose(model: str, st_model: Any, location: Path, precision: str, threads: int,
+           role: str = "index") -> Encoder:
+    """The fastest encoder for this model on this CPU and role ("index": passages in
+    batches; "query": one question at a time), measured once and remembered."""
+    key = (f"{model} @ {location} | {cpu_signature()} | {threads} threads | {precision}"
+           + (" | questions" if role == "query" else ""))
     record = _read()
     known = record.get(key)
     if isinstance(known, dict) and known.get("runtime"):
@@ -96,15 +109,15 @@ def choose(model: str, st_model: Any, location: Path, precision: str,
                         model, known.get("label"), exc)
     timings: dict[str, float] = {}
     best: tuple[float, Encoder | None, str, str] = (-1.0, None, "torch", "fp32")
-    texts = _sample(st_model)
-    for runtime, prec in candidates(model, precision):
+    texts = QUESTIONS if role == "query" else _sample(st_model)
+    for runtime, prec in candidates(model, precision, role):
         try:
             encoder = _load(st_model, location, runtime, prec, threads)
         except Exception as exc:  # noqa: BLE001 - a runtime that does not load is skipped
             log.warning("%s: %s %s unusable (%s: %s)", model, runtime, prec,
                         type(exc).__name__, exc)
             continue
-        speed = _speed(encoder, texts)
+        speed = _speed(encoder, texts, batch=1 if role == "query" else 16)
         timings[encoder.runtime] = round(speed, 2)
         if speed > best[0]:
             best = (speed, encoder, runtime, prec)
@@ -137,13 +150,15 @@ def _sample(st_model: Any) -> list[str]:
     return out
 
 
-def _speed(encoder: Encoder, texts: list[str], rounds: int = 2) -> float:
-    """Passages per second, the best of `rounds` (another process's burst only slows one)."""
-    encoder.encode(texts[:2], batch_size=16)  # warm-up: first calls compile and allocate
+def _speed(encoder: Encoder, texts: list[str], rounds: int = 2, batch: int = 16) -> float:
+    """Texts per second, the best of `rounds` (another process's burst only slows one);
+    batch 1 times one question at a time, as a search embeds it."""
+    encoder.encode(texts[:2], batch_size=batch)  # warm-up: first calls compile and allocate
     best = 0.0
     for _ in range(rounds):
         started = time.perf_counter()
-        encoder.encode(texts, batch_size=16)
+        for start in range(0, len(texts), batch):
+            encoder.encode(texts[start:start + batch], batch_size=batch)
         best = max(best, len(texts) / max(time.perf_counter() - started, 1e-9))
     return best
 

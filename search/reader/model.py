@@ -66,7 +66,8 @@ class OnnxReader:
         self.span_weight = float(cfg["span_weight"])
         self.max_len = int(max_len or cfg.get("max_len", 96))
         self._tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tok.enable_truncation(self.max_len, strategy="only_second")
+        # longest_first: a question longer than the window must not fail the search
+        self._tok.enable_truncation(self.max_len, strategy="longest_first")
         self._tok.enable_padding(pad_id=0, pad_token="[PAD]")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

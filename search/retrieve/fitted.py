@@ -27,8 +27,12 @@ def _table() -> dict[str, Any]:
 
 
 def entry(model: str, reader: str | None = None) -> dict[str, Any] | None:
-    """The pair's fitted values, or None where nothing was fitted for it."""
-    found = _table().get(key(model, reader))
+    """The pair's fitted values; for a reader nothing was fitted with, the model's own (the
+    reader then has no say: its weight is 0); None where nothing was fitted for the model."""
+    table = _table()
+    found = table.get(key(model, reader))
+    if not isinstance(found, dict) and reader:
+        found = table.get(model)
     return found if isinstance(found, dict) else None
 
 
