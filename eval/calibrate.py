@@ -84,7 +84,8 @@ def question_queries(questions: list[Question]) -> list[tuple[str, str, object]]
 
 
 def fit(groups: dict[str, list[Record]], l2: float = L2, first: str = "answerable",
-        scale: dict[str, float] | None = None) -> np.ndarray:
+        scale: dict[str, float] | None = None, unused: tuple[str, ...] = ("reader",)
+        ) -> np.ndarray:
     """Weighted logistic regression by Newton steps; returns (bias, *weights). The first
     hit is labelled by whether the query has an answer in the documents (`first`
     "answerable": its label is the list's), or like the others by whether it answers
@@ -102,7 +103,9 @@ def fit(groups: dict[str, list[Record]], l2: float = L2, first: str = "answerabl
                 ws.append((FIRST_WEIGHT if n == 0 else OTHER_WEIGHT) / (total or 1.0))
     x = np.hstack([np.ones((len(xs), 1)), np.array(xs)])
     y, w = np.array(ys), np.array(ws)
-    fixed: set[int] = set()  # features held at 0 because they took the wrong sign
+    # features held at 0: those not used (the reader's logit measured no help as an
+    # answerability signal: docs/EVALUATION.md), and those that took the wrong sign
+    fixed: set[int] = {1 + FEATURES.index(n) for n in unused}
     while True:
         beta = _newton(x, y, w, l2, fixed)
         wrong = [1 + FEATURES.index(n) for n in AT_MOST_ZERO if beta[1 + FEATURES.index(n)] > 0]
@@ -231,6 +234,8 @@ def main() -> None:
                         help="weight of the dev traps against each other group (0: left out)")
     parser.add_argument("--first", choices=["answerable", "hit"], default="answerable",
                         help="what the first hit's label is: the query's, or its own")
+    parser.add_argument("--reader-feature", action="store_true",
+                        help="let the reader's logit into the confidence model")
     parser.add_argument("--sweep", action="store_true",
                         help="first print the trade-off over trap weights 0 to 2")
     parser.add_argument("--write", action="store_true")
@@ -263,7 +268,8 @@ def main() -> None:
             beir, [(q, "salad", None) for q in shuffled_queries(claims)])
     if args.sweep:
         sweep(groups, traps, args.first)
-    beta = fit(groups, first=args.first, scale={traps: args.trap_weight})
+    beta = fit(groups, first=args.first, scale={traps: args.trap_weight},
+               unused=() if args.reader_feature else ("reader",))
     print(f"model: {settings.model}; reader: {reader.name if reader else 'none'}")
     print(f"coefficients: bias={beta[0]:.3f} " +
           " ".join(f"{n}={v:.3f}" for n, v in zip(FEATURES, beta[1:], strict=True)))

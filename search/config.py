@@ -224,9 +224,11 @@ def passage_runtime() -> str:
     return value
 
 
-# Whether searches use the reader model (search/reader): on where it measured a gain on the
-# dev split and SciFact (docs/EVALUATION.md), settable with EVIDENCE_SEARCH_READER=on|off.
-READER_DEFAULT = True
+# Whether searches use the reader model (search/reader), EVIDENCE_SEARCH_READER=on|off. Off:
+# with the quality model it moved dev found@5 +0.016 and SciFact nDCG@10 +0.004 but MRR@10
+# -0.005, within one or two questions, for 30 ms a search, and the test split showed no gain
+# (MRR@10 0.786 with it, 0.812 without; docs/EVALUATION.md).
+READER_DEFAULT = False
 
 
 def reader_enabled() -> bool:
