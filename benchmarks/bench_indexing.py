@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from search.config import ENV_PRECISION, Settings  # noqa: E402
-from search.embed.embedder import cpu_has_bf16, get_embedder, load_embedder  # noqa: E402
+from search.embed.embedder import EMBEDDERS, cpu_has_bf16, get_embedder  # noqa: E402
 from search.evaluate import load_beir  # noqa: E402
 from search.indexing.refresh import add_documents  # noqa: E402
 
@@ -54,7 +54,7 @@ def use(runtime: str, model: str) -> str:
     engine, precision = RUNTIMES[runtime]
     os.environ[ENV_PRECISION] = precision
     os.environ["EVIDENCE_SEARCH_PASSAGE_RUNTIME"] = engine
-    load_embedder.cache_clear()
+    EMBEDDERS.clear()
     return get_embedder(model, "index").runtime
 
 

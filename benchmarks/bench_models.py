@@ -148,11 +148,11 @@ def measure(name: str, texts: list[str], asks: list[str]) -> dict[str, dict]:
 def end_to_end(name: str, precision: str) -> dict:
     """The seed corpus indexed from scratch with this model, timed after the model loaded."""
     from search import Index
-    from search.embed.embedder import get_embedder, load_embedder
+    from search.embed.embedder import EMBEDDERS, get_embedder
 
     before = os.environ.get("EVIDENCE_SEARCH_PRECISION")
     os.environ["EVIDENCE_SEARCH_PRECISION"] = precision
-    load_embedder.cache_clear()
+    EMBEDDERS.clear()
     try:
         get_embedder(name, "index")  # loading the model is not indexing
         with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +165,7 @@ def end_to_end(name: str, precision: str) -> dict:
         os.environ.pop("EVIDENCE_SEARCH_PRECISION")
         if before is not None:
             os.environ["EVIDENCE_SEARCH_PRECISION"] = before
-        load_embedder.cache_clear()
+        EMBEDDERS.clear()
     return {"chunks": chunks, "seconds": round(report.seconds, 2),
             "embed_seconds": round(report.embed_seconds, 2),
             "passages_per_s": round(chunks / report.seconds, 2)}

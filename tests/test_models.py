@@ -210,12 +210,12 @@ def test_passages_run_on_the_runtime_measured_fastest_with_pytorchs_vectors(monk
     EVIDENCE_SEARCH_PASSAGE_RUNTIME names one instead; a bad value is one line."""
     import json
 
-    from search.embed.embedder import get_embedder, load_embedder
+    from search.embed.embedder import EMBEDDERS, get_embedder
 
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(tmp_path))
     texts = passages() + TEXTS
     reference = Embedder("fast").encode(texts, batch_size=8)
-    load_embedder.cache_clear()
+    EMBEDDERS.clear()
     try:
         fast = get_embedder("fast", "index")
         record = json.loads((tmp_path / "runtime-choice.json").read_text())
@@ -234,4 +234,4 @@ def test_passages_run_on_the_runtime_measured_fastest_with_pytorchs_vectors(monk
                                              "'openvino', 'openvino-int8', 'torch', not 'tpu'"):
             get_embedder("fast", "index")
     finally:
-        load_embedder.cache_clear()
+        EMBEDDERS.clear()

@@ -13,8 +13,8 @@ from search import Index, IndexMismatch
 from search.config import FAST_MODEL as DEFAULT_MODEL  # the model the suite indexes with
 from search.embed import embedder as embedder_module
 from search.embed.embedder import (
+    EMBEDDERS,
     Embedder,
-    load_embedder,
     query_embedder,
     resolve_model,
 )
@@ -75,7 +75,7 @@ def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkey
     blocker.write_text("the cache path is a file, so the export cannot be written")
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(blocker))
     monkeypatch.setattr(embedder_module, "_no_onnx", set())
-    load_embedder.cache_clear()
+    EMBEDDERS.clear()
     with caplog.at_level(logging.WARNING, logger="search.embed.embedder"):
         hits = corpus_index.search(QUESTIONS[1], k=3)
     assert any("Circa 11,000" in h.text for h in hits)
@@ -90,7 +90,7 @@ def test_questions_run_on_the_runtime_measured_fastest_with_pytorchs_vectors(tmp
     import json
 
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(tmp_path))
-    load_embedder.cache_clear()
+    EMBEDDERS.clear()
     try:
         chosen = query_embedder(DEFAULT_MODEL)
         record = json.loads((tmp_path / "runtime-choice.json").read_text())
@@ -101,7 +101,7 @@ def test_questions_run_on_the_runtime_measured_fastest_with_pytorchs_vectors(tmp
         reference = Embedder(DEFAULT_MODEL).encode(QUESTIONS)
         assert np.min(np.sum(chosen.encode(QUESTIONS) * reference, axis=1)) > 0.999
     finally:
-        load_embedder.cache_clear()
+        EMBEDDERS.clear()
 
 
 def test_a_model_the_export_cannot_represent_stays_on_torch(tmp_path, monkeypatch, caplog):

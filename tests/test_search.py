@@ -6,7 +6,7 @@ import pytest
 
 import search as search_pkg
 from search import Hit, Index, QueryError, search
-from search.embed.embedder import load_embedder
+from search.embed.embedder import EMBEDDERS
 from tests.conftest import FIRE
 
 
@@ -51,9 +51,9 @@ def test_empty_query_is_a_clear_error(any_corpus_index: Index):
 def test_search_function_opens_once_and_reuses_model(corpus_index: Index, monkeypatch):
     monkeypatch.setenv("EVIDENCE_SEARCH_INDEX", str(corpus_index.directory))
     first = search("Wellbeing Support Vehicles cafes for crews", k=2)
-    loads = load_embedder.cache_info().misses
+    loads = EMBEDDERS.loads
     second = search("EMDR therapy for officers", k=2)
-    assert load_embedder.cache_info().misses == loads  # no model load per query
+    assert EMBEDDERS.loads == loads  # no model load per query
     assert search_pkg.open_index() is search_pkg.open_index(corpus_index.directory)
     assert first and second
     assert any("Wellbeing Support Vehicles" in h.text for h in first)

@@ -248,12 +248,36 @@ def get_embedder(name: str | None = None, role: str = "query",
     return load_embedder(canonical_model(name), backend, precision, runtime, role)
 
 
-@lru_cache(maxsize=8)
+class Loaded:
+    """The Embedders this process has loaded, by their settings. One load at a time: threads
+    asking at once for a model not loaded yet wait for a single load, not one each."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, ...], Embedder] = {}
+        self.loads = 0  # how many Embedders were made (a test checks none is made per query)
+
+    def get(self, name: str, backend: str, precision: str, runtime: str,
+            role: str) -> Embedder:
+        key = (name, backend, precision, runtime, role)  # each role keeps its own copy
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = Embedder(name, backend, precision, runtime)
+                self.loads += 1
+            return self._items[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+EMBEDDERS = Loaded()
+
+
 def load_embedder(name: str, backend: str, precision: str, runtime: str,
                   role: str = "query") -> Embedder:
     """One Embedder per (model, backend, precision, runtime, role) in this process."""
-    del role  # part of the key only: each role keeps its own copy
-    return Embedder(name, backend, precision, runtime)
+    return EMBEDDERS.get(name, backend, precision, runtime, role)
 
 
 def query_embedder(name: str, built: str = "torch") -> Embedder:
