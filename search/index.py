@@ -82,7 +82,8 @@ class Index:
                  store: str | Path | Store | None = None, encoder: QueryEncoder | None = None,
                  reader: Reader | None | bool = False) -> None:
         """encoder: what embeds questions (default: the index's model, loaded once per
-        process); reader: a Reader, None for none, or False (default) for the product's."""
+        process); reader: a Reader, None for none, True for the product's reader whatever
+        EVIDENCE_SEARCH_READER says, or False (default) for what it says."""
         chosen = store if store is not None else directory
         if chosen is None:
             chosen = default_store()
@@ -163,7 +164,8 @@ class Index:
         """The pipeline for an index built as `manifest` says: its model's question encoder
         (or the one this Index was handed), the reader, and their calibration."""
         encoder = self._encoder or query_embedder(manifest.model, manifest.backend)
-        reader = self._reader if self._reader is not False else _default_reader()
+        reader = (_default_reader(force=True) if self._reader is True
+                  else _default_reader() if self._reader is False else self._reader)
         name = reader.name if reader else None
         return Searcher(encoder, calibration_for(manifest.model, name), reader,
                         weights_for(manifest.model, name))
@@ -318,13 +320,25 @@ class Index:
         raise KeyError(doc_id)
 
 
-def _default_reader() -> Reader | None:
-    """The product's reader (search/reader), where EVIDENCE_SEARCH_READER leaves it on."""
-    if not reader_enabled():
+_reader_failed: set[str] = set()  # why the product's reader could not load, said once
+
+
+def _default_reader(force: bool = False) -> Reader | None:
+    """The product's reader (search/reader), where EVIDENCE_SEARCH_READER (or `force`) turns
+    it on; a reader that cannot load (weights missing or failing their sha256) is reported
+    once and the search runs without it."""
+    if not (force or reader_enabled()):
         return None
     from search.reader import load_reader
 
-    return load_reader()
+    try:
+        return load_reader()
+    except Exception as exc:  # noqa: BLE001 - searching without the reader beats failing
+        reason = f"{type(exc).__name__}: {exc}"
+        if reason not in _reader_failed:
+            _reader_failed.add(reason)
+            print(f"reader unavailable, searching without it ({reason})", file=sys.stderr)
+        return None
 
 
 def _work(ray: str | bool | None) -> Any:

@@ -245,3 +245,25 @@ def test_packs_survive_a_rebuild_of_their_index(tmp_path: Path):
     store.keep(pack.id, hit, "q", "hybrid", "sha")
     assert index.refresh([corpus], rebuild=True).ok
     assert [i.text for i in PackStore(index.packs_path).items(pack.id)] == [hit.text]
+
+
+def test_a_kept_passage_keeps_the_sentences_the_page_marked(site):
+    """Keep sends the card's marks; the export quotes them in bold, and marks outside the
+    passage are refused with nothing kept."""
+    client, index, _ = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Marked from the page"}).json()
+    hit = next(h for h in hits(index, "Where can ambulance crews unwind between jobs?")
+               if not h.weak and h.highlights)
+    body = {"doc_id": hit.doc_id, "start": hit.start, "end": hit.end, "question": "q",
+            "highlights": [list(span) for span in hit.highlights]}
+    kept = client.post(f"/packs/{pack['id']}/items", headers=JSON, json=body)
+    assert kept.status_code == 201, kept.text
+    assert kept.json()["item"]["highlights"] == [list(span) for span in hit.highlights]
+    a, b = hit.highlights[0]
+    md = client.get(f"/packs/{pack['id']}/export?format=md").text
+    assert f"**{hit.text[a:b].strip()[:20]}" in md.replace("\\", "")
+    bad = {**body, "start": hit.start, "highlights": [[0, len(hit.text) + 10]]}
+    other = client.post("/packs", headers=JSON, json={"name": "Bad marks"}).json()
+    refused = client.post(f"/packs/{other['id']}/items", headers=JSON, json=bad)
+    assert refused.status_code == 400
+    assert client.get(f"/packs/{other['id']}").json()["pack"]["count"] == 0

@@ -57,9 +57,9 @@ def resolve_model(name: str) -> str:
 #                     passages/s fp32 → bf16   question p50 ms fp32 → bf16, ONNX fp32
 #   all-MiniLM-L6-v2      28.2 → 52.9                 12.3 → 8.9, 6.4
 #   all-mpnet-base-v2      4.2 → 8.8                  73.2 → 34.1, 33.2
-# So passages ("index") use bf16. Questions go through ONNX Runtime fp32 (query_embedder), as
-# fast or faster; PyTorch embeds them only as the fallback, and stays fp32 there: it is the
-# reference the ONNX path is checked against (EVIDENCE_SEARCH_PRECISION=bf16 opts it in).
+# So PyTorch passages ("index") use bf16. Questions go through the exported runtime measured
+# fastest (query_embedder); PyTorch embeds them only as the fallback, and stays fp32 there:
+# it is the reference every exported runtime is checked against (=bf16 opts it in).
 # Autocast (fp32 weights, cast again on every call) was slower than casting the weights once:
 # mpnet 8.0 passages/s, 41.5 ms. Models not measured stay fp32.
 BF16_FASTER = frozenset({(FAST_MODEL, "index"), (QUALITY_MODEL, "index")})
@@ -245,30 +245,42 @@ def get_embedder(name: str | None = None, role: str = "query",
     name = canonical_model(name or default_model())
     runtime = passage_runtime() if role == "index" else "torch"
     precision = precision_for(name, role) if backend == "torch" else "fp32"
-    return load_embedder(canonical_model(name), backend, precision, runtime, role)
+    return load_embedder(name, backend, precision, runtime, role)
 
 
 class Loaded:
-    """The Embedders this process has loaded, by their settings. One load at a time: threads
-    asking at once for a model not loaded yet wait for a single load, not one each."""
+    """The Embedders this process has loaded, by their settings. Threads asking at once for
+    one not loaded yet wait for a single load; a load never makes a search for another
+    (a long first load of the indexing model, say) wait."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts, never held while loading
         self._items: dict[tuple[str, ...], Embedder] = {}
+        self._loading: dict[tuple[str, ...], threading.Lock] = {}
         self.loads = 0  # how many Embedders were made (a test checks none is made per query)
 
     def get(self, name: str, backend: str, precision: str, runtime: str,
             role: str) -> Embedder:
         key = (name, backend, precision, runtime, role)  # each role keeps its own copy
         with self._lock:
-            if key not in self._items:
-                self._items[key] = Embedder(name, backend, precision, runtime)
-                self.loads += 1
-            return self._items[key]
+            found = self._items.get(key)
+            if found is not None:
+                return found
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                found = self._items.get(key)
+            if found is None:
+                found = Embedder(name, backend, precision, runtime)
+                with self._lock:
+                    self._items[key] = found
+                    self.loads += 1
+            return found
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._loading.clear()
 
 
 EMBEDDERS = Loaded()
@@ -300,6 +312,6 @@ def query_embedder(name: str, built: str = "torch") -> Embedder:
     except Exception as exc:  # any export, check or runtime failure means: use torch
         reason = f"{type(exc).__name__}: {exc}"
     _no_onnx.add(name)
-    log.warning("questions for %s are embedded with PyTorch: ONNX Runtime unusable (%s)",
-                name, reason)
+    log.warning("questions for %s are embedded with PyTorch: the exported runtimes are "
+                "unusable (%s)", name, reason)
     return get_embedder(name, backend=built)

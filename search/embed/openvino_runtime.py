@@ -4,8 +4,8 @@ quantised to int8 (NNCF post-training quantisation: VNNI/AMX int8 kernels).
 
 Which of them embeds passages on a given CPU is measured, not assumed (runtime_choice.py):
 on an AMD EPYC (avx512_bf16, VNNI, no AMX) MiniLM runs fastest on OpenVINO bf16 and mpnet on
-OpenVINO int8 (benchmarks/bench_indexing.py, docs/EVALUATION.md). Questions stay on ONNX
-Runtime fp32, faster for one short text.
+OpenVINO int8 (benchmarks/bench_indexing.py, docs/EVALUATION.md). Questions are chosen the same
+way among ONNX Runtime and OpenVINO fp32/bf16, never int8.
 """
 
 from __future__ import annotations

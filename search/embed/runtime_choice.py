@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from search import config
-from search.config import QUALITY_MODEL
+from search.config import QUALITY_MODEL, default_precision
 from search.embed.encoders import Encoder, load_encoder
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Choice:
     runtime: str  # load_encoder's runtime name
     precision: str
     label: str  # e.g. "openvino int8"
-    passages_per_second: dict[str, float]
+    passages_per_second: dict[str, float]  # texts per second: passages, or questions
     cpu: str
     measured_at: str
 
@@ -88,9 +88,15 @@ def candidates(model: str, precision: str, role: str = "index") -> list[tuple[st
     out = [("torch", precision), ("openvino", precision)]
     if precision == "bf16":
         out.insert(0, ("torch", "fp32"))
-    if precision != "fp32" and model in INT8_MODELS:
+    if default_precision() != "fp32" and model in INT8_MODELS and cpu_has_int8():
         out.append(("openvino-int8", "fp32"))
     return out
+
+
+@lru_cache(maxsize=1)
+def cpu_has_int8() -> bool:
+    """int8 dot-product instructions (VNNI or AMX): where int8 can beat bf16 and fp32."""
+    return any(flag in cpu_signature() for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
 def choose(model: str, st_model: Any, location: Path, precision: str, threads: int,
@@ -103,7 +109,8 @@ def choose(model: str, st_model: Any, location: Path, precision: str, threads: i
     known = record.get(key)
     if isinstance(known, dict) and known.get("runtime"):
         try:
-            return _load(st_model, location, known["runtime"], known["precision"], threads)
+            return _load(st_model, location, known["runtime"], known["precision"], threads,
+                         measuring=False)
         except Exception as exc:  # noqa: BLE001 - measure again below
             log.warning("%s: recorded runtime %s failed to load (%s); measuring again",
                         model, known.get("label"), exc)
@@ -128,13 +135,14 @@ def choose(model: str, st_model: Any, location: Path, precision: str, threads: i
                     time.strftime("%Y-%m-%dT%H:%M:%S"))
     record[key] = asdict(choice)
     _write(record)
-    log.info("%s: passages embedded with %s (measured %s)", model, encoder.runtime, timings)
+    log.info("%s: %s embedded with %s (measured %s per second)", model,
+             "questions" if role == "query" else "passages", encoder.runtime, timings)
     return encoder
 
 
-def _load(st_model: Any, location: Path, runtime: str, precision: str,
-          threads: int) -> Encoder:
-    if runtime == "torch" and precision == "bf16":
+def _load(st_model: Any, location: Path, runtime: str, precision: str, threads: int,
+          measuring: bool = True) -> Encoder:
+    if measuring and runtime == "torch" and precision == "bf16":
         st_model = copy.deepcopy(st_model)  # the cast must not touch the fp32 reference
     return load_encoder(st_model, location, runtime, precision, threads)
 

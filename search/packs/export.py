@@ -333,7 +333,7 @@ def md_marked_lines(text: str, spans: Sequence[tuple[int, int]], prefix: str = "
         return md_lines(text, prefix)
     rendered = [""]
     for piece, marked in marked_segments(text, spans):
-        for i, part in enumerate(piece.split("\n")):
+        for i, part in enumerate(_LINE_BREAK.split(piece)):
             if i:
                 rendered.append("")
             if not part:
@@ -347,6 +347,9 @@ def md_marked_lines(text: str, spans: Sequence[tuple[int, int]], prefix: str = "
     lines = [line.rstrip() for line in rendered]
     return [prefix + line + "  " if line and n + 1 < len(lines) and lines[n + 1]
             else (prefix + line).rstrip(" ") for n, line in enumerate(lines)]
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # as str.splitlines
 
 
 def _md_inline(text: str) -> str:

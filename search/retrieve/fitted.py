@@ -5,6 +5,7 @@ and eval/tune.py write it; docs/EVALUATION.md says how)."""
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,5 +43,7 @@ def write(model: str, reader: str | None, part: str, values: dict[str, Any]) -> 
     current = dict(table.get(key(model, reader)) or {})
     current[part] = values
     table[key(model, reader)] = current
-    FITTED_FILE.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    tmp = FITTED_FILE.with_name(f"{FITTED_FILE.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, FITTED_FILE)  # a crash mid-write leaves the last good file
     _table.cache_clear()

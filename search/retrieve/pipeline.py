@@ -10,6 +10,7 @@ and retries once when a re-index retired it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,6 +33,7 @@ from search.retrieve.query import (
 from search.store import ReadView, StoredChunk
 
 SECTION_SEPARATOR = " › "
+log = logging.getLogger(__name__)
 DEFAULT_FUSION = Fusion()
 
 
@@ -101,10 +103,18 @@ def read(reader: Reader, question: str, ranked: list[Candidate],
     top = ranked[:w.reader_depth]
     if len(top) < 2 or not w.reader:
         return ranked
-    logits = reader.score(question, [reader_input(c) for c in top])
+    try:
+        logits = np.asarray(reader.score(question, [reader_input(c) for c in top]),
+                            dtype=np.float64)
+        if logits.shape != (len(top),) or not np.isfinite(logits).all():
+            raise ValueError(f"{len(logits)} scores for {len(top)} passages, or not finite")
+    except Exception as exc:  # noqa: BLE001 - a failing reader must not fail the search
+        log.warning("reader %s failed (%s: %s); ranked without it", reader.name,
+                    type(exc).__name__, exc)
+        return ranked
     for cand, logit in zip(top, logits.tolist(), strict=True):
         cand.reader = float(logit)
-    boost = ranking.standardise(np.asarray(logits, dtype=np.float64)) * w.reader
+    boost = ranking.standardise(logits) * w.reader
     for cand, extra in zip(top, boost.tolist(), strict=True):
         cand.score += extra
     return sorted(top, key=lambda c: (-c.score, c.id)) + ranked[len(top):]

@@ -113,11 +113,18 @@ def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, qt: QueryTerm
     reranking = fusion.rerank and mode == "hybrid"
     spare = k + max(10, k // 2)  # spare ones replace passages that collapse away
     keep = max(spare, RERANK_DEPTH) if reranking else spare
-    # One read for every passage that can reach the top: fusion's order depends on the best
-    # word hit's text, so the pool is both lists' tops (that hit among them).
-    pool = {"semantic": dense[:keep], "lexical": lexical[:keep]}.get(
-        mode, dense[:keep] + lexical[:keep])
-    stored = snap.candidates(list(dict.fromkeys(i for i, _ in pool)))
+    # One read for every passage that can reach the fused top `keep` (fusion's order depends
+    # on the best word hit's text, so it is read before fusing): each list's top `keep`, and
+    # whatever both lists hold — a passage in one list only, below its top `keep`, has at
+    # least `keep` passages of that list above it after fusion.
+    if mode == "semantic":
+        pool = [i for i, _ in dense[:keep]]
+    elif mode == "lexical":
+        pool = [i for i, _ in lexical[:keep]]
+    else:
+        both = {i for i, _ in dense} & {i for i, _ in lexical}
+        pool = [i for i, _ in dense[:keep] + lexical[:keep]] + sorted(both)
+    stored = snap.candidates(list(dict.fromkeys(pool)))
     trust = 0.0
     if mode == "semantic":
         fused = dense
@@ -136,8 +143,8 @@ def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, qt: QueryTerm
         found = stored.get(i)
         if found is None:
             continue
-        cand = Candidate(i, score, float(similarity.get(i, float(found.vector @ query_vector))),
-                         found.chunk)
+        cosine = similarity[i] if i in similarity else float(found.vector @ query_vector)
+        cand = Candidate(i, score, float(cosine), found.chunk)
         if found.sentences is not None and len(found.sentences.spans):
             cosines = (found.sentences.vectors @ query_vector).tolist()
             cand.sentence_scores = list(zip(found.sentences.spans, cosines, strict=True))

@@ -37,7 +37,7 @@ from search.packs import (
     pack_file_stem,
 )
 from search.packs.export import to_csv, to_docx, to_markdown, to_text
-from search.packs.store import clean_note
+from search.packs.store import MAX_HIGHLIGHTS, clean_note
 from search.web.pack_view import PAGE_SIZE, pack_html
 from search.web.render import readable_time
 
@@ -65,7 +65,8 @@ class KeepPassage(BaseModel):
     mode: Literal["", "hybrid", "semantic", "lexical"] = ""
     note: str = Field("", max_length=20_000)
     # the sentences the page marked as answering, as spans into the passage (checked)
-    highlights: list[tuple[int, int]] = Field(default_factory=list, max_length=8)
+    highlights: list[tuple[int, int]] = Field(default_factory=list,
+                                              max_length=MAX_HIGHLIGHTS)
 
 
 class EditPassage(BaseModel):
