@@ -62,6 +62,7 @@ class PassageInContext:
     sha256: str
     text: str  # the document's clean text ("" when not asked for); offsets point into it
     chunks: list[StoredChunk]  # its passages in reading order
+    page_labels: tuple[str, ...] = ()  # the number printed on each page, where the PDF has them
 
 
 class QueryError(ValueError):
@@ -198,7 +199,8 @@ class Index:
             return PassageInContext(
                 hit=to_hit(row, 0.0) if row else None, title=doc.title,
                 path=resolve_stored(doc.path, self.base), sha256=doc.sha256,
-                text=(snap.document_text(doc_id) or "") if text else "", chunks=chunks)
+                text=(snap.document_text(doc_id) or "") if text else "", chunks=chunks,
+                page_labels=doc.page_labels)
         return self.read(reading)
 
     def section_paths(self) -> dict[str, list[tuple[str, ...]]]:

@@ -39,10 +39,22 @@ class Document:
     sha256: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     ocr_pages: tuple[int, ...] = ()  # pages whose text was read by OCR from a scan
+    page_labels: tuple[str, ...] = ()  # the number printed on each page ("iii", "17"), if the
+    # PDF defines them; Page.number stays the page's position, which opens the file there
 
     @property
     def page_count(self) -> int:
         return sum(1 for p in self.pages if p.number is not None)
+
+
+def printed_page(labels: tuple[str, ...] | list[str] | None, page: int | None) -> str | None:
+    """The number printed on a page ("iii", "17"): its label where the PDF defines labels,
+    else its position in the file; None for a document without pages."""
+    if page is None:
+        return None
+    if labels and 1 <= page <= len(labels):
+        return str(labels[page - 1])
+    return str(page)
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class Hit:
     doc_id: str
     title: str
     path: str
-    page: int | None
+    page: int | None  # position in the file (opens it there); cite page_label
     section: str
     start: int
     end: int
@@ -81,6 +93,15 @@ class Hit:
     match: str = ""  # the confidence in words: "strong match", "possible match", "weak match"
     highlights: list[tuple[int, int]] = field(default_factory=list)  # spans into `text`, ranked
     ocr: bool = False  # the passage's text was read by OCR from a scanned page: check the quote
+    page_label: str | None = None  # the number printed on `page`, as cited ("17", "iii")
+    page_end_label: str | None = None
+
+    def __post_init__(self) -> None:
+        # a Hit made without labels cites its pages by position
+        if self.page_label is None:
+            self.page_label = printed_page(None, self.page)
+        if self.page_end_label is None:
+            self.page_end_label = printed_page(None, self.page_end)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

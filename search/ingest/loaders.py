@@ -11,6 +11,7 @@ from typing import Any
 from search.config import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, limits
 from search.ingest.errors import LoadError
 from search.ingest.odt import odt_text
+from search.ingest.pdf import PdfHeading
 from search.ingest.sandbox import OcrProgress, default_extractor
 from search.ingest.webpage import html_text
 from search.ingest.word import docx_text
@@ -28,6 +29,8 @@ class RawFile:
     meta: dict[str, Any] = field(default_factory=dict)
     ocr_pages: list[int] = field(default_factory=list)  # 1-based pages whose text is OCR's
     notes: list[str] = field(default_factory=list)  # what could not be read, file still indexed
+    page_labels: list[str] = field(default_factory=list)  # PDFs: the number printed per page
+    headings: list[PdfHeading] = field(default_factory=list)  # PDFs: lines set as headings
 
 
 def sidecar_path(path: Path) -> Path:
@@ -48,9 +51,18 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     return meta
 
 
+# Bumped when a format's reader changes what it makes of the same bytes (PDF 2: printed page
+# labels and headings from the type), so the next refresh reads those files again.
+READER_VERSIONS = {".pdf": 2}
+
+
 def fingerprint(path: Path) -> str:
-    """Content hash of the file and its sidecar: a change to either means re-indexing."""
+    """Content hash of the file and its sidecar (and its reader's version): a change to any
+    means re-indexing."""
     digest = hashlib.sha256(path.read_bytes())
+    version = READER_VERSIONS.get(path.suffix.lower())
+    if version is not None:
+        digest.update(f"\0reader {version}\0".encode())
     side = sidecar_path(path)
     if side.exists():
         digest.update(b"\0sidecar\0" + side.read_bytes())
@@ -76,7 +88,8 @@ def load_file(path: Path, on_ocr: OcrProgress | None = None) -> RawFile:
         pdf = default_extractor().pdf_pages(path, data, on_ocr)
         if pdf.title and "title" not in meta:
             meta["title"] = pdf.title
-        raw = RawFile(path, "pdf", pdf.pages, True, sha, meta, pdf.ocr_pages, pdf.notes)
+        raw = RawFile(path, "pdf", pdf.pages, True, sha, meta, pdf.ocr_pages, pdf.notes,
+                      pdf.labels, pdf.headings)
     elif suffix in (".docx", ".odt", ".html", ".htm"):
         read = {".docx": docx_text, ".odt": odt_text}.get(suffix, html_text)
         text, title = read(path, data)

@@ -25,6 +25,7 @@ from typing import IO, Any
 from search.config import Limits, limits
 from search.ingest import ocr
 from search.ingest.errors import LoadError
+from search.ingest.pdf import PdfHeading
 
 
 def _send(stream: IO[bytes], payload: bytes) -> None:
@@ -46,12 +47,15 @@ def _receive(stream: IO[bytes]) -> bytes:
 @dataclass
 class PdfText:
     """What extraction gives back: page texts (OCR'd where scanned), the title, which pages
-    (1-based) came from OCR, and notes on pages that could not be read."""
+    (1-based) came from OCR, notes on pages that could not be read, the printed page labels
+    (empty when the PDF has none) and the lines its type shows to be headings."""
 
     pages: list[str]
     title: str | None
     ocr_pages: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    headings: list[PdfHeading] = field(default_factory=list)
 
 
 OcrProgress = Callable[[int, int], None]  # (scanned pages read, scanned pages to read)
@@ -126,7 +130,9 @@ class Extractor:
             reply = self._ask(path, {"op": "extract", "ocr": bounds.ocr}, data, self.timeout,
                               "extraction")
             self._loaded = reply.get("key")
-            result = PdfText(reply["pages"], reply["title"])
+            result = PdfText(reply["pages"], reply["title"], labels=reply.get("labels", []),
+                             headings=[PdfHeading(int(p), str(t), int(n))
+                                       for p, t, n in reply.get("headings", [])])
             scanned: list[int] = reply.get("scanned", [])
             if scanned:
                 self._ocr(path, data, result, scanned, on_ocr, bounds)
@@ -285,8 +291,11 @@ def _handle(header: dict[str, Any], data: bytes, held: dict[str, Any],
         return {"status": "ok", "pages": [[p.index, p.text, p.reason] for p in pages]}
     if header["op"] == "load":
         return {"status": "ok", "key": _hold(held, data)}
-    pages, title = pdf_pages_unsandboxed(path, data)
-    reply: dict[str, Any] = {"status": "ok", "pages": pages, "title": title, "scanned": []}
+    read = pdf_pages_unsandboxed(path, data)
+    pages = read.pages
+    reply: dict[str, Any] = {"status": "ok", "pages": pages, "title": read.title,
+                             "labels": read.labels, "scanned": [],
+                             "headings": [[h.page, h.text, h.level] for h in read.headings]}
     if any(ocr.is_garbage(p) for p in pages):
         try:
             reply["key"] = _hold(held, data)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from search.ingest.loaders import RawFile
 from search.ingest.pages import split_text_pages, strip_pdf_boilerplate
+from search.ingest.pdf import heading_key
 from search.records import Block, Document, Page
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -102,11 +103,13 @@ def _join_lines(lines: list[str]) -> str:
     return out
 
 
-def _parse_group(group: str, page: int | None) -> list[_Piece]:
+def _parse_group(group: str, page: int | None, guess: bool = True) -> list[_Piece]:
+    """Blocks of one blank-line-separated group. `guess` reads headings from the text's own
+    form (Markdown, a bold line, a short title-like line); PDFs say theirs by their type."""
     lines = [x for x in group.split("\n") if x.strip()]
     if not lines:
         return []
-    if len(lines) == 1 and (h := _heading(lines[0])):
+    if guess and len(lines) == 1 and (h := _heading(lines[0])):
         return [_Piece("heading", h[1], page, h[0])]
     pieces: list[_Piece] = []
     para: list[str] = []
@@ -118,14 +121,14 @@ def _parse_group(group: str, page: int | None) -> list[_Piece]:
         para.clear()
 
     for n, line in enumerate(lines):
-        closing_bold = n == len(lines) - 1 and n > 0 and _BOLD_LINE.match(line.strip())
+        closing_bold = guess and n == len(lines) - 1 and n > 0 and _BOLD_LINE.match(line.strip())
         if closing_bold and (h := _heading(line)):
             flush()  # a bold line closing a block introduces what follows: a glued title
             pieces.append(_Piece("heading", h[1], page, h[0]))
         elif _TOC.search(line) and len(line) <= 120:
             flush()
             pieces.append(_Piece("toc", clean_inline(line), page))
-        elif _MD_HEADING.match(line):
+        elif guess and _MD_HEADING.match(line):
             flush()
             h = _heading(line)
             assert h is not None
@@ -139,25 +142,46 @@ def _parse_group(group: str, page: int | None) -> list[_Piece]:
     return pieces
 
 
-def _pdf_paragraphs(page_text: str) -> str:
-    """pypdf gives visual lines; rebuild paragraphs so the common parser sees blank lines."""
+def _pdf_paragraphs(page_text: str, marks: dict[str, int]) -> list[tuple[int, str]]:
+    """pypdf gives visual lines; rebuild paragraphs, and keep the lines the type showed to be
+    headings (`marks`: line → level) apart, a wrapped heading's lines joined. Returns
+    (heading level, text) with level 0 for body text."""
     lines = [x.rstrip() for x in page_text.split("\n")]
     filled = [x for x in lines if x.strip()]
     if not filled:
-        return ""
+        return []
     typical = statistics.median(len(x) for x in filled) or 1
-    out: list[str] = []
+    out: list[tuple[int, str]] = []
+    body: list[str] = []
     para = ""
+
+    def flush_body() -> None:
+        nonlocal para
+        if para:
+            body.append(para)
+            para = ""
+        if body:
+            out.append((0, "\n\n".join(body)))
+            body.clear()
+
     for i, line in enumerate(lines):
         stripped = line.strip()
+        level = marks.get(heading_key(stripped)) if stripped else None
+        if level is not None:
+            flush_body()
+            if out and out[-1][0] == level and i and marks.get(heading_key(lines[i - 1].strip())):
+                out[-1] = (level, f"{out[-1][1]} {stripped}")  # a heading wrapped in two lines
+            else:
+                out.append((level, stripped))
+            continue
         if not stripped:
             if para:
-                out.append(para)
+                body.append(para)
                 para = ""
             continue
         nxt = next((x.strip() for x in lines[i + 1:] if x.strip()), "")
         if _ITEM.match(stripped) and para:
-            out.append(para)
+            body.append(para)
             para = ""
         if para.endswith("-") and stripped[:1].islower():
             para = para[:-1] + stripped
@@ -167,22 +191,31 @@ def _pdf_paragraphs(page_text: str) -> str:
         ends = stripped[-1] in ".!?:"
         heading_like = short and _is_title_like(stripped) and not para.count(" ") > 12
         if (short and ends) or (heading_like and nxt[:1].isupper()) or _ITEM.match(nxt):
-            out.append(para)
+            body.append(para)
             para = ""
-    if para:
-        out.append(para)
-    return "\n\n".join(out)
+    flush_body()
+    return out
 
 
 def _pieces(raw: RawFile) -> list[_Piece]:
     if raw.paged:
-        pages = [(i + 1, _pdf_paragraphs(t))
-                 for i, t in enumerate(strip_pdf_boilerplate(raw.pages))]
+        marks: dict[int, dict[str, int]] = {}
+        for h in raw.headings:
+            marks.setdefault(h.page, {}).setdefault(heading_key(h.text), h.level)
+        pages: list[tuple[int | None, list[tuple[int, str]]]] = [
+            (i + 1, _pdf_paragraphs(t, marks.get(i + 1, {})))
+            for i, t in enumerate(strip_pdf_boilerplate(raw.pages))]
     else:
-        pages = split_text_pages(unglue_bold(raw.pages[0]))
+        pages = [(n, [(0, t)]) for n, t in split_text_pages(unglue_bold(raw.pages[0]))]
     pieces: list[_Piece] = []
-    for number, text in pages:
-        page_pieces = [p for g in re.split(r"\n[ \t]*\n", text) for p in _parse_group(g, number)]
+    for number, parts in pages:
+        page_pieces: list[_Piece] = []
+        for level, text in parts:
+            if level:
+                page_pieces.append(_Piece("heading", clean_inline(text), number, level))
+                continue
+            page_pieces.extend(p for g in re.split(r"\n[ \t]*\n", text)
+                               for p in _parse_group(g, number, guess=not raw.paged))
         if page_pieces and pieces:
             first, prev = page_pieces[0], pieces[-1]
             if (first.kind == "para" and prev.kind in ("para", "item") and first.text[:1].islower()
@@ -230,7 +263,7 @@ def build_document(raw: RawFile, doc_id: str, path: str) -> Document:
              for i, (num, start) in enumerate(page_starts)]
     return Document(doc_id=doc_id, path=path, title=_title(raw, text, blocks), text=text,
                     pages=pages, blocks=blocks, sha256=raw.sha256, meta=dict(raw.meta),
-                    ocr_pages=tuple(sorted(raw.ocr_pages)))
+                    ocr_pages=tuple(sorted(raw.ocr_pages)), page_labels=tuple(raw.page_labels))
 
 
 def _title(raw: RawFile, text: str, blocks: list[Block]) -> str:

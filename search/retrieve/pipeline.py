@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from search.reader import Reader
-from search.records import Filters, Hit
+from search.records import Filters, Hit, printed_page
 from search.retrieve import ranking
 from search.retrieve.confidence import WEAK_BELOW, Calibration, is_keyword_search, label
 from search.retrieve.highlight import answer_spans
@@ -159,7 +159,8 @@ def short_section(section: Sequence[str], limit: int = 60) -> str:
     return SECTION_SEPARATOR.join(parts)
 
 
-def citation(title: str, page: int | None, page_end: int | None, section: Sequence[str]) -> str:
+def citation(title: str, page: str | None, page_end: str | None, section: Sequence[str]) -> str:
+    """Title, the page numbers printed on the pages (labels, not positions), and section."""
     text = title
     if page is not None:
         text += f", p. {page}" if page_end in (None, page) else f", pp. {page}–{page_end}"
@@ -170,8 +171,10 @@ def citation(title: str, page: int | None, page_end: int | None, section: Sequen
 
 def to_hit(row: StoredChunk, score: float) -> Hit:
     """A stored passage as a Hit, with its citation (rank and evidence filled in later)."""
+    label = row.page_label or printed_page(None, row.page_start)
+    end_label = row.page_end_label or printed_page(None, row.page_end)
     return Hit(text=row.text, score=round(score, 6), doc_id=row.doc_id, title=row.title,
                path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
                start=row.start, end=row.end,
-               citation=citation(row.title, row.page_start, row.page_end, row.section),
-               page_end=row.page_end, ocr=row.ocr)
+               citation=citation(row.title, label, end_label, row.section),
+               page_end=row.page_end, ocr=row.ocr, page_label=label, page_end_label=end_label)

@@ -105,17 +105,24 @@ class StoredChunk:
     title: str
     path: str
     ocr: bool = False  # read by OCR from a scanned page
+    page_label: str | None = None  # the number printed on page_start (see records.printed_page)
+    page_end_label: str | None = None
 
 
 OCR_META_KEY = "ocr_pages"  # where engines keep a Document's ocr_pages, beside its metadata
+LABELS_META_KEY = "page_labels"  # and its printed page labels
 
 
 def stored_meta(doc: Document) -> dict[str, Any]:
-    """A document's metadata as engines store it: the sidecar's, plus its OCR'd pages."""
+    """A document's metadata as engines store it: the sidecar's, plus its OCR'd pages and
+    printed page labels."""
     meta = dict(doc.meta)
     meta.pop(OCR_META_KEY, None)
+    meta.pop(LABELS_META_KEY, None)
     if doc.ocr_pages:
         meta[OCR_META_KEY] = list(doc.ocr_pages)
+    if doc.page_labels:
+        meta[LABELS_META_KEY] = list(doc.page_labels)
     return meta
 
 
@@ -154,6 +161,12 @@ class StoredDocument:
     page_count: int
     chunks: int
     meta: dict[str, Any]
+
+    @property
+    def page_labels(self) -> tuple[str, ...]:
+        """The numbers printed on its pages, where the PDF defines them (else empty)."""
+        labels = self.meta.get(LABELS_META_KEY) or ()
+        return tuple(str(x) for x in labels) if isinstance(labels, list) else ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from search.index import Index
 from search.ingest.errors import LoadError
 from search.ingest.sandbox import page_drawer
 from search.packs import KeptPassage
+from search.records import printed_page
 from search.web.pdfpage import PageImage, ReaderError
 from search.web.reader import section_view
 
@@ -108,7 +109,8 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
                  "it is looked for by its text.</p>")
     if path.suffix.lower() == ".pdf":
         first = hit.page if hit else (kept.page if kept else None)
-        return head + _pdf_body(path, found.title, page or first or 1, wanted) + "</div>"
+        return (head + _pdf_body(path, found.title, page or first or 1, wanted,
+                                 found.page_labels) + "</div>")
     view = section_view(found.text, found.chunks, start, end, passage=wanted)
     heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
     if view.note:
@@ -130,7 +132,8 @@ def draw_page(path: Path, page: int, passage: str, width: int = 900) -> PageImag
     return PageImage(png=base64.b64decode(reply["png"]), **fields)
 
 
-def _pdf_body(path: Path, title: str, page: int, passage: str) -> str:
+def _pdf_body(path: Path, title: str, page: int, passage: str,
+              labels: tuple[str, ...] = ()) -> str:
     try:
         image = draw_page(path, page, passage)
     except ReaderError as exc:
@@ -148,11 +151,21 @@ def _pdf_body(path: Path, title: str, page: int, passage: str) -> str:
     note = " ".join(n for n in (note, image.note) if n)
     data = base64.b64encode(image.png).decode("ascii")
     return (f'<div class="reader-pages" data-page="{image.page}" data-pages="{image.pages}">'
-            f'{prev}<span>Page {image.page} of {image.pages}</span>{nxt}</div>'
+            f'{prev}<span>{escape(page_position(labels, image.page, image.pages))}</span>'
+            f'{nxt}</div>'
             + (f'<p class="reader-note">{escape(note)}</p>' if note else "")
             + f'<img class="reader-page-image" width="{image.width}" height="{image.height}" '
             f'data-mark-top="{image.mark_top}" '
             f'alt="Page {image.page} of {escape(title)}" src="data:image/png;base64,{data}">')
+
+
+def page_position(labels: tuple[str, ...], page: int, pages: int) -> str:
+    """Where the reader is, by the number printed on the page (what a citation gives), and
+    by its place in the file where the two differ ("Page 17 (20 of 117 in the file)")."""
+    printed = printed_page(labels, page)
+    if printed == str(page):
+        return f"Page {page} of {pages}"
+    return f"Page {printed} ({page} of {pages} in the file)"
 
 
 def ascii_name(name: str) -> str:

@@ -74,7 +74,7 @@ def card_html(hit: Hit) -> str:
     cite = escape(hit.citation)
     strength = hit.match or ("weak match" if hit.weak else "possible match")
     kind = strength.split()[0]
-    page = f", p. {hit.page}" if hit.page is not None else ""
+    page = f", p. {hit.page_label or hit.page}" if hit.page is not None else ""
     return (
         f'<article class="hit{" weak" if hit.weak else ""}" data-rank="{hit.rank}" '
         f'data-doc="{escape(hit.doc_id)}" data-start="{hit.start}" data-end="{hit.end}" '
@@ -174,10 +174,10 @@ def to_csv(hits: Sequence[Hit]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["rank", "citation", "title", "page", "page_end", "section", "text",
                      "match", "confidence", "weak", "score", "doc_id", "start", "end", "ocr",
-                     "marked"])
-    for h in hits:
+                     "marked", "file_page"])
+    for h in hits:  # page: the number printed on it, as cited; file_page: its place in the file
         writer.writerow([csv_cell(cell) for cell in (
-            h.rank, h.citation, h.title, h.page, h.page_end, h.section, h.text, h.match,
-            h.confidence, h.weak, h.score, h.doc_id, h.start, h.end, h.ocr,
-            marked_text(h.text, answer_marks(h)))])
+            h.rank, h.citation, h.title, h.page_label, h.page_end_label, h.section, h.text,
+            h.match, h.confidence, h.weak, h.score, h.doc_id, h.start, h.end, h.ocr,
+            marked_text(h.text, answer_marks(h)), h.page)])
     return buffer.getvalue()

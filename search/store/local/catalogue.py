@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from search.records import Chunk, Document, Filters
+from search.records import Chunk, Document, Filters, printed_page
 from search.store.base import (
+    LABELS_META_KEY,
     OCR_META_KEY,
     IndexCorrupt,
     IndexOutdated,
@@ -228,13 +229,18 @@ def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredCh
     marks = ",".join("?" * len(ids))
     rows = db.execute(
         "SELECT c.id, c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end, "
-        "c.section, c.text, d.title, d.path, json_extract(d.meta, ?) "
+        "c.section, c.text, d.title, d.path, json_extract(d.meta, ?), json_extract(d.meta, ?) "
         "FROM chunks c JOIN documents d USING (doc_id) "
-        f"WHERE c.id IN ({marks})", [f"$.{OCR_META_KEY}", *ids]).fetchall()
-    return {r[0]: StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
-                              tuple(json.loads(r[7])), r[8], r[9], r[10],
-                              from_ocr(json.loads(r[11]) if r[11] else None, r[5], r[6]))
-            for r in rows}
+        f"WHERE c.id IN ({marks})", [f"$.{OCR_META_KEY}", f"$.{LABELS_META_KEY}", *ids]
+    ).fetchall()
+    out: dict[int, StoredChunk] = {}
+    for r in rows:
+        labels = json.loads(r[12]) if r[12] else None
+        out[r[0]] = StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
+                                tuple(json.loads(r[7])), r[8], r[9], r[10],
+                                from_ocr(json.loads(r[11]) if r[11] else None, r[5], r[6]),
+                                printed_page(labels, r[5]), printed_page(labels, r[6]))
+    return out
 
 
 def document_chunk_ids(db: sqlite3.Connection, doc_id: str) -> list[int]:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.records import Filters
+from search.records import Filters, printed_page
 from search.store.base import (
+    LABELS_META_KEY,
     OCR_META_KEY,
     IndexCorrupt,
     Manifest,
@@ -117,14 +118,19 @@ class MilvusView:
         return self._chunks(self._rows(ids, self.CHUNK_FIELDS))
 
     def _chunks(self, rows: dict[int, dict[str, Any]]) -> dict[int, StoredChunk]:
-        ocr = self._ocr_pages({r["doc_id"] for r in rows.values()
-                               if r.get("page_start") is not None})
-        return {i: StoredChunk(i, r["doc_id"], int(r["ordinal"]), int(r["start_char"]),
-                               int(r["end_char"]), r.get("page_start"), r.get("page_end"),
-                               tuple(json.loads(r["section"])), r["text"], r["title"],
-                               r["path"], from_ocr(ocr.get(r["doc_id"]), r.get("page_start"),
-                                                   r.get("page_end")))
-                for i, r in rows.items()}
+        meta = self._page_meta({r["doc_id"] for r in rows.values()
+                                if r.get("page_start") is not None})
+        out: dict[int, StoredChunk] = {}
+        for i, r in rows.items():
+            first, last = r.get("page_start"), r.get("page_end")
+            doc = meta.get(r["doc_id"], {})
+            labels = doc.get(LABELS_META_KEY)
+            out[i] = StoredChunk(i, r["doc_id"], int(r["ordinal"]), int(r["start_char"]),
+                                 int(r["end_char"]), first, last,
+                                 tuple(json.loads(r["section"])), r["text"], r["title"],
+                                 r["path"], from_ocr(doc.get(OCR_META_KEY), first, last),
+                                 printed_page(labels, first), printed_page(labels, last))
+        return out
 
     def candidates(self, ids: Sequence[int]) -> dict[int, StoredCandidate]:
         rows = self._rows(ids, [*self.CHUNK_FIELDS, "dense", "spans", "sentences"])
@@ -133,14 +139,15 @@ class MilvusView:
                                    _sentences(rows[i]))
                 for i in ids if i in chunks}
 
-    def _ocr_pages(self, doc_ids: set[str]) -> dict[str, list[int]]:
-        """Pages read by OCR, for the paged documents among the hits (none: no query)."""
+    def _page_meta(self, doc_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The stored metadata of the paged documents among the hits (none: no query), for
+        their OCR'd pages and printed page labels."""
         if not doc_ids:
             return {}
         name = self.store.collection(self.manifest.generation, "documents")
         rows = self.store.call("read documents", self.store.client.get, name,
                                ids=sorted(doc_ids), output_fields=["doc_id", "meta"])
-        return {r["doc_id"]: (r["meta"] or {}).get(OCR_META_KEY) for r in rows}
+        return {r["doc_id"]: dict(r["meta"] or {}) for r in rows}
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
         found = {i: _sentences(r) for i, r in self._rows(ids, ["spans", "sentences"]).items()}
