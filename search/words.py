@@ -4,9 +4,11 @@ coverage) and the engines (how a question becomes a BM25 query), so it sits belo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import Stemmer
+from rapidfuzz.distance import OSA
 
 WORD = re.compile(r"\w+", re.UNICODE)
 # Words too common to help BM25 pick a passage; dropped from lexical queries.
@@ -43,3 +45,45 @@ def terms(text: str) -> list[str]:
     """Distinct content-word stems of a text, in order."""
     words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
     return list(dict.fromkeys(stem(w) for w in words))
+
+
+KNOWN_ZIPF = 1.0  # English uses the word at least once in 100 million words: not a typo
+
+
+def could_be_typo(word: str) -> bool:
+    """A word worth correcting: long enough, all letters, and not an English word (wordfreq's
+    frequency lists). A real word absent from a small corpus ("tight", "detentions") is what
+    the user meant: reading it as a neighbour ("light", "retention") would change the
+    question."""
+    if not typo_distance(word):
+        return False
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") < KNOWN_ZIPF
+
+
+def typo_distance(word: str) -> int:
+    """Edits a misspelt word may be away from the index's word: none for short words (an
+    unknown acronym is not a typo of another), one from five letters, two from nine."""
+    if len(word) < 5 or not word.isalpha():
+        return 0
+    return 1 if len(word) < 9 else 2
+
+
+def closest_word(word: str, texts: Iterable[str], doc_freq: Callable[[str], int]) -> str | None:
+    """The word of `texts` a misspelt `word` most likely meant: fewest edits (a swap of two
+    letters is one), then the most passages, then alphabetical; None when none is near."""
+    limit = typo_distance(word)
+    if not limit:
+        return None
+    word = word.lower()
+    near: dict[str, int] = {}
+    for text in texts:
+        for w in set(WORD.findall(text.lower())):
+            if w != word and w not in near and abs(len(w) - len(word)) <= limit and w.isalpha():
+                edits = OSA.distance(word, w, score_cutoff=limit)
+                if edits <= limit:
+                    near[w] = edits
+    if not near:
+        return None
+    return min(near, key=lambda w: (near[w], -doc_freq(w), w))

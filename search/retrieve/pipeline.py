@@ -65,6 +65,8 @@ class Searched:
     hits: list[Hit]
     found: Retrieved  # the candidates behind the hits, in the same order
     confidences: list[float] = field(default_factory=list)
+    corrected: str | None = None  # the question as searched, when a misspelt word was read
+    # as the index's word
 
 
 @dataclass
@@ -77,23 +79,24 @@ class Searcher:
     weights: ranking.Weights = ranking.WEIGHTS
 
     def run(self, view: ReadView, query: Query) -> Searched:
-        vector = self.encoder.encode([query.text])[0]
         qt = QueryTerms.of(view, query.text)
-        found = retrieve(view, vector, query.text, qt, query.k, query.mode, query.filters,
+        text = qt.corrected(query.text)  # every stage reads the question as searched
+        vector = self.encoder.encode([text])[0]
+        found = retrieve(view, vector, text, qt, query.k, query.mode, query.filters,
                          query.fusion, self.weights)
         ranked = found.candidates
         if self.reader is not None and query.mode == "hybrid" and query.fusion.rerank:
-            ranked = read(self.reader, query.text, ranked, self.weights)
+            ranked = read(self.reader, text, ranked, self.weights)
         found.candidates = collapse(ranked)[:query.k]
-        confidences = self.calibration.confidences(found, query.text)
+        confidences = self.calibration.confidences(found, text)
         marks: list[list[tuple[int, int]]] = [[] for _ in found.candidates]
         if query.highlight:
             marks = answer_spans(self.encoder, vector, qt.terms, qt.weights, found.candidates,
                                  [c < WEAK_BELOW for c in confidences], found.sections,
-                                 is_keyword_search(query.text))
+                                 is_keyword_search(text))
         hits = [hit_of(cand, rank, spans, conf) for rank, (cand, spans, conf)
                 in enumerate(zip(found.candidates, marks, confidences, strict=True), start=1)]
-        return Searched(hits, found, confidences)
+        return Searched(hits, found, confidences, text if text != query.text else None)
 
 
 def read(reader: Reader, question: str, ranked: list[Candidate],

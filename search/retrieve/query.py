@@ -5,6 +5,7 @@ Knows nothing of files; reads one index view."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +15,7 @@ from search.records import Filters
 from search.retrieve import ranking
 from search.retrieve.terms import coverage, term_weights
 from search.store import ReadView, StoredChunk
-from search.words import terms, words_by_term
+from search.words import could_be_typo, terms, words_by_term
 
 MODES = ("semantic", "lexical", "hybrid")
 # In a large index, words found in over a tenth of all passages add little to BM25 (low IDF)
@@ -63,13 +64,29 @@ class QueryTerms:
     weights: dict[str, float]
     words: dict[str, str] = field(default_factory=dict)  # stem -> a word of the question
     doc_freq: dict[str, int] = field(default_factory=dict)
+    corrections: dict[str, str] = field(default_factory=dict)  # misspelt word -> index's word
 
     @classmethod
     def of(cls, snap: ReadView, query: str) -> QueryTerms:
+        """The question's terms; a word no passage holds is read as the index's word a typo
+        away from it, when there is one ("councelling" → "counselling")."""
         stems, words = terms(query), words_by_term(query)
         freq = {t: snap.doc_freq(words.get(t, t)) for t in stems}
+        corrections = {}
+        for t in stems:
+            word = words.get(t, t)
+            if not freq[t] and could_be_typo(word) and (fix := snap.similar_word(word)):
+                corrections[word] = fix
+        if corrections:
+            query = correct(query, corrections)
+            stems, words = terms(query), words_by_term(query)
+            freq = {t: snap.doc_freq(words.get(t, t)) for t in stems}
         return cls(stems, term_weights(stems, freq.__getitem__, max(1, snap.count)), words,
-                   freq)
+                   freq, corrections)
+
+    def corrected(self, query: str) -> str:
+        """The question as searched: misspelt words replaced by the index's words."""
+        return correct(query, self.corrections) if self.corrections else query
 
     def coverage(self, text: str) -> float:
         return coverage(self.terms, text, self.weights)
@@ -83,6 +100,15 @@ class QueryTerms:
                 if self.doc_freq.get(t, 0) <= COMMON_FRACTION * total]
         rarest = sorted(self.terms, key=lambda t: self.doc_freq.get(t, 0))[:2]
         return " ".join(keep or [self.words.get(t, t) for t in rarest]) or query
+
+
+def correct(text: str, corrections: dict[str, str]) -> str:
+    """`text` with each whole word in `corrections` (any case) replaced."""
+    if not corrections:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in corrections) + r")\b",
+                         re.IGNORECASE)
+    return pattern.sub(lambda m: corrections[m.group(1).lower()], text)
 
 
 @dataclass

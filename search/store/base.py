@@ -219,6 +219,11 @@ class ReadView(Protocol):
         """Live passages holding this word (stemmed as the engine's lexical index stems)."""
         ...
 
+    def similar_word(self, word: str) -> str | None:
+        """For a word no passage holds: the index's word it most likely misspells (a typo
+        or two away, words.closest_word), or None."""
+        ...
+
     def vectors_of(self, ids: Sequence[int]) -> np.ndarray: ...
 
     def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:

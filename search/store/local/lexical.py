@@ -158,6 +158,19 @@ class Reader:
         return [(int(i), float(score)) for (score, _), i in zip(hits, ids, strict=True)
                 if i is not None]
 
+    def near(self, word: str, distance: int, k: int, version: int) -> list[int]:
+        """Chunk ids of up to k passages holding a word within `distance` edits of this one
+        (on tantivy's stems): where to look for what a misspelt word meant."""
+        with self._lock:
+            index = self._open(version)
+        query = tantivy.Query.fuzzy_term_query(index.schema, "body",
+                                               _english.stemWord(word.lower()),
+                                               distance=distance, transposition_cost_one=True)
+        searcher = index.searcher()
+        hits = searcher.search(query, k).hits
+        return [int(i) for i in searcher.fast_field_values("id", [a for _, a in hits])
+                if i is not None]
+
     def doc_freq(self, word: str, version: int) -> int:
         """Passages holding this word (stemmed as tantivy stems): a term-dictionary lookup.
         Counts deleted passages until tantivy merges them away."""

@@ -31,8 +31,10 @@ from search.store.local import catalogue, lexical
 from search.store.local import segments as seglib
 from search.store.local.layout import DATABASE, LOCK, rebuild_hint, try_exclusive
 from search.store.local.segments import Segment, SegmentError
+from search.words import closest_word, typo_distance
 
 DOC_FREQ_CACHE = 200_000  # words whose passage counts are remembered per version
+NEAR_PASSAGES = 20  # passages read to tell what a misspelt word meant
 
 
 class Generation:
@@ -236,6 +238,19 @@ class Snapshot:
 
     def doc_freq(self, word: str) -> int:
         return self.generation.doc_freq(word, self.version)
+
+    def similar_word(self, word: str) -> str | None:
+        """The index's word a misspelt one most likely meant: tantivy finds passages with a
+        word a typo away, their text says which word it is (words.closest_word)."""
+        distance = typo_distance(word)
+        if not distance:
+            return None
+        try:
+            ids = self.generation.lexical.near(word, distance, NEAR_PASSAGES, self.version)
+        except (OSError, ValueError):
+            return None  # no lexical index readable: no correction
+        rows = catalogue.chunk_rows(self._db, [i for i in ids if self._visible(i)])
+        return closest_word(word, (r.text for r in rows.values()), self.doc_freq)
 
     def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors of these chunks (to score lexical hits semantically)."""

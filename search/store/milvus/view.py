@@ -89,6 +89,10 @@ class MilvusView:
             self._doc_freq[term] = int(rows[0]["df"]) if rows else 0
         return self._doc_freq[term]
 
+    def similar_word(self, word: str) -> str | None:
+        """Milvus has no fuzzy term search: a misspelt word is searched as written."""
+        return None
+
     def _rows(self, ids: Sequence[int], fields: list[str]) -> dict[int, dict[str, Any]]:
         if not ids:
             return {}
