@@ -699,3 +699,50 @@ def test_a_packs_file_of_the_first_schema_is_upgraded_in_place(tmp_path: Path,
     assert item.text == hits[0].text and item.highlights == ()
     store.keep(pack.id, replace(hits[1], highlights=[(0, 5)]), "q")
     assert store.items(pack.id)[1].highlights == ((0, 5),)
+
+
+# Whole citations
+
+
+LONG_HEADING = ("2. Does the MPS have examples of effective approaches it has adopted to support "
+                "its staff experiencing mental health challenges, what worked and what has the "
+                "impact of that been?")
+
+
+def test_a_long_heading_is_cited_whole_in_the_hit_the_pack_and_every_export(
+        corpus_index, store: PackStore):
+    """The seed corpus's long question heading, from a real search through a real pack into
+    the Word, Markdown, CSV and text files: never cut to "…"."""
+    question = "What is Trauma Informed Practical Techniques training?"
+    hit = next(h for h in corpus_index.search(question, k=5) if LONG_HEADING in h.section)
+    assert hit.citation.endswith(LONG_HEADING) and "…" not in hit.citation
+    pack = store.create("Whole citations")
+    store.keep(pack.id, hit, question, "hybrid")
+    items = store.items(pack.id)
+    assert items[0].citation == hit.citation
+    document = docx.Document(io.BytesIO(to_docx(pack, items)))
+    numbered = [p for p in document.paragraphs if p.text.startswith("1. ")]
+    assert [p.text for p in numbered] == [f"1. {hit.citation}"]
+    assert numbered[0].style.name == "Heading 2"
+    assert f"[1] {hit.citation}" in [p.text for p in document.paragraphs]
+    plain = to_markdown(pack, items).replace("\\", "")
+    assert f"## 1. {hit.citation}" in plain and "…" not in plain
+    row = next(csv.DictReader(io.StringIO(to_csv(pack, items))))
+    assert row["citation"] == hit.citation and row["section"].endswith(LONG_HEADING)
+    assert f"1. {hit.citation}\n" in to_text(pack, items)
+
+
+def test_a_citation_kept_cut_by_an_older_version_reads_whole(store: PackStore, hits: list[Hit]):
+    """Packs kept before citations were whole hold "…" in the citation but the whole section
+    path beside it: the pack shows and exports the whole one."""
+    section = f"Support › {LONG_HEADING}"
+    old = replace(hits[0], section=section,
+                  citation=f"{hits[0].title} — Support › 2. Does the MPS have examples of "
+                           "effective approaches it…")
+    pack = store.create("Kept before")
+    store.keep(pack.id, old, "q")
+    (item,) = store.items(pack.id)
+    assert item.citation == f"{hits[0].title} — {section}"
+    titled = replace(hits[1], citation="Wait… what? — Support", section="Support")
+    store.keep(pack.id, titled, "q")
+    assert store.items(pack.id)[1].citation == "Wait… what? — Support"  # whole already
