@@ -589,10 +589,15 @@ def test_text_export_quotes_each_passage_with_its_source_number(exported):
 
 def test_csv_export_reads_back_with_formulas_defused(exported):
     pack, items = exported
-    formula = replace(items[0], text="=HYPERLINK(\"http://x\")", note="+1 call",
-                      question="@SUM(A1)", section="-2")
-    rows = list(csv.DictReader(io.StringIO(to_csv(pack, [*items, formula]))))
-    assert len(rows) == len(items) + 1
+    formula = replace(items[0], text="=HYPERLINK(\"http://x\")", note="+1+1",
+                      question="@SUM(A1)", section="-2+3+cmd|' /C calc'!A0")
+    listed = replace(items[1], text="- Trauma Peer Support Programme\n- Circa 11,000 officers",
+                     note="+ more support (see below)", question="-2", section="- Support")
+    rows = list(csv.DictReader(io.StringIO(to_csv(pack, [*items, formula, listed]))))
+    assert len(rows) == len(items) + 2
+    prose = rows.pop()
+    assert (prose["text"], prose["note"], prose["question"], prose["section"]) == (
+        listed.text, listed.note, "-2", "- Support")  # quoted verbatim: nothing runs
     assert list(rows[0]) == ["position", "citation", "title", "page", "page_end", "section",
                              "text", "note", "question", "status", "kept_at", "doc_id",
                              "start", "end", "ocr", "marked"]
@@ -603,8 +608,21 @@ def test_csv_export_reads_back_with_formulas_defused(exported):
         assert row["status"] == item.status and row["ocr"] == str(item.ocr)
     assert rows[-2]["page"] == "4" and rows[-2]["page_end"] == "6" and rows[0]["page"] == ""
     last = rows[-1]
-    assert last["text"] == "'=HYPERLINK(\"http://x\")" and last["note"] == "'+1 call"
-    assert last["question"] == "'@SUM(A1)" and last["section"] == "'-2"
+    assert last["text"] == "'=HYPERLINK(\"http://x\")" and last["note"] == "'+1+1"
+    assert last["question"] == "'@SUM(A1)" and last["section"] == "'-2+3+cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize(("cell", "runs"), [
+    ("=1+1", True), ("@SUM(A1)", True), ("\t=1", True), ("\rx", True), ("=", True),
+    ("+HYPERLINK(\"http://x\")", True), ("-cmd|' /C calc'!A0", True), ("-2+3", True),
+    ("+A1", True), ("- A1*2", True), ("+Sheet2!B3", True), ("-1+SUM(A1:A3)", True),
+    ("- Trauma Peer Support Programme", False), ("+ more support (see below)", False),
+    ("-2", False), ("+44 20 7946 0000", False), ("- 3 officers were trained", False),
+    ("-", False), ("-- a dash", False), ("Stop! Go", False), ("a = b", False)])
+def test_csv_defuses_only_what_a_spreadsheet_runs(cell: str, runs: bool):
+    from search.packs.export import csv_cell
+
+    assert csv_cell(cell) == ("'" + cell if runs else cell)
 
 
 # A real search

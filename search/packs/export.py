@@ -3,7 +3,7 @@ verbatim with a numbered citation and ending with the list of sources.
 
 Pure functions of a Pack and its items (already passed through mark_status). Everything in a
 pack is untrusted: names and notes are typed by people, passages come from documents that can
-say anything. So Markdown is escaped to be inert, CSV cells cannot start a formula, DOCX drops
+say anything. So Markdown is escaped to be inert, CSV cells cannot run a formula, DOCX drops
 the few characters XML cannot hold, and file names come from pack_file_stem, never the name.
 """
 
@@ -360,10 +360,42 @@ def _md_inline(text: str) -> str:
 # CSV
 
 
+_ALWAYS_FORMULA = ("=", "@", "\t", "\r")
+_RUNS = re.compile(r"[A-Za-z_][\w.]*\(|\||!\$?[A-Za-z]")  # a call, a DDE link, a sheet ref
+_OPERAND = (r"\(*\s*[+-]?\s*(?:\d+(?:\.\d+)?%?|"
+            r"\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?)\s*\)*")
+_ARITHMETIC = re.compile(rf"\s*{_OPERAND}(?:\s*[-+*/^&<>=]+\s*{_OPERAND})*\s*")
+_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+
+
+def runs_as_formula(text: str) -> bool:
+    """Whether a spreadsheet opening the CSV would run this cell as a formula.
+
+    `=` always starts one, and `@` one in Excel (a Lotus-style function); a leading tab or
+    carriage return is trimmed by some importers, which then read what follows. `+` and `-`
+    start one in Excel only when a formula follows: a function call (`+HYPERLINK(…)`), a DDE
+    link (`-cmd|' /C calc'!A0`), a sheet reference (`+Sheet2!B3`), or arithmetic on numbers
+    and cell references (`-2+3`, `+A1`). Prose after a dash or a plus sign ("- Trauma Peer
+    Support", "+ more support (see below)") and a plain signed number ("-2") are not run, so
+    they stay verbatim: a quote in a CSV must read as the document says. (Excel may still
+    show a line such as "- Support" as #NAME?, reading the words as names; nothing runs and
+    the file holds the words: import the column as Text to see them.)
+    """
+    if text.startswith(_ALWAYS_FORMULA):
+        return True
+    if not text.startswith(("+", "-")):
+        return False
+    rest = text[1:]
+    if _RUNS.search(rest):
+        return True
+    return bool(rest.strip()) and _ARITHMETIC.fullmatch(rest) is not None and \
+        _NUMBER.fullmatch(rest) is None
+
+
 def csv_cell(value: object) -> object:
-    """Spreadsheets run a cell starting with = + - @ (or a tab or CR before one) as a formula:
-    such text gets a leading apostrophe. Numbers and empty cells pass unchanged."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A CSV cell: text a spreadsheet would run as a formula (runs_as_formula) gets a
+    leading apostrophe, everything else is written as it is; None is an empty cell."""
+    if isinstance(value, str) and runs_as_formula(value):
         return "'" + value
     return "" if value is None else value
 
