@@ -33,6 +33,7 @@ from search.packs import (
     to_markdown,
     to_text,
 )
+from search.packs.export import reference_of
 from search.records import Hit
 from tests.conftest import CORPUS, FIRE, MAYOR
 
@@ -471,9 +472,24 @@ def test_sources_list_each_document_once_with_the_pages_cited():
              kept_passage(id=4, doc_id="a.pdf", title="A", page=9, page_end=9),
              kept_passage(id=5, doc_id="a.pdf", title="A", page=4, page_end=4)]
     text = to_text(pack_record(), items)
-    assert text.endswith("Sources\n[1] A · file: doc.pdf · doc id: a.pdf · cited at pp. 3–7, 9"
-                         "\n[2] B · doc id: b.txt\n")
+    assert text.endswith("Sources\n[1] A. pp. 3–7, 9. File doc.pdf.\n[2] B. File b.txt.\n")
     assert '"Passage text." [2]' in text and text.count("[1]") == 5
+    references = {"a.pdf": reference_of("A", {"full_title": "A: the full title",
+                                              "publisher": "Metropolitan Police Service",
+                                              "date": "2019-04-17"}),
+                  "b.txt": reference_of("B", {"publisher": "Acme Ltd.", "date": "2026-01"})}
+    text = to_text(pack_record(), items, references=references)
+    assert text.endswith("Sources\n[1] Metropolitan Police Service. A: the full title. "
+                         "17 April 2019, pp. 3–7, 9.\n[2] Acme Ltd. B. January 2026.\n")
+
+
+@pytest.mark.parametrize(("date", "shown"), [
+    ("2019-04-17", "17 April 2019"), ("2026-01", "January 2026"), ("2019", "2019"),
+    ("spring 2020", "spring 2020"), ("2019-13", "2019-13")])
+def test_reference_dates_read_as_dates(date: str, shown: str):
+    from search.packs.export import readable_date
+
+    assert readable_date(date) == shown
 
 
 def pack_record() -> Pack:
@@ -527,10 +543,9 @@ def test_docx_export_opens_in_python_docx_with_every_passage_citation_and_note(e
     assert f"[1] {items[0].citation}" in paragraphs and f"[2] {items[2].citation}" in paragraphs
     sources = paragraphs[paragraphs.index("Sources") + 1:]
     assert len(sources) == 3
-    assert sources[0].startswith(f"[1] {title_of(FIRE)}") and f"doc id: {FIRE}" in sources[0]
-    assert sources[1].startswith(f"[2] {title_of(MAYOR)}")
-    assert sources[2] == ("[3] A removed report · file: reports/gone.pdf · doc id: gone.pdf · "
-                          "cited at pp. 4–6 · no longer in the index")
+    assert sources[0] == f"[1] {title_of(FIRE)}. File {FIRE}."  # no reference: its file
+    assert sources[1] == f"[2] {title_of(MAYOR)}. File {MAYOR}."
+    assert sources[2] == "[3] A removed report. pp. 4–6. File gone.pdf. No longer in the index."
     assert "<b>peer</b>" in body  # shown as typed, as text
 
 
@@ -568,7 +583,7 @@ def test_markdown_export_quotes_every_line_and_renders_nothing_from_the_pack(exp
     assert "[x](javascript:y) # not a heading" in plain
     assert "Changed since kept:" in plain and "Document removed:" in plain
     assert "From OCR of a scanned page:" in plain
-    assert "Sources" in plain and f"doc id: {FIRE}" in plain
+    assert "Sources" in plain and f"File {FIRE}." in plain
     words = " ".join(items[1].text.split())
     assert words[:80] in " ".join(plain.split())  # the passage reads as it was
 
@@ -584,7 +599,7 @@ def test_text_export_quotes_each_passage_with_its_source_number(exported):
     assert "Document removed: the document is no longer in the index" in text
     sources = text.split("\nSources\n", 1)[1].splitlines()
     assert [s[:3] for s in sources] == ["[1]", "[2]", "[3]"]
-    assert "cited at pp. 4–6" in sources[2]
+    assert "pp. 4–6" in sources[2]
 
 
 def test_csv_export_reads_back_with_formulas_defused(exported):
