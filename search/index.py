@@ -29,7 +29,6 @@ from search.retrieve.pipeline import (
     Reader,
     Searched,
     Searcher,
-    short_section,
     to_hit,
 )
 from search.retrieve.query import MODES, Fusion
@@ -48,7 +47,7 @@ from search.store import (
 )
 
 T = TypeVar("T")
-__all__ = ["Index", "PassageInContext", "QueryError", "short_section"]
+__all__ = ["Index", "PassageInContext", "QueryError"]
 MAX_QUERY_CHARS = 2000  # longer input is cut: the model reads 256 word-pieces anyway
 
 

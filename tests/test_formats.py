@@ -168,3 +168,76 @@ def test_opendocument_text_indexes_with_sections_lists_tables_and_footnotes(tmp_
     assert "Lambeth | 14" in text
     assert content_problem(b"PK\x03\x04", ".odt") is None
     assert content_problem(b"%PDF-", ".odt") == "not an OpenDocument text (not a zip file)"
+
+
+
+def titled_docx(path: Path, core_title: str, title_line: str | None, intro: str = "",
+                first_heading: str = "Support for paramedics") -> None:
+    """A Word file as people make them: a Title-style line, headings, body text."""
+    document = docx.Document()
+    document.core_properties.title = core_title
+    if title_line is not None:
+        document.add_paragraph(title_line, style="Title")
+    if intro:
+        document.add_paragraph(intro)
+    document.add_heading(first_heading, level=1)
+    document.add_paragraph("Paramedics can book counselling sessions through the occupational "
+                           "health portal within two working days of a distressing call.")
+    document.add_heading("Trauma support", level=1)
+    document.add_paragraph("A trained colleague offers a trauma risk assessment within three "
+                           "days, and a second one a month later.")
+    document.save(path)
+
+
+def test_a_word_files_title_line_is_its_title_not_a_passage_or_a_section(tmp_path: Path):
+    from search.records import Filters
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # Word leaves the title property empty or a placeholder; the Title-style line names it
+    titled_docx(corpus / "counselling.docx", "", "Counselling and trauma support",
+                intro="This note sets out the counselling offered to ambulance crews and how "
+                      "managers refer staff to it.")
+    titled_docx(corpus / "draft.docx", "Microsoft Word - draft.docx", "Wellbeing at work")
+    titled_docx(corpus / "review.docx", "Ambulance trust wellbeing review 2024", "Review")
+    titled_docx(corpus / "sidecar.docx", "Property title", "Title line")
+    (corpus / "sidecar.docx.meta.json").write_text('{"title": "The sidecar title"}')
+    titled_docx(corpus / "plain.docx", "", None, first_heading="Staff welfare")
+    index = Index(tmp_path / "index")
+    report = index.refresh([corpus])
+    assert report.ok and len(report.added) == 5, report.failed
+    documents = {Path(d.doc_id).name: d for d in index.documents()}
+    assert {name: d.title for name, d in documents.items()} == {
+        "counselling.docx": "Counselling and trauma support",
+        "draft.docx": "Wellbeing at work",  # the property is Word's placeholder
+        "review.docx": "Ambulance trust wellbeing review 2024",  # the property wins
+        "sidecar.docx": "The sidecar title",  # the sidecar wins over both
+        "plain.docx": "Staff welfare"}  # no title anywhere: the first heading, as before
+
+    lines = {"Counselling and trauma support", "Wellbeing at work", "Review", "Title line"}
+    for doc in documents.values():
+        for chunk in index.document_chunks(doc.doc_id):
+            assert not any(line in chunk.text for line in lines)  # no passage, no text
+            assert not lines & set(chunk.section)  # no section heading
+
+    def cite(question: str, name: str) -> str:
+        only = Filters(documents=[documents[name].doc_id])
+        return index.search(question, k=1, filters=only)[0].citation
+
+    assert cite("how are staff referred to counselling?", "counselling.docx") == \
+        "Counselling and trauma support"  # the opening text: under no section
+    assert cite("how soon can paramedics book counselling?", "counselling.docx") == \
+        "Counselling and trauma support — Support for paramedics"
+    assert cite("how soon can paramedics book counselling?", "draft.docx") == \
+        "Wellbeing at work — Support for paramedics"
+
+
+def test_placeholder_title_properties_name_nothing():
+    from search.ingest.word import placeholder_title
+
+    path = Path("reports/Draft 3.docx")
+    for empty in ("", "  ", "Title", "Document1", "Microsoft Word - Draft 3.docx", "draft 3",
+                  "Draft 3.docx", "untitled"):
+        assert placeholder_title(empty, path), empty
+    for real in ("Counselling and trauma support", "Title IX compliance", "Document retention"):
+        assert not placeholder_title(real, path), real

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import docx
@@ -267,3 +268,51 @@ def test_a_kept_passage_keeps_the_sentences_the_page_marked(site):
     refused = client.post(f"/packs/{other['id']}/items", headers=JSON, json=bad)
     assert refused.status_code == 400
     assert client.get(f"/packs/{other['id']}").json()["pack"]["count"] == 0
+
+
+def test_word_and_markdown_exports_list_sources_as_references(site):
+    """Each source as its sidecar describes it (publisher, full title, date) with the pages
+    cited, never a doc id; the .docx says what it is and when the pack was made."""
+    import json
+    from datetime import datetime
+
+    client, index, corpus = site
+    pack = client.post("/packs", headers=JSON, json={"name": "Referenced pack"}).json()
+    for question in ("How many Met officers are in regular psychological monitoring?",
+                     "How much did the Mayor invest in the Young Londoners Fund?"):
+        for hit in hits(index, question, k=2):
+            assert keep(client, pack["id"], hit, question).status_code == 201
+    items = client.get(f"/packs/{pack['id']}").json()["items"]
+    cited = list(dict.fromkeys(i["doc_id"] for i in items))
+    assert len(cited) == 2
+    metas = [json.loads((corpus / Path(d).name).with_name(Path(d).name + ".meta.json")
+                        .read_text()) for d in cited]
+    dates = {"2026-01": "January 2026", "2019-04-17": "17 April 2019"}
+    references = [f"[{n}] {m['publisher']}. {m['full_title']}. {dates[m['date']]}"
+                  for n, m in enumerate(metas, start=1)]
+    pages = [{i["page"] for i in items if i["doc_id"] == d} - {None} for d in cited]
+
+    def as_references(lines: list[str]) -> None:
+        assert len(lines) == 2
+        for line, reference, cited_pages in zip(lines, references, pages, strict=True):
+            assert re.fullmatch(re.escape(reference) + r"(, pp?\. [\d–, ]+)?\.", line), line
+            assert all(str(page) in line[len(reference):] for page in cited_pages)
+    word = docx.Document(io.BytesIO(client.get(
+        f"/packs/{pack['id']}/export?format=docx").content))
+    paragraphs = [p.text for p in word.paragraphs]
+    sources = paragraphs[paragraphs.index("Sources") + 1:]
+    as_references(sources)
+    assert not any("doc id" in p or ".txt" in p for p in paragraphs)
+    italic = [r.text for p in word.paragraphs[-2:] for r in p.runs if r.italic]
+    assert italic == [m["full_title"] for m in metas]
+    markdown = client.get(f"/packs/{pack['id']}/export?format=md").text
+    tail = markdown.split("## Sources\n\n", 1)[1].replace("\\", "").splitlines()
+    as_references([line.replace("*", "").rstrip() for line in tail])
+    properties = word.core_properties
+    made = client.get(f"/packs/{pack['id']}").json()["pack"]
+    assert properties.title == "Referenced pack"
+    assert properties.author == properties.last_modified_by == "Evidence search"
+    assert properties.created == datetime.fromisoformat(made["created_at"]).replace(microsecond=0)
+    assert properties.modified == datetime.fromisoformat(made["updated_at"]).replace(
+        microsecond=0)
+    assert "python-docx" not in (properties.comments + properties.author)

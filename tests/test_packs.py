@@ -33,6 +33,7 @@ from search.packs import (
     to_markdown,
     to_text,
 )
+from search.packs.export import reference_of
 from search.records import Hit
 from tests.conftest import CORPUS, FIRE, MAYOR
 
@@ -471,9 +472,24 @@ def test_sources_list_each_document_once_with_the_pages_cited():
              kept_passage(id=4, doc_id="a.pdf", title="A", page=9, page_end=9),
              kept_passage(id=5, doc_id="a.pdf", title="A", page=4, page_end=4)]
     text = to_text(pack_record(), items)
-    assert text.endswith("Sources\n[1] A · file: doc.pdf · doc id: a.pdf · cited at pp. 3–7, 9"
-                         "\n[2] B · doc id: b.txt\n")
+    assert text.endswith("Sources\n[1] A. pp. 3–7, 9. File doc.pdf.\n[2] B. File b.txt.\n")
     assert '"Passage text." [2]' in text and text.count("[1]") == 5
+    references = {"a.pdf": reference_of("A", {"full_title": "A: the full title",
+                                              "publisher": "Metropolitan Police Service",
+                                              "date": "2019-04-17"}),
+                  "b.txt": reference_of("B", {"publisher": "Acme Ltd.", "date": "2026-01"})}
+    text = to_text(pack_record(), items, references=references)
+    assert text.endswith("Sources\n[1] Metropolitan Police Service. A: the full title. "
+                         "17 April 2019, pp. 3–7, 9.\n[2] Acme Ltd. B. January 2026.\n")
+
+
+@pytest.mark.parametrize(("date", "shown"), [
+    ("2019-04-17", "17 April 2019"), ("2026-01", "January 2026"), ("2019", "2019"),
+    ("spring 2020", "spring 2020"), ("2019-13", "2019-13")])
+def test_reference_dates_read_as_dates(date: str, shown: str):
+    from search.packs.export import readable_date
+
+    assert readable_date(date) == shown
 
 
 def pack_record() -> Pack:
@@ -527,10 +543,9 @@ def test_docx_export_opens_in_python_docx_with_every_passage_citation_and_note(e
     assert f"[1] {items[0].citation}" in paragraphs and f"[2] {items[2].citation}" in paragraphs
     sources = paragraphs[paragraphs.index("Sources") + 1:]
     assert len(sources) == 3
-    assert sources[0].startswith(f"[1] {title_of(FIRE)}") and f"doc id: {FIRE}" in sources[0]
-    assert sources[1].startswith(f"[2] {title_of(MAYOR)}")
-    assert sources[2] == ("[3] A removed report · file: reports/gone.pdf · doc id: gone.pdf · "
-                          "cited at pp. 4–6 · no longer in the index")
+    assert sources[0] == f"[1] {title_of(FIRE)}. File {FIRE}."  # no reference: its file
+    assert sources[1] == f"[2] {title_of(MAYOR)}. File {MAYOR}."
+    assert sources[2] == "[3] A removed report. pp. 4–6. File gone.pdf. No longer in the index."
     assert "<b>peer</b>" in body  # shown as typed, as text
 
 
@@ -568,7 +583,7 @@ def test_markdown_export_quotes_every_line_and_renders_nothing_from_the_pack(exp
     assert "[x](javascript:y) # not a heading" in plain
     assert "Changed since kept:" in plain and "Document removed:" in plain
     assert "From OCR of a scanned page:" in plain
-    assert "Sources" in plain and f"doc id: {FIRE}" in plain
+    assert "Sources" in plain and f"File {FIRE}." in plain
     words = " ".join(items[1].text.split())
     assert words[:80] in " ".join(plain.split())  # the passage reads as it was
 
@@ -584,15 +599,20 @@ def test_text_export_quotes_each_passage_with_its_source_number(exported):
     assert "Document removed: the document is no longer in the index" in text
     sources = text.split("\nSources\n", 1)[1].splitlines()
     assert [s[:3] for s in sources] == ["[1]", "[2]", "[3]"]
-    assert "cited at pp. 4–6" in sources[2]
+    assert "pp. 4–6" in sources[2]
 
 
 def test_csv_export_reads_back_with_formulas_defused(exported):
     pack, items = exported
-    formula = replace(items[0], text="=HYPERLINK(\"http://x\")", note="+1 call",
-                      question="@SUM(A1)", section="-2")
-    rows = list(csv.DictReader(io.StringIO(to_csv(pack, [*items, formula]))))
-    assert len(rows) == len(items) + 1
+    formula = replace(items[0], text="=HYPERLINK(\"http://x\")", note="+1+1",
+                      question="@SUM(A1)", section="-2+3+cmd|' /C calc'!A0")
+    listed = replace(items[1], text="- Trauma Peer Support Programme\n- Circa 11,000 officers",
+                     note="+ more support (see below)", question="-2", section="- Support")
+    rows = list(csv.DictReader(io.StringIO(to_csv(pack, [*items, formula, listed]))))
+    assert len(rows) == len(items) + 2
+    prose = rows.pop()
+    assert (prose["text"], prose["note"], prose["question"], prose["section"]) == (
+        listed.text, listed.note, "-2", "- Support")  # quoted verbatim: nothing runs
     assert list(rows[0]) == ["position", "citation", "title", "page", "page_end", "section",
                              "text", "note", "question", "status", "kept_at", "doc_id",
                              "start", "end", "ocr", "marked"]
@@ -603,8 +623,21 @@ def test_csv_export_reads_back_with_formulas_defused(exported):
         assert row["status"] == item.status and row["ocr"] == str(item.ocr)
     assert rows[-2]["page"] == "4" and rows[-2]["page_end"] == "6" and rows[0]["page"] == ""
     last = rows[-1]
-    assert last["text"] == "'=HYPERLINK(\"http://x\")" and last["note"] == "'+1 call"
-    assert last["question"] == "'@SUM(A1)" and last["section"] == "'-2"
+    assert last["text"] == "'=HYPERLINK(\"http://x\")" and last["note"] == "'+1+1"
+    assert last["question"] == "'@SUM(A1)" and last["section"] == "'-2+3+cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize(("cell", "runs"), [
+    ("=1+1", True), ("@SUM(A1)", True), ("\t=1", True), ("\rx", True), ("=", True),
+    ("+HYPERLINK(\"http://x\")", True), ("-cmd|' /C calc'!A0", True), ("-2+3", True),
+    ("+A1", True), ("- A1*2", True), ("+Sheet2!B3", True), ("-1+SUM(A1:A3)", True),
+    ("- Trauma Peer Support Programme", False), ("+ more support (see below)", False),
+    ("-2", False), ("+44 20 7946 0000", False), ("- 3 officers were trained", False),
+    ("-", False), ("-- a dash", False), ("Stop! Go", False), ("a = b", False)])
+def test_csv_defuses_only_what_a_spreadsheet_runs(cell: str, runs: bool):
+    from search.packs.export import csv_cell
+
+    assert csv_cell(cell) == ("'" + cell if runs else cell)
 
 
 # A real search
@@ -699,3 +732,50 @@ def test_a_packs_file_of_the_first_schema_is_upgraded_in_place(tmp_path: Path,
     assert item.text == hits[0].text and item.highlights == ()
     store.keep(pack.id, replace(hits[1], highlights=[(0, 5)]), "q")
     assert store.items(pack.id)[1].highlights == ((0, 5),)
+
+
+# Whole citations
+
+
+LONG_HEADING = ("2. Does the MPS have examples of effective approaches it has adopted to support "
+                "its staff experiencing mental health challenges, what worked and what has the "
+                "impact of that been?")
+
+
+def test_a_long_heading_is_cited_whole_in_the_hit_the_pack_and_every_export(
+        corpus_index, store: PackStore):
+    """The seed corpus's long question heading, from a real search through a real pack into
+    the Word, Markdown, CSV and text files: never cut to "…"."""
+    question = "What is Trauma Informed Practical Techniques training?"
+    hit = next(h for h in corpus_index.search(question, k=5) if LONG_HEADING in h.section)
+    assert hit.citation.endswith(LONG_HEADING) and "…" not in hit.citation
+    pack = store.create("Whole citations")
+    store.keep(pack.id, hit, question, "hybrid")
+    items = store.items(pack.id)
+    assert items[0].citation == hit.citation
+    document = docx.Document(io.BytesIO(to_docx(pack, items)))
+    numbered = [p for p in document.paragraphs if p.text.startswith("1. ")]
+    assert [p.text for p in numbered] == [f"1. {hit.citation}"]
+    assert numbered[0].style.name == "Heading 2"
+    assert f"[1] {hit.citation}" in [p.text for p in document.paragraphs]
+    plain = to_markdown(pack, items).replace("\\", "")
+    assert f"## 1. {hit.citation}" in plain and "…" not in plain
+    row = next(csv.DictReader(io.StringIO(to_csv(pack, items))))
+    assert row["citation"] == hit.citation and row["section"].endswith(LONG_HEADING)
+    assert f"1. {hit.citation}\n" in to_text(pack, items)
+
+
+def test_a_citation_kept_cut_by_an_older_version_reads_whole(store: PackStore, hits: list[Hit]):
+    """Packs kept before citations were whole hold "…" in the citation but the whole section
+    path beside it: the pack shows and exports the whole one."""
+    section = f"Support › {LONG_HEADING}"
+    old = replace(hits[0], section=section,
+                  citation=f"{hits[0].title} — Support › 2. Does the MPS have examples of "
+                           "effective approaches it…")
+    pack = store.create("Kept before")
+    store.keep(pack.id, old, "q")
+    (item,) = store.items(pack.id)
+    assert item.citation == f"{hits[0].title} — {section}"
+    titled = replace(hits[1], citation="Wait… what? — Support", section="Support")
+    store.keep(pack.id, titled, "q")
+    assert store.items(pack.id)[1].citation == "Wait… what? — Support"  # whole already

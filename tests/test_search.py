@@ -79,14 +79,13 @@ def test_search_function_takes_a_store_uri(any_corpus_index: Index):
         "peer support after a traumatic incident", k=2)]
 
 
-def test_short_section_keeps_words_and_cuts_long_headings_at_a_word():
-    from search.retrieve.pipeline import short_section
+def test_citations_name_every_heading_of_the_section_whole():
+    from search.retrieve.pipeline import citation
 
-    assert short_section(["Support", "Peer support"]) == "Support › Peer support"
-    cut = short_section(["3. What cooperation is there between the services on staff welfare "
-                         "and what does each of them contribute?"])
-    assert cut == "3. What cooperation is there between the services on staff…"
-    assert len(cut) <= 60 and not cut.startswith("3 ")
+    long = ("3. What cooperation is there between the services on staff welfare and what "
+            "does each of them contribute?")
+    assert citation("Report", 3, 4, ["Support", long]) == f"Report, pp. 3–4 — Support › {long}"
+    assert citation("Report", None, None, ["Support"]) == "Report — Support"
 
 
 def test_a_documents_passages_sections_and_context_read_alike_on_every_engine(

@@ -2,6 +2,10 @@
 for Markdown), list items stay `- ` lines under their lead-in, table rows become lines of cells,
 footnotes follow under their own heading. DOCX has no fixed pages: passages cite by section.
 
+The document's title is its core title property, unless that is one of the placeholders Word
+and converters leave there, else its Title-style line. That line names the document: it is not
+a heading (the sections under it would all cite it twice) and not a passage of its own.
+
 A .docx is a zip file, so it is checked before python-docx opens it: an encrypted document (an
 OLE container, not a zip), a file that is not a zip, and a decompression bomb are refused with
 a reason.
@@ -53,9 +57,16 @@ def docx_text(path: Path, data: bytes) -> tuple[str, str | None]:
     except Exception as exc:  # python-docx raises many kinds on broken parts
         raise LoadError(path, f"unreadable Word document ({type(exc).__name__}: {exc})") from exc
     lines: list[str] = []
+    title_line: list[str] = []  # the first run of Title-style paragraphs
+    taking_title = True
     for element in document.element.body.iterchildren():
         if element.tag == f"{_W}p":
-            line = _paragraph(Paragraph(element, document))
+            paragraph = Paragraph(element, document)
+            if taking_title and _is_title(paragraph):
+                title_line.append(" ".join(paragraph.text.split()))
+                continue
+            line = _paragraph(paragraph)
+            taking_title = taking_title and not (title_line and line)
             if line:
                 lines.append(line)
         elif element.tag == f"{_W}tbl":  # one block, a row a line (Markdown hard breaks)
@@ -69,8 +80,29 @@ def docx_text(path: Path, data: bytes) -> tuple[str, str | None]:
     text = "\n\n".join(lines)
     if not text.strip():
         raise LoadError(path, "no text in the Word document")
-    title = (document.core_properties.title or "").strip() or None
-    return text, title
+    core = " ".join((document.core_properties.title or "").split())
+    title = core if not placeholder_title(core, path) else " ".join(title_line)
+    return text, title or None
+
+
+# What Word, converters and templates leave in the title property when nobody set it.
+_PLACEHOLDER = re.compile(r"(?:title|untitled|document|doc|new document|word document|"
+                          r"microsoft word document|slide|presentation)\s*\d*|"
+                          r"microsoft word\s*-.*", re.IGNORECASE)
+
+
+def placeholder_title(title: str, path: Path) -> bool:
+    """Whether a core title property names nothing: empty, a placeholder ("Title",
+    "Document1", "Microsoft Word - draft.docx") or the file's own name."""
+    title = title.strip()
+    return (not title or _PLACEHOLDER.fullmatch(title) is not None
+            or title.casefold() in (path.name.casefold(), path.stem.casefold()))
+
+
+def _is_title(paragraph: object) -> bool:
+    style = paragraph.style  # type: ignore[attr-defined]
+    return style is not None and "Title" in (style.name, style.style_id) and bool(
+        paragraph.text.strip())  # type: ignore[attr-defined]
 
 
 def _paragraph(paragraph: object) -> str:
@@ -81,7 +113,7 @@ def _paragraph(paragraph: object) -> str:
     heading = re.fullmatch(r"Heading (\d)", style)
     if heading:
         return "#" * min(6, int(heading.group(1))) + " " + text
-    if style == "Title":
+    if style == "Title":  # a later Title line (the first is the document's title): a part
         return "# " + text
     numbered = paragraph._p.pPr is not None and paragraph._p.pPr.numPr is not None  # type: ignore[attr-defined]
     if style.startswith("List") or numbered:

@@ -5,10 +5,19 @@ index, and exported as a cited DOCX, Markdown, CSV or plain text.
     pack = store.create("Committee briefing")
     store.keep(pack.id, hit, question="what peer support do officers get?", mode="hybrid")
     items = mark_status(store.items(pack.id), {d.doc_id: d.sha256 for d in index.documents()})
-    data = to_docx(store.get(pack.id), items, made="12 June 2026")
+    references = {d.doc_id: reference_of(d.title, d.meta) for d in index.documents()}
+    data = to_docx(store.get(pack.id), items, made="12 June 2026", references=references)
 """
 
-from search.packs.export import pack_file_stem, to_csv, to_docx, to_markdown, to_text
+from search.packs.export import (
+    Reference,
+    pack_file_stem,
+    reference_of,
+    to_csv,
+    to_docx,
+    to_markdown,
+    to_text,
+)
 from search.packs.records import (
     CHANGED,
     MAX_NAME_CHARS,
@@ -26,6 +35,6 @@ from search.packs.store import PackStore
 
 __all__ = [
     "CHANGED", "MAX_NAME_CHARS", "MAX_NOTE_CHARS", "MAX_PACK_PASSAGES", "REMOVED", "KeptPassage",
-    "Pack", "PackConflict", "PackError", "PackNotFound", "PackStore", "mark_status",
-    "pack_file_stem", "to_csv", "to_docx", "to_markdown", "to_text",
+    "Pack", "PackConflict", "PackError", "PackNotFound", "PackStore", "Reference", "mark_status",
+    "pack_file_stem", "reference_of", "to_csv", "to_docx", "to_markdown", "to_text",
 ]

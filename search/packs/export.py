@@ -3,7 +3,7 @@ verbatim with a numbered citation and ending with the list of sources.
 
 Pure functions of a Pack and its items (already passed through mark_status). Everything in a
 pack is untrusted: names and notes are typed by people, passages come from documents that can
-say anything. So Markdown is escaped to be inert, CSV cells cannot start a formula, DOCX drops
+say anything. So Markdown is escaped to be inert, CSV cells cannot run a formula, DOCX drops
 the few characters XML cannot hold, and file names come from pack_file_stem, never the name.
 """
 
@@ -13,8 +13,11 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
 
 import docx
 from docx.shared import Cm, Length, Pt
@@ -22,6 +25,7 @@ from lxml import etree
 
 from search.packs.records import CHANGED, REMOVED, KeptPassage, Pack
 
+APP_NAME = "Evidence search"  # the author of an exported file: the tool, not a person
 STEM_PREFIX = "evidence-pack"
 MAX_STEM_CHARS = 60
 
@@ -48,6 +52,44 @@ def pack_file_stem(name: str) -> str:
     return f"{STEM_PREFIX}-{slug}" if slug else STEM_PREFIX
 
 
+@dataclass(frozen=True)
+class Reference:
+    """What the index knows about a document for a reference: its full title, publisher and
+    date, from its sidecar (any of them may be unknown, "")."""
+
+    title: str = ""
+    publisher: str = ""
+    date: str = ""  # ISO 8601 as the sidecar gives it: "2019-04-17", "2026-01", "2019"
+
+
+def reference_of(title: str, meta: Mapping[str, Any]) -> Reference:
+    """A document's Reference from its title and sidecar metadata: `full_title` where the
+    sidecar gives one (`title` is often a short label), then `title`."""
+    def text(key: str) -> str:
+        value = meta.get(key)
+        return " ".join(value.split()) if isinstance(value, str) else ""
+
+    return Reference(text("full_title") or text("title") or title, text("publisher"),
+                     text("date"))
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def readable_date(date: str) -> str:
+    """An ISO date as a reference prints it: "17 April 2019", "January 2026", "2019"; any
+    other text as given."""
+    parts = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", date.strip())
+    if not parts or (parts[2] and not 1 <= int(parts[2]) <= 12):
+        return date.strip()
+    year, month, day = parts.groups()
+    if not month:
+        return year
+    return (f"{int(day)} " if day and 1 <= int(day) <= 31 else "") + \
+        f"{_MONTHS[int(month) - 1]} {year}"
+
+
 @dataclass
 class Source:
     """One cited document in the source list, numbered by first appearance in the pack."""
@@ -58,6 +100,7 @@ class Source:
     path: str
     pages: list[tuple[int, int]] = field(default_factory=list)  # cited spans, inclusive
     removed: bool = False
+    reference: Reference | None = None  # from the index; None: known only from the pack
 
     def pages_text(self) -> str:
         """The cited pages as "p. 3" or "pp. 3, 5–7"; "" for documents without pages."""
@@ -72,27 +115,44 @@ class Source:
             return ""
         return ("p. " if parts == [str(runs[0][0])] else "pp. ") + ", ".join(parts)
 
-    def line(self) -> str:
-        """The entry after its number: title, file, doc id, pages cited."""
-        parts = [self.title or self.doc_id]
-        if self.path and self.path != self.doc_id:
-            parts.append(f"file: {self.path}")
-        parts.append(f"doc id: {self.doc_id}")
-        if self.pages:
-            parts.append(f"cited at {self.pages_text()}")
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The entry after its number as (text, is the title) runs: "Publisher. Full title.
+        Date, pp. 3–7." A document with neither publisher nor date is named by its file
+        too, so a reader can find it."""
+        ref = self.reference or Reference(self.title)
+        title = ref.title or self.title or PurePosixPath(self.path).name
+        when = ", ".join(t for t in (readable_date(ref.date), self.pages_text()) if t)
+        tail = [when] if when else []
+        if not ref.publisher and not ref.date and self.path:
+            tail.append(f"File {PurePosixPath(self.path).name}")
         if self.removed:
-            parts.append("no longer in the index")
-        return " · ".join(parts)
+            tail.append("No longer in the index")
+        out = [(_sentence(ref.publisher) + " ", False)] if ref.publisher else []
+        stop = "" if title.endswith((".", "?", "!")) else "."
+        return [*out, (title, True), (stop + "".join(f" {_sentence(t)}" for t in tail), False)]
+
+    def line(self) -> str:
+        """The entry after its number, as plain text."""
+        return "".join(text for text, _ in self.pieces())
 
 
-def sources(items: Sequence[KeptPassage]) -> dict[str, Source]:
-    """Each cited document once, by doc id, numbered 1.. in the order first cited."""
+def _sentence(text: str) -> str:
+    """A reference part ending in a full stop (once: "Ltd." stays "Ltd.")."""
+    text = text.strip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def sources(items: Sequence[KeptPassage],
+            references: Mapping[str, Reference] | None = None) -> dict[str, Source]:
+    """Each cited document once, by doc id, numbered 1.. in the order first cited, with
+    its Reference where `references` (doc id → Reference, from the index) has one."""
     found: dict[str, Source] = {}
     for item in items:
         source = found.get(item.doc_id)
         if source is None:
-            source = found[item.doc_id] = Source(len(found) + 1, item.doc_id, item.title,
-                                                 item.path)
+            source = found[item.doc_id] = Source(
+                len(found) + 1, item.doc_id, item.title, item.path,
+                reference=(references or {}).get(item.doc_id))
         if item.page is not None:
             last = item.page_end if item.page_end is not None else item.page
             source.pages.append((item.page, max(item.page, last)))
@@ -150,20 +210,21 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def to_docx(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> bytes:
+def to_docx(pack: Pack, items: Sequence[KeptPassage], made: str = "",
+            references: Mapping[str, Reference] | None = None) -> bytes:
     """The pack as a Word document: title, summary, each passage quoted verbatim under
-    "n. citation" with its [source] reference, question, note and marks, then Sources."""
+    "n. citation" with its [source] reference, question, note and marks, then Sources, each
+    a reference (`references`: doc id → Reference, from the index)."""
     out = _DocxWriter()
     styles = out.document.styles
     quote = styles["Quote"]
     quote.paragraph_format.left_indent = Cm(1)
     quote.paragraph_format.right_indent = Cm(1)
     heading, subheading = styles["Heading 1"].style_id, styles["Heading 2"].style_id
-    out.document.core_properties.title = xml_safe(pack.name)
-    out.document.core_properties.comments = xml_safe(summary(items, made))
+    describe(out.document.core_properties, pack, summary(items, made))
     out.paragraph(pack.name, styles["Title"].style_id)
     out.paragraph(summary(items, made))
-    cited = sources(items)
+    cited = sources(items, references)
     if not items:
         out.paragraph("No passages kept yet.")
     for n, item in enumerate(items, start=1):
@@ -178,8 +239,26 @@ def to_docx(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> bytes:
     if cited:
         out.paragraph("Sources", heading)
         for source in cited.values():
-            out.labelled(f"[{source.number}] ", source.line(), space_after=SOURCE_SPACING)
+            element = out.paragraph(space_after=SOURCE_SPACING)
+            out.run(element, f"[{source.number}] ", bold=True)
+            for text, title in source.pieces():
+                out.run(element, text, italic=title)
     return out.save()
+
+
+def describe(properties: Any, pack: Pack, comments: str) -> None:
+    """The .docx's own properties from the pack (python-docx's template says it was written
+    by "python-docx" on 23 December 2013): title, the tool as author, the pack's dates."""
+    properties.title = xml_safe(pack.name)
+    properties.comments = xml_safe(comments)
+    properties.author = properties.last_modified_by = APP_NAME
+    properties.revision = 1
+    for name, stamp in (("created", pack.created_at), ("modified", pack.updated_at)):
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except (TypeError, ValueError):
+            continue  # an unreadable stamp leaves the property unset rather than wrong
+        setattr(properties, name, moment.replace(microsecond=0))
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -234,13 +313,15 @@ class _DocxWriter:
 
     @staticmethod
     def run(paragraph: etree._Element, text: str, bold: bool = False,
-            highlight: bool = False) -> None:
+            highlight: bool = False, italic: bool = False) -> None:
         """A run of text; newlines become line breaks and tabs tabs, as Word keeps them."""
         run = etree.SubElement(paragraph, f"{_W}r")
-        if bold or highlight:
+        if bold or highlight or italic:
             properties = etree.SubElement(run, f"{_W}rPr")
             if bold:
                 etree.SubElement(properties, f"{_W}b")
+            if italic:
+                etree.SubElement(properties, f"{_W}i")
             if highlight:
                 etree.SubElement(properties, f"{_W}highlight").set(f"{_W}val", "yellow")
         for piece in _RUN_BREAKS.split(xml_safe(text)):
@@ -302,10 +383,11 @@ def md_lines(text: str, prefix: str = "") -> list[str]:
     return out
 
 
-def to_markdown(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str:
-    """The pack as Markdown with the same content as the DOCX; nothing in it renders as
-    markup, whatever the name, notes or passages hold."""
-    cited = sources(items)
+def to_markdown(pack: Pack, items: Sequence[KeptPassage], made: str = "",
+                references: Mapping[str, Reference] | None = None) -> str:
+    """The pack as Markdown with the same content as the DOCX (titles of sources in
+    italics); nothing in it renders as markup, whatever the name, notes or passages hold."""
+    cited = sources(items, references)
     lines = [f"# {md_escape(pack.name)}", "", md_escape(summary(items, made)), ""]
     if not items:
         lines += ["No passages kept yet.", ""]
@@ -322,9 +404,18 @@ def to_markdown(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str
             lines += [f"**{label}:** {md_escape(why)}", ""]
     if cited:
         lines += ["## Sources", ""]
-        lines += [f"[{s.number}] {md_escape(s.line())}  " for s in cited.values()]
+        lines += [f"[{s.number}] {md_reference(s)}  " for s in cited.values()]
         lines[-1] = lines[-1].rstrip()
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def md_reference(source: Source) -> str:
+    """A source's reference as one Markdown line, its title in italics (escaped inside)."""
+    out = []
+    for n, (text, title) in enumerate(source.pieces()):
+        escaped = md_escape(text) if n == 0 else _md_inline(text)
+        out.append(f"*{escaped.strip()}*" if title and escaped.strip() else escaped)
+    return "".join(out)
 
 
 def md_marked_lines(text: str, spans: Sequence[tuple[int, int]], prefix: str = "") -> list[str]:
@@ -360,10 +451,42 @@ def _md_inline(text: str) -> str:
 # CSV
 
 
+_ALWAYS_FORMULA = ("=", "@", "\t", "\r")
+_RUNS = re.compile(r"[A-Za-z_][\w.]*\(|\||!\$?[A-Za-z]")  # a call, a DDE link, a sheet ref
+_OPERAND = (r"\(*\s*[+-]?\s*(?:\d+(?:\.\d+)?%?|"
+            r"\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?)\s*\)*")
+_ARITHMETIC = re.compile(rf"\s*{_OPERAND}(?:\s*[-+*/^&<>=]+\s*{_OPERAND})*\s*")
+_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+
+
+def runs_as_formula(text: str) -> bool:
+    """Whether a spreadsheet opening the CSV would run this cell as a formula.
+
+    `=` always starts one, and `@` one in Excel (a Lotus-style function); a leading tab or
+    carriage return is trimmed by some importers, which then read what follows. `+` and `-`
+    start one in Excel only when a formula follows: a function call (`+HYPERLINK(…)`), a DDE
+    link (`-cmd|' /C calc'!A0`), a sheet reference (`+Sheet2!B3`), or arithmetic on numbers
+    and cell references (`-2+3`, `+A1`). Prose after a dash or a plus sign ("- Trauma Peer
+    Support", "+ more support (see below)") and a plain signed number ("-2") are not run, so
+    they stay verbatim: a quote in a CSV must read as the document says. (Excel may still
+    show a line such as "- Support" as #NAME?, reading the words as names; nothing runs and
+    the file holds the words: import the column as Text to see them.)
+    """
+    if text.startswith(_ALWAYS_FORMULA):
+        return True
+    if not text.startswith(("+", "-")):
+        return False
+    rest = text[1:]
+    if _RUNS.search(rest):
+        return True
+    return bool(rest.strip()) and _ARITHMETIC.fullmatch(rest) is not None and \
+        _NUMBER.fullmatch(rest) is None
+
+
 def csv_cell(value: object) -> object:
-    """Spreadsheets run a cell starting with = + - @ (or a tab or CR before one) as a formula:
-    such text gets a leading apostrophe. Numbers and empty cells pass unchanged."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A CSV cell: text a spreadsheet would run as a formula (runs_as_formula) gets a
+    leading apostrophe, everything else is written as it is; None is an empty cell."""
+    if isinstance(value, str) and runs_as_formula(value):
         return "'" + value
     return "" if value is None else value
 
@@ -384,10 +507,11 @@ def to_csv(pack: Pack, items: Sequence[KeptPassage]) -> str:
 # Plain text
 
 
-def to_text(pack: Pack, items: Sequence[KeptPassage], made: str = "") -> str:
+def to_text(pack: Pack, items: Sequence[KeptPassage], made: str = "",
+            references: Mapping[str, Reference] | None = None) -> str:
     """The pack as plain text for "copy as text": each passage in double quotes with its
     [source] number, then the numbered source list."""
-    cited = sources(items)
+    cited = sources(items, references)
     lines = [pack.name, summary(items, made), ""]
     if not items:
         lines += ["No passages kept yet.", ""]

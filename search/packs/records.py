@@ -69,6 +69,39 @@ class KeptPassage:
     highlights: tuple[tuple[int, int], ...] = ()
 
 
+SECTION_MARK = " — "  # between the title (and pages) and the section path, in a citation
+
+
+def whole_citation(citation: str, section: str) -> str:
+    """The citation with its section path whole. Versions before issue 21 cut long headings
+    to "…" in the citation they stored, but kept the whole path in `section`: such a
+    citation gets its path back, so a pack exports what the documents say; any other
+    citation is returned as kept."""
+    if "…" not in citation or not section or citation.endswith(section):
+        return citation
+    at = citation.rfind(SECTION_MARK)
+    while at >= 0:
+        if _cut_from(citation[at + len(SECTION_MARK):], section):
+            return citation[:at] + SECTION_MARK + section
+        at = citation.rfind(SECTION_MARK, 0, at)
+    return citation
+
+
+def _cut_from(shown: str, whole: str) -> bool:
+    """Whether `shown` is `whole` with pieces of it replaced by "…" (each kept piece in
+    order, the first at the start)."""
+    pieces = shown.split("…")
+    if not whole.startswith(pieces[0]):
+        return False
+    at = len(pieces[0])
+    for piece in pieces[1:]:
+        found = whole.find(piece, at)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
+
+
 def mark_status(items: Sequence[KeptPassage], documents: Mapping[str, str]) -> list[KeptPassage]:
     """The items with `status` set against the index now (`documents` = {doc_id: sha256}): a
     reader must see when a quote may no longer match its source."""

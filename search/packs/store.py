@@ -30,6 +30,7 @@ from search.packs.records import (
     PackConflict,
     PackError,
     PackNotFound,
+    whole_citation,
 )
 from search.records import Hit
 
@@ -513,7 +514,8 @@ def _pack(row: sqlite3.Row) -> Pack:
 def _passage(row: sqlite3.Row) -> KeptPassage:
     return KeptPassage(
         id=row["id"], pack_id=row["pack_id"], position=row["position"], text=row["text"],
-        citation=row["citation"], doc_id=row["doc_id"], title=row["title"], path=row["path"],
+        citation=whole_citation(row["citation"], row["section"]), doc_id=row["doc_id"],
+        title=row["title"], path=row["path"],
         page=row["page"], page_end=row["page_end"], section=row["section"],
         start=row["start"], end=row["end"], question=row["question"], mode=row["mode"],
         kept_at=row["kept_at"], note=row["note"], doc_sha256=row["doc_sha256"],

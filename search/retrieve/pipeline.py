@@ -148,27 +148,15 @@ def hit_of(cand: Candidate, rank: int, spans: list[tuple[int, int]], conf: float
     return hit
 
 
-def short_section(section: Sequence[str], limit: int = 60) -> str:
-    """Citation form of a section path: each heading in its own words, a long one cut at a
-    word boundary ("2. Does the MPS have examples of effective…"), never to a bare number
-    that means nothing out of context."""
-    parts = []
-    for heading in section:
-        if len(heading) > limit:
-            cut = heading[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:.-–— ")
-            parts.append(cut + "…")
-        else:
-            parts.append(heading)
-    return SECTION_SEPARATOR.join(parts)
-
-
 def citation(title: str, page: str | None, page_end: str | None, section: Sequence[str]) -> str:
-    """Title, the page numbers printed on the pages (labels, not positions), and section."""
+    """Title, the page numbers printed on the pages (labels, not positions) and the whole
+    section path: what is pasted or exported is never cut (only the card shortens it, in
+    CSS, with the whole text still there)."""
     text = title
     if page is not None:
         text += f", p. {page}" if page_end in (None, page) else f", pp. {page}–{page_end}"
     if section:
-        text += f" — {short_section(section)}"
+        text += f" — {SECTION_SEPARATOR.join(section)}"
     return text
 
 

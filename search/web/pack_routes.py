@@ -15,7 +15,7 @@ and citation come from the index, so a pack quotes what the documents say.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,7 +36,14 @@ from search.packs import (
     mark_status,
     pack_file_stem,
 )
-from search.packs.export import to_csv, to_docx, to_markdown, to_text
+from search.packs.export import (
+    Reference,
+    reference_of,
+    to_csv,
+    to_docx,
+    to_markdown,
+    to_text,
+)
 from search.packs.store import MAX_HIGHLIGHTS, clean_note
 from search.web.pack_view import PAGE_SIZE, pack_html
 from search.web.render import readable_time
@@ -228,24 +235,27 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
             raise HTTPException(400, f"format must be one of {', '.join(FORMATS)}")
         pack = call(lambda: store.get(pack_id))
         items = marked(call(lambda: store.items(pack_id)))
-        return export_response(pack, items, format)
+        references = {d.doc_id: reference_of(d.title, d.meta) for d in index.documents()}
+        return export_response(pack, items, format, references)
 
     return router
 
 
-def export_response(pack: Pack, items: list[KeptPassage], fmt: str) -> Response:
-    """A pack as a download named after it (evidence-pack-<name>.docx), never a path."""
+def export_response(pack: Pack, items: list[KeptPassage], fmt: str,
+                    references: Mapping[str, Reference] | None = None) -> Response:
+    """A pack as a download named after it (evidence-pack-<name>.docx), never a path; its
+    sources listed as `references` (doc id → Reference) describe them."""
     made = readable_time(datetime.now(UTC))
     media, suffix = FORMATS[fmt]
     body: bytes | str
     if fmt == "docx":
-        body = to_docx(pack, items, made)
+        body = to_docx(pack, items, made, references)
     elif fmt == "md":
-        body = to_markdown(pack, items, made)
+        body = to_markdown(pack, items, made, references)
     elif fmt == "csv":
         body = to_csv(pack, items)
     else:
-        body = to_text(pack, items, made)
+        body = to_text(pack, items, made, references)
     name = f"{pack_file_stem(pack.name)}.{suffix}"
     return Response(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{name}"',

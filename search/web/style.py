@@ -47,7 +47,10 @@ CSS = """
 #results button.keep.kept, #reader button.keep.kept {background: #e5f3e6;}
 #results button.citation {all: unset; font-weight: 700; flex: 1; cursor: pointer;
   color: inherit; text-decoration: underline; text-decoration-color: #9a9a9a;
-  text-underline-offset: 3px;}
+  text-underline-offset: 3px;
+  /* two lines at most on the card, cut visually: the text (and what is copied) is whole */
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2;
+  line-clamp: 2; overflow: hidden;}
 #results button.citation:hover {text-decoration-color: currentColor;}
 button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
   outline-offset: 2px;}
