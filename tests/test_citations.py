@@ -3,6 +3,8 @@ headings the PDF's type shows to be headings (issue 21, items 1 and 2)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,19 @@ def test_citations_cards_and_links_use_printed_page_numbers(tmp_path: Path):
     hit = next(h for h in hits if h.page in (3, 4))
     assert f"Read in context, p. {printed[hit.page]}" in card_html(hit)
     assert doc_url(hit).endswith(f"#page={hit.page}")  # the file opens at its own page
+    # kept into a pack, the printed pages follow into the exports' citations and sources
+    from search.packs import PackStore
+    from search.packs.export import sources, to_csv, to_markdown
+
+    store = PackStore(tmp_path / "packs.sqlite3")
+    pack = store.create("Labels")
+    kept = store.keep(pack.id, hit, "question", "hybrid", "")
+    assert kept.page == hit.page and kept.page_label == printed[hit.page]
+    again = store.items(pack.id)[0]  # read back from SQLite
+    assert again.page_label == printed[hit.page]
+    line = sources([again])[hit.doc_id].pages_text()
+    assert line.startswith(("p. ", "pp. ")) and printed[hit.page] in line
+    assert str(hit.page) not in line.replace(printed[hit.page], "")
+    assert f"p. {printed[hit.page]}" in to_markdown(store.get(pack.id), [again])
+    row = next(csv.DictReader(io.StringIO(to_csv(store.get(pack.id), [again]))))
+    assert row["page"] == printed[hit.page]

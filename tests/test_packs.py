@@ -725,13 +725,17 @@ def test_a_packs_file_of_the_first_schema_is_upgraded_in_place(tmp_path: Path,
     pack = old.create("Before marks")
     old.keep(pack.id, hits[0], "q")
     with sqlite3.connect(path) as conn:  # what schema 1 looked like: no highlights column
-        conn.execute("ALTER TABLE passages DROP COLUMN highlights")
+        conn.execute("ALTER TABLE passages DROP COLUMN highlights")  # nor printed pages
+        conn.execute("ALTER TABLE passages DROP COLUMN page_label")
+        conn.execute("ALTER TABLE passages DROP COLUMN page_end_label")
         conn.execute("PRAGMA user_version = 1")
     store = PackStore(path)
     (item,) = store.items(pack.id)
     assert item.text == hits[0].text and item.highlights == ()
     store.keep(pack.id, replace(hits[1], highlights=[(0, 5)]), "q")
     assert store.items(pack.id)[1].highlights == ((0, 5),)
+    assert item.page_label is None and item.printed(item.page) == (
+        None if item.page is None else str(item.page))  # cited by position, as it was kept
 
 
 # Whole citations

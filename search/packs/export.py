@@ -99,21 +99,25 @@ class Source:
     title: str
     path: str
     pages: list[tuple[int, int]] = field(default_factory=list)  # cited spans, inclusive
+    labels: dict[int, str] = field(default_factory=dict)  # page position -> printed number
     removed: bool = False
     reference: Reference | None = None  # from the index; None: known only from the pack
 
     def pages_text(self) -> str:
-        """The cited pages as "p. 3" or "pp. 3, 5–7"; "" for documents without pages."""
+        """The cited pages as "p. 3" or "pp. 3, 5–7", by the numbers printed on them (runs
+        joined by position in the file); "" for documents without pages."""
         runs: list[list[int]] = []
         for first, last in sorted(self.pages):
             if runs and first <= runs[-1][1] + 1:
                 runs[-1][1] = max(runs[-1][1], last)
             else:
                 runs.append([first, last])
-        parts = [str(a) if a == b else f"{a}–{b}" for a, b in runs]
+        printed = [(self.labels.get(a, str(a)), self.labels.get(b, str(b))) for a, b in runs]
+        parts = [a if a == b else f"{a}–{b}" for a, b in printed]
         if not parts:
             return ""
-        return ("p. " if parts == [str(runs[0][0])] else "pp. ") + ", ".join(parts)
+        return ("p. " if len(runs) == 1 and runs[0][0] == runs[0][1] else "pp. ") + \
+            ", ".join(parts)
 
     def pieces(self) -> list[tuple[str, bool]]:
         """The entry after its number as (text, is the title) runs: "Publisher. Full title.
@@ -156,6 +160,8 @@ def sources(items: Sequence[KeptPassage],
         if item.page is not None:
             last = item.page_end if item.page_end is not None else item.page
             source.pages.append((item.page, max(item.page, last)))
+            for page in (item.page, last):
+                source.labels.setdefault(page, item.printed(page) or str(page))
         source.removed = source.removed or item.status == REMOVED
     return found
 
@@ -498,7 +504,8 @@ def to_csv(pack: Pack, items: Sequence[KeptPassage]) -> str:
     writer.writerow(CSV_COLUMNS)
     for n, item in enumerate(items, start=1):
         writer.writerow([csv_cell(v) for v in (
-            n, item.citation, item.title, item.page, item.page_end, item.section, item.text,
+            n, item.citation, item.title, item.printed(item.page), item.printed(item.page_end),
+            item.section, item.text,
             item.note, item.question, item.status, item.kept_at, item.doc_id, item.start,
             item.end, item.ocr, marked_text(item.text, item.highlights))])
     return buffer.getvalue()

@@ -67,6 +67,16 @@ class KeptPassage:
     status: str = ""  # set by mark_status: "", CHANGED or REMOVED
     # the answering sentences the search marked, as spans into `text` (best first)
     highlights: tuple[tuple[int, int], ...] = ()
+    page_label: str | None = None  # the numbers printed on page and page_end, as cited
+    page_end_label: str | None = None
+
+    def printed(self, page: int | None) -> str | None:
+        """The number printed on one of its pages (its position when none was kept)."""
+        if page is not None and page == self.page and self.page_label:
+            return self.page_label
+        if page is not None and page == self.page_end and self.page_end_label:
+            return self.page_end_label
+        return None if page is None else str(page)
 
 
 SECTION_MARK = " — "  # between the title (and pages) and the section path, in a citation

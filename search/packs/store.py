@@ -34,7 +34,7 @@ from search.packs.records import (
 )
 from search.records import Hit
 
-SCHEMA_VERSION = 2  # 2: passages keep their marked sentences (highlights)
+SCHEMA_VERSION = 3  # 2: passages keep their marked sentences (highlights); 3: printed pages
 MAX_HIGHLIGHTS = 4
 BUSY_TIMEOUT_MS = 15_000  # how long a write waits for another tab's transaction
 
@@ -66,13 +66,18 @@ _SCHEMA = (
         doc_sha256 TEXT NOT NULL,
         ocr INTEGER NOT NULL,
         highlights TEXT NOT NULL DEFAULT '[]',
+        page_label TEXT,
+        page_end_label TEXT,
         UNIQUE (pack_id, doc_id, start, "end"))""",
     "CREATE INDEX IF NOT EXISTS passages_in_order ON passages (pack_id, position)",
 )
 _COLUMNS = ("pack_id, position, text, citation, doc_id, title, path, page, page_end, section, "
-            'start, "end", question, mode, kept_at, note, doc_sha256, ocr, highlights')
+            'start, "end", question, mode, kept_at, note, doc_sha256, ocr, highlights, '
+            "page_label, page_end_label")
 # What each older schema lacks, added in place (user_version says which it is).
-_UPGRADES = {1: ("ALTER TABLE passages ADD COLUMN highlights TEXT NOT NULL DEFAULT '[]'",)}
+_UPGRADES = {1: ("ALTER TABLE passages ADD COLUMN highlights TEXT NOT NULL DEFAULT '[]'",),
+             2: ("ALTER TABLE passages ADD COLUMN page_label TEXT",
+                 "ALTER TABLE passages ADD COLUMN page_end_label TEXT")}
 _PACK_SELECT = ("SELECT p.id, p.name, p.created_at, p.updated_at, "
                 "(SELECT COUNT(*) FROM passages s WHERE s.pack_id = p.id) AS count FROM packs p")
 _NOTE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -172,9 +177,8 @@ class PackStore:
                     conn.execute(
                         "UPDATE passages SET text = ?, citation = ?, title = ?, path = ?, "
                         "page = ?, page_end = ?, section = ?, doc_sha256 = ?, ocr = ?, "
-                        "highlights = ? WHERE id = ?",
-                        (*values[:2], *values[3:8], values[12], values[13], values[14],
-                         old["id"]))
+                        "highlights = ?, page_label = ?, page_end_label = ? WHERE id = ?",
+                        (*values[:2], *values[3:8], *values[12:17], old["id"]))
                     found[key] = _passage_row(conn, old["id"])
                 elif old is not None:
                     found[key] = _passage(old)
@@ -185,7 +189,7 @@ class PackStore:
                 stamp = now()
                 conn.executemany(
                     f"INSERT INTO passages ({_COLUMNS}) VALUES "
-                    f"({', '.join('?' * 19)})",
+                    f"({', '.join('?' * 21)})",
                     [(pack_id, pack.count + n, *values[:12], stamp, "", *values[12:])
                      for n, values in enumerate(new.values())])
                 added = conn.execute("SELECT * FROM passages WHERE pack_id = ? AND position >= ?"
@@ -411,10 +415,21 @@ def _page(value: Any, field: str) -> int | None:
     return None if value is None else _whole(value, field)
 
 
+def _label(value: Any, field: str) -> str | None:
+    """A printed page number ("17", "iii"): short text, or None."""
+    if value is None:
+        return None
+    text = _text(value, field).strip()
+    if len(text) > 20:
+        raise PackError(f"{field} must be a printed page number (at most 20 characters)")
+    return text or None
+
+
 def _passage_values(entry: tuple[Hit, str, str, str], n: int) -> tuple[Any, ...]:
     """One (hit, question, mode, doc_sha256) checked before anything is written, as the
     column values text, citation, doc_id, title, path, page, page_end, section, start, end,
-    question, mode, doc_sha256, ocr, highlights (kept_at and note are added at insert)."""
+    question, mode, doc_sha256, ocr, highlights, page_label, page_end_label (kept_at and note
+    are added at insert)."""
     try:
         hit, question, mode, sha = entry
     except (TypeError, ValueError):
@@ -437,7 +452,9 @@ def _passage_values(entry: tuple[Hit, str, str, str], n: int) -> tuple[Any, ...]
             _text(section, "section"), start, end,
             " ".join(_NOTE_CONTROLS.sub(" ", _text(question, "question")).split()),
             _text(mode, "mode").strip(), _text(sha, "doc_sha256").strip(), int(bool(ocr)),
-            json.dumps(_highlights(getattr(hit, "highlights", ()), len(text), n)))
+            json.dumps(_highlights(getattr(hit, "highlights", ()), len(text), n)),
+            _label(getattr(hit, "page_label", None), "page_label"),
+            _label(getattr(hit, "page_end_label", None), "page_end_label"))
 
 
 def _highlights(spans: Any, length: int, n: int) -> list[list[int]]:
@@ -520,4 +537,5 @@ def _passage(row: sqlite3.Row) -> KeptPassage:
         start=row["start"], end=row["end"], question=row["question"], mode=row["mode"],
         kept_at=row["kept_at"], note=row["note"], doc_sha256=row["doc_sha256"],
         ocr=bool(row["ocr"]),
-        highlights=tuple((int(a), int(b)) for a, b in json.loads(row["highlights"] or "[]")))
+        highlights=tuple((int(a), int(b)) for a, b in json.loads(row["highlights"] or "[]")),
+        page_label=row["page_label"], page_end_label=row["page_end_label"])
