@@ -101,10 +101,14 @@ def _page_text(page: Any, number: int) -> tuple[str, list[_Line]]:
     """The page's text as pypdf extracts it, and its lines with the size and weight of their
     type (read from the same pass: the visitor sees exactly the text extract_text returns)."""
     pieces: list[tuple[str, float, bool]] = []
+    bold: dict[int, bool] = {}  # by font dictionary: a page uses a handful, thousands of times
 
     def visit(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
         if text:
-            pieces.append((text, _effective_size(size, cm, tm), _is_bold(font)))
+            key = id(font)
+            if key not in bold:
+                bold[key] = _is_bold(font)
+            pieces.append((text, _effective_size(size, cm, tm), bold[key]))
 
     try:
         text = page.extract_text(visitor_text=visit) or ""
