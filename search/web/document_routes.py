@@ -17,7 +17,7 @@ from search.index import Index
 from search.ingest.errors import LoadError
 from search.ingest.sandbox import page_drawer
 from search.packs import KeptPassage
-from search.web.pdfpage import PageImage, ReaderError
+from search.web.pdfpage import NOTE_NOT_FOUND, PageImage, ReaderError
 from search.web.reader import section_view
 
 # How each kind of source opens: PDFs and text in the browser; a saved web page shown with
@@ -108,9 +108,13 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
                  "it is looked for by its text.</p>")
     if path.suffix.lower() == ".pdf":
         first = hit.page if hit else (kept.page if kept else None)
-        return head + _pdf_body(path, found.title, page or first or 1, wanted) + "</div>"
+        return (head + _pdf_body(path, found.title, page or first or 1, wanted, first)
+                + "</div>")
     view = section_view(found.text, found.chunks, start, end, passage=wanted)
-    heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
+    # each heading once: the text opens with the section's own heading (<h4>), so the line
+    # above it names only the sections around it
+    parents = view.heading.rsplit(" › ", 1)[0] if " › " in view.heading else ""
+    heading = f'<p class="reader-section">{escape(parents)}</p>' if parents else ""
     if view.note:
         heading += f'<p class="reader-note">{escape(view.note)}</p>'
     more = '<p class="reader-more">…</p>'
@@ -130,7 +134,10 @@ def draw_page(path: Path, page: int, passage: str, width: int = 900) -> PageImag
     return PageImage(png=base64.b64decode(reply["png"]), **fields)
 
 
-def _pdf_body(path: Path, title: str, page: int, passage: str) -> str:
+def _pdf_body(path: Path, title: str, page: int, passage: str,
+              home: int | None = None) -> str:
+    """The page drawn with the passage marked; `home` is the passage's own page, named when
+    another page is shown (turning pages is no failure to find it)."""
     try:
         image = draw_page(path, page, passage)
     except ReaderError as exc:
@@ -139,13 +146,17 @@ def _pdf_body(path: Path, title: str, page: int, passage: str) -> str:
             "‹ Page</button>" if image.page > 1 else "")
     nxt = (f'<button type="button" class="reader-page" data-page="{image.page + 1}">'
            "Page ›</button>" if image.page < image.pages else "")
+    extra = image.note
     if passage and image.marked:
         note = "The passage is marked in yellow."
+    elif passage and home is not None and image.page != home:
+        note = f"The passage is on p. {home}."
+        extra = "" if extra == NOTE_NOT_FOUND else extra
     elif passage:
         note = "The passage is not on this page." if not image.note else ""
     else:
         note = ""
-    note = " ".join(n for n in (note, image.note) if n)
+    note = " ".join(n for n in (note, extra) if n)
     data = base64.b64encode(image.png).decode("ascii")
     return (f'<div class="reader-pages" data-page="{image.page}" data-pages="{image.pages}">'
             f'{prev}<span>Page {image.page} of {image.pages}</span>{nxt}</div>'
