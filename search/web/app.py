@@ -309,8 +309,7 @@ def build_blocks(app: App) -> gr.Blocks:
             examples.load_input_event.then(app.search_page, inputs, outputs,
                                            api_visibility="private", concurrency_limit=4,
                                            concurrency_id="search")
-            # (grouping by its input event: a link that sets it has run its search already)
-            for change in (k.release, mode.change, documents.change, grouped.input,
+            for change in (k.release, mode.change, documents.change, grouped.change,
                            section.submit, section.blur):
                 change(app.search_again, inputs, outputs, api_visibility="private",
                        concurrency_limit=4, concurrency_id="search")
@@ -351,7 +350,7 @@ def build_blocks(app: App) -> gr.Blocks:
                     [documents, panel, question, k, mode, section, grouped, options, *outputs],
                     api_visibility="private")
         for event in (question.submit, ask.click, mode.change, k.release, documents.change,
-                      grouped.input, section.submit, section.blur,
+                      grouped.change, section.submit, section.blur,
                       examples.load_input_event.then):
             event(None, inputs, None, js=LINK_JS)
         results.change(None, None, None, js=SCROLL_JS)
