@@ -11,7 +11,11 @@
    corpus (timed inside the page the same way);
 4. keeping a passage: from the click on Keep to the pack's confirmation on screen.
 
-    python benchmarks/bench_web.py [--screenshot docs/screenshot.png]
+2 and 3 run at each window width asked (--widths, default 1280 px and a 400 px phone): the
+narrow layout must be as quick as the wide one. --questions and --reader-questions shorten a
+run (a quick check that it works: --questions 3 --reader-questions 1).
+
+    python benchmarks/bench_web.py [--screenshot docs/screenshot.png] [--widths 1280,400]
 """
 
 from __future__ import annotations
@@ -107,11 +111,15 @@ READER_QUESTIONS = ["data model of the hydro network", "water bodies and waterco
                     "the siege of Vicksburg", "Confederate army surrender"]
 
 
-def reader_ms(page: object, url: str) -> list[tuple[float, bool]]:
+WINDOW_HEIGHTS = {400: 800}  # a phone's window; wider ones are 900 px high
+
+
+def reader_ms(page: object, url: str,
+              questions: list[str] = READER_QUESTIONS) -> list[tuple[float, bool]]:
     """Open the reader on the first PDF hit of each question, then step through the others
     with Next hit: each step renders and marks a page. (milliseconds, passage marked)."""
     out: list[tuple[float, bool]] = []
-    for question in READER_QUESTIONS:
+    for question in questions:
         page.goto(url + "?" + urlencode({"q": question, "k": 8,  # type: ignore[attr-defined]
                                          "docs": ",".join(f"corpus/pdfs/{Path(p).name}"
                                                           for p in READER_PDFS)}))
@@ -167,14 +175,14 @@ def read_result(page: object) -> tuple[float, bool]:
     return float(done["ms"]), bool(done["marked"])
 
 
-def library_ms(index_dir: Path) -> list[float]:
+def library_ms(index_dir: Path, questions: list[str]) -> list[float]:
     """The same questions through `Index.search` in this process (warm), for the split."""
     from search import Index
 
     index = Index(index_dir)
-    index.search(QUESTIONS[0], k=5)
+    index.search(questions[0], k=5)
     out = []
-    for q in QUESTIONS:
+    for q in questions:
         t = time.perf_counter()
         index.search(q, k=5)
         out.append((time.perf_counter() - t) * 1000)
@@ -189,7 +197,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--screenshot", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench" / "web.json")
+    parser.add_argument("--widths", default="1280,400",
+                        help="window widths in px to time searching and the reader at")
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--reader-questions", type=int, default=len(READER_QUESTIONS))
     args = parser.parse_args()
+    widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    questions = QUESTIONS[:max(1, args.questions)]
+    reader_questions = READER_QUESTIONS[:max(1, args.reader_questions)]
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
@@ -220,41 +235,51 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1200, "height": 1100})
             page.goto(url)
             page.wait_for_selector("#question textarea")
-            ask(page, QUESTIONS[0])
+            ask(page, questions[0])
             answered = time.perf_counter() - started
-            times = [painted_ms(page, q) for q in QUESTIONS]
             page.evaluate("() => { localStorage.removeItem('evidence-search-pack'); }")
             keeps = []
-            for q in QUESTIONS[:10]:
+            for q in questions[:10]:
                 ask(page, q)
                 keeps.append(float(page.evaluate(KEEP_JS)))
-            reads = reader_ms(page, url)
+            per_width = {}
+            for width in widths:
+                sized = browser.new_page(viewport={"width": width,
+                                                   "height": WINDOW_HEIGHTS.get(width, 900)})
+                sized.goto(url)
+                sized.wait_for_selector("#question textarea")
+                ask(sized, questions[0])  # warm: the first answer also loads the page's parts
+                times = sorted(painted_ms(sized, q) for q in questions)
+                reads = reader_ms(sized, url, reader_questions)
+                sized.close()
+                per_width[width] = (times, reads)
             if args.screenshot:
                 screenshots(page, url, args.screenshot)
             browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    times.sort()
-    search = sorted(library_ms(work_index))
-    read_ms = [ms for ms, _ in reads]
-    result = {"seconds_to_serving": round(served, 2),
-              "seconds_to_first_answer": round(answered, 2),
-              "enter_to_cards_painted_ms_median": round(statistics.median(times), 1),
-              "enter_to_cards_painted_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
-              "search_in_library_ms_median": round(statistics.median(search), 1),
-              "questions": len(times),
-              "reader_pdf_page_marked_ms_median": round(statistics.median(read_ms), 1),
-              "reader_pdf_page_marked_ms_p90": round(
-                  sorted(read_ms)[int(0.9 * (len(read_ms) - 1))], 1),
-              "reader_opens": len(reads),
-              "reader_opens_with_the_passage_marked": sum(m for _, m in reads),
-              "keep_to_confirmed_ms_median": round(statistics.median(keeps), 1)}
+    search = sorted(library_ms(work_index, questions))
+    result: dict[str, Any] = {"seconds_to_serving": round(served, 2),
+                              "seconds_to_first_answer": round(answered, 2),
+                              "search_in_library_ms_median": round(statistics.median(search), 1),
+                              "questions": len(questions),
+                              "keep_to_confirmed_ms_median": round(statistics.median(keeps), 1)}
+    for width, (times, reads) in per_width.items():
+        read_ms = sorted(ms for ms, _ in reads)
+        result[f"at_{width}px"] = {
+            "enter_to_cards_painted_ms_median": round(statistics.median(times), 1),
+            "enter_to_cards_painted_ms_p90": round(times[int(0.9 * (len(times) - 1))], 1),
+            "reader_pdf_page_marked_ms_median": round(statistics.median(read_ms), 1),
+            "reader_pdf_page_marked_ms_p90": round(read_ms[int(0.9 * (len(read_ms) - 1))], 1),
+            "reader_opens": len(reads),
+            "reader_opens_with_the_passage_marked": sum(m for _, m in reads)}
     shutil.rmtree(work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():
-        print(f"{key:>30}: {value}")
+        for name, number in (value.items() if isinstance(value, dict) else [("", value)]):
+            print(f"{key + (' ' + name if name else ''):>45}: {number}")
 
 
 if __name__ == "__main__":

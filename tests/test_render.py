@@ -47,6 +47,27 @@ def test_examples_come_from_headings_questions_first_each_document_in_turn():
     assert example_questions([], 5) == []
 
 
+def test_examples_are_topics_not_names_and_their_labels_end_at_a_word():
+    from search.web.links import example_label, example_questions
+
+    headings = [("letter", "Steve O'Connell AM"), ("letter", "Dr Ana Ruiz"),
+                ("letter", "City Hall, Kamal Way, London E16 1ZE"),
+                ("letter", "Metropolitan Police Service"),
+                ("letter", "Training for new officers"),
+                ("report", "Does the service have examples of effective approaches it has "
+                           "adopted to support its staff experiencing mental health "
+                           "challenges, what worked?")]
+    chosen = example_questions(headings, 5)
+    assert chosen == ["Does the service have examples of effective approaches it has adopted "
+                      "to support its staff experiencing mental health challenges?",
+                      "Training for new officers", "Metropolitan Police Service"]
+    label = example_label(chosen[0])
+    assert label.endswith("…") and len(label) <= 60
+    words = chosen[0].split()
+    assert label[:-1].split() == words[:len(label[:-1].split())]  # whole words only
+    assert example_label("Training for new officers") == "Training for new officers"
+
+
 def test_csv_defuses_formulas_in_every_text_cell():
     import csv
     import io

@@ -5,8 +5,10 @@ from __future__ import annotations
 import urllib.parse
 
 from search.packs import KeptPassage, Pack
+from search.records import IndexReport
 from search.store import StoredDocument
 from search.web.contents import contents_html, document_sections, section_link
+from search.web.index_panel import summary_markdown
 from search.web.pack_view import PAGE_SIZE, pack_html
 
 
@@ -28,7 +30,23 @@ def test_contents_escape_titles_and_headings():
                          {})
     html = contents_html([doc], {doc.doc_id: [("<img src=x onerror=alert(1)>",)]})
     assert "<script>" not in html and "<img" not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "1 sections" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_counts_in_the_contents_read_as_words():
+    one = StoredDocument("corpus/x.md", "corpus/x.md", "One", "s", 1, 1, {})
+    two = StoredDocument("corpus/y.md", "corpus/y.md", "Two", "s", 2, 2, {})
+    html = contents_html([one, two], {one.doc_id: [("Only",)],
+                                      two.doc_id: [("A",), ("B",)]})
+    assert "1 page · 1 passage · 1 section<" in html
+    assert "2 pages · 2 passages · 2 sections<" in html
+    assert "1 sections" not in html and "1 passages" not in html
+
+
+def test_an_identical_upload_is_reported_as_unchanged():
+    report = IndexReport(unchanged=["corpus/uploads/letter.pdf"])
+    summary = summary_markdown(report, rescan=False)
+    assert "Unchanged (1): `letter.pdf`" in summary and "same content" in summary
 
 
 def kept(n: int, status: str = "", note: str = "") -> KeptPassage:

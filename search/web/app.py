@@ -26,10 +26,10 @@ from search.retrieve.query import MODES
 from search.web.contents import contents_html, document_sections
 from search.web.document_routes import document_router
 from search.web.index_panel import panel_html, summary_markdown
-from search.web.links import example_questions, export_name, link_search
+from search.web.links import example_label, example_questions, export_name, link_search
 from search.web.pack_routes import PackGuard, pack_router
 from search.web.render import readable_time, results_html, to_csv, to_markdown
-from search.web.style import CSS, HELP, LINK_JS, PAGE_JS, SCROLL_JS, THEME
+from search.web.style import CSS, HEAD_CSS, HELP, LINK_JS, PAGE_JS, SCROLL_JS, THEME
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
 SAMPLED_PASSAGES = 2000  # passages read (by id, from the first) to find headings for examples
@@ -108,8 +108,8 @@ class App:
 
     def from_link(self, request: gr.Request) -> tuple[Any, ...]:
         """On page load: the document list and panel as they are now and, when the address
-        holds a search (?q=...&k=...&mode=...&docs=a,b&section=...), that search filled in
-        and run, with the options open when it narrows the search."""
+        holds a search (?q=...&k=...&mode=...&docs=a,b&section=...&group=1), that search
+        filled in and run, with the options open when it narrows or groups the search."""
         try:  # read once for both the filter and the panel
             docs: list[Any] | None = self.index.documents()
         except Exception:
@@ -123,12 +123,13 @@ class App:
         asked = link_search(params, [value for _, value in choices])
         if asked is None:
             skip = gr.skip()
-            return (gr.update(choices=choices), panel, *([skip] * 8))
+            return (gr.update(choices=choices), panel, *([skip] * 9))
         question, k, mode, documents, section = asked
-        page = self.search_page(question, k, mode, documents, False, section)
-        narrowed = bool(documents or section or mode != "hybrid")
+        grouped = params.get("group") in ("1", "true", "on")
+        page = self.search_page(question, k, mode, documents, grouped, section)
+        narrowed = bool(documents or section or grouped or mode != "hybrid")
         return (gr.update(choices=choices, value=documents), panel, question, k, mode, section,
-                gr.update(open=True) if narrowed else gr.skip(), *page)
+                grouped, gr.update(open=True) if narrowed else gr.skip(), *page)
 
     def kept(self, item_id: int) -> KeptPassage | None:
         """A pack's kept passage by id (None when gone), for the reader."""
@@ -243,8 +244,12 @@ class App:
 
 
     def add_files(self, files: list[Any] | None, password: str | None,
-                  progress: gr.Progress = PROGRESS) -> tuple[str, str, Any]:
-        return self.reindex(files, password, False, progress)
+                  progress: gr.Progress = PROGRESS) -> tuple[Any, ...]:
+        """Index the uploads, then empty the upload box (a file left there looks pending);
+        a refused password keeps the files, to try again."""
+        done = self.reindex(files, password, False, progress)
+        refused = self.check_password(password) is not None
+        return (*done, gr.skip() if refused else None)
 
     def rescan(self, password: str | None,
                progress: gr.Progress = PROGRESS) -> tuple[str, str, Any]:
@@ -289,8 +294,10 @@ def build_blocks(app: App) -> gr.Blocks:
                                             elem_id="download-md")
                 csv_file = gr.DownloadButton("Download these results (CSV)", visible=False,
                                              elem_id="download-csv")
-            examples = gr.Examples(examples_list or ["staff wellbeing support"],
-                                   inputs=[question], label="Examples from your documents")
+            shown = examples_list or ["staff wellbeing support"]
+            # labels: Gradio cuts a long example at 60 characters, mid-word; ours cut at words
+            examples = gr.Examples(shown, inputs=[question], label="Examples from your documents",
+                                   example_labels=[example_label(e) for e in shown])
             gr.Markdown(HELP, elem_id="help")
             inputs = [question, k, mode, documents, grouped, section]
             outputs = [results, md_file, csv_file]
@@ -325,7 +332,8 @@ def build_blocks(app: App) -> gr.Blocks:
                                     elem_id="add-files")
                     rescan = gr.Button("Re-scan corpus folder", elem_id="rescan")
                 summary = gr.Markdown(elem_id="reindex-summary")
-                add.click(app.add_files, [upload, password], [summary, panel, documents],
+                add.click(app.add_files, [upload, password],
+                          [summary, panel, documents, upload],
                           api_visibility="private", concurrency_limit=1,
                           concurrency_id="reindex")
                 rescan.click(app.rescan, [password], [summary, panel, documents],
@@ -339,10 +347,11 @@ def build_blocks(app: App) -> gr.Blocks:
         # Each page load shows the index as it is now (the page is built once, at start) and
         # runs the search a link holds; each search writes itself into the address.
         blocks.load(app.from_link, None,
-                    [documents, panel, question, k, mode, section, options, *outputs],
+                    [documents, panel, question, k, mode, section, grouped, options, *outputs],
                     api_visibility="private")
         for event in (question.submit, ask.click, mode.change, k.release, documents.change,
-                      section.submit, section.blur, examples.load_input_event.then):
+                      grouped.change, section.submit, section.blur,
+                      examples.load_input_event.then):
             event(None, inputs, None, js=LINK_JS)
         results.change(None, None, None, js=SCROLL_JS)
         pack_tab.select(None, None, None, js="() => { window.evidenceSearch.refreshPack(); "
@@ -362,6 +371,6 @@ def build_app(config: WebConfig) -> FastAPI:
     api.include_router(pack_router(app.index, app.packs, app.pack_editing))
     blocks = build_blocks(app)
     return gr.mount_gradio_app(api, blocks, path="", css=CSS, theme=THEME,
-                               head=f"<script>{PAGE_JS}</script>",
+                               head=f"<style>{HEAD_CSS}</style><script>{PAGE_JS}</script>",
                                max_file_size=config.max_upload_bytes, footer_links=["api"],
                                allowed_paths=[str(app.exports)], ssr_mode=False)

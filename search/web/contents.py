@@ -8,6 +8,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from search.store import StoredDocument
+from search.web.render import plural
 
 MAX_SECTIONS = 300  # per document; the rest are counted, not listed
 MAX_DOCUMENTS = 500  # listed in the contents; beyond, search or filter by document
@@ -49,14 +50,17 @@ def contents_html(documents: Sequence[StoredDocument],
                 f'<a class="section-link" href="{escape(section_link(doc.doc_id, heading))}">'
                 f"{escape(heading)}</a></li>")
         if len(paths) > MAX_SECTIONS:
-            items.append(f"<li>… and {len(paths) - MAX_SECTIONS} more sections</li>")
-        pages = f"{doc.page_count} pages · " if doc.page_count else ""
+            more = len(paths) - MAX_SECTIONS
+            items.append(f"<li>… and {more} more {plural(more, 'section')}</li>")
+        pages = (f"{doc.page_count} {plural(doc.page_count, 'page')} · "
+                 if doc.page_count else "")
         listing = (f'<ul class="sections">{"".join(items)}</ul>' if items else
                    '<p class="summary">No section headings found in this document.</p>')
         out.append(
             f'<details class="doc-contents" data-doc="{escape(doc.doc_id)}"><summary>'
-            f"{escape(doc.title)} <span class=\"count\">{pages}{doc.chunks} passages · "
-            f"{len(paths)} sections</span></summary>{listing}</details>")
+            f"{escape(doc.title)} <span class=\"count\">{pages}{doc.chunks} "
+            f"{plural(doc.chunks, 'passage')} · {len(paths)} {plural(len(paths), 'section')}"
+            f"</span></summary>{listing}</details>")
     if len(documents) > MAX_DOCUMENTS:
         out.append(f'<p class="summary">… and {len(documents) - MAX_DOCUMENTS:,} more documents '
                    "(use “Only these documents” under Options to search one).</p>")

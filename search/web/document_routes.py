@@ -18,7 +18,7 @@ from search.ingest.errors import LoadError
 from search.ingest.sandbox import page_drawer
 from search.packs import KeptPassage
 from search.records import printed_page
-from search.web.pdfpage import PageImage, ReaderError
+from search.web.pdfpage import NOTE_NOT_FOUND, PageImage, ReaderError
 from search.web.reader import section_view
 
 # How each kind of source opens: PDFs and text in the browser; a saved web page shown with
@@ -109,10 +109,13 @@ def reader_html(index: Index, corpus_dir: Path, doc_id: str, start: int, end: in
                  "it is looked for by its text.</p>")
     if path.suffix.lower() == ".pdf":
         first = hit.page if hit else (kept.page if kept else None)
-        return (head + _pdf_body(path, found.title, page or first or 1, wanted,
+        return (head + _pdf_body(path, found.title, page or first or 1, wanted, first,
                                  found.page_labels) + "</div>")
     view = section_view(found.text, found.chunks, start, end, passage=wanted)
-    heading = f'<p class="reader-section">{escape(view.heading)}</p>' if view.heading else ""
+    # each heading once: the text opens with the section's own heading (<h4>), so the line
+    # above it names only the sections around it
+    parents = view.heading.rsplit(" › ", 1)[0] if " › " in view.heading else ""
+    heading = f'<p class="reader-section">{escape(parents)}</p>' if parents else ""
     if view.note:
         heading += f'<p class="reader-note">{escape(view.note)}</p>'
     more = '<p class="reader-more">…</p>'
@@ -133,7 +136,10 @@ def draw_page(path: Path, page: int, passage: str, width: int = 900) -> PageImag
 
 
 def _pdf_body(path: Path, title: str, page: int, passage: str,
-              labels: tuple[str, ...] = ()) -> str:
+              home: int | None = None, labels: tuple[str, ...] = ()) -> str:
+    """The page drawn with the passage marked; `home` is the passage's own page, named (by
+    the number printed on it) when another page is shown: turning pages is no failure to
+    find it."""
     try:
         image = draw_page(path, page, passage)
     except ReaderError as exc:
@@ -142,13 +148,17 @@ def _pdf_body(path: Path, title: str, page: int, passage: str,
             "‹ Page</button>" if image.page > 1 else "")
     nxt = (f'<button type="button" class="reader-page" data-page="{image.page + 1}">'
            "Page ›</button>" if image.page < image.pages else "")
+    extra = image.note
     if passage and image.marked:
         note = "The passage is marked in yellow."
+    elif passage and home is not None and image.page != home:
+        note = f"The passage is on p. {printed_page(labels, home)}."
+        extra = "" if extra == NOTE_NOT_FOUND else extra
     elif passage:
         note = "The passage is not on this page." if not image.note else ""
     else:
         note = ""
-    note = " ".join(n for n in (note, image.note) if n)
+    note = " ".join(n for n in (note, extra) if n)
     data = base64.b64encode(image.png).decode("ascii")
     return (f'<div class="reader-pages" data-page="{image.page}" data-pages="{image.pages}">'
             f'{prev}<span>{escape(page_position(labels, image.page, image.pages))}</span>'

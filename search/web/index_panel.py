@@ -44,6 +44,9 @@ def summary_markdown(report: IndexReport, rescan: bool) -> str:
             lines.append(f"- {label} ({len(items)}): {names(items)}")
     if rescan:
         lines.append(f"- Unchanged: {len(report.unchanged)}")
+    elif report.unchanged:  # an upload identical to an indexed file: say so, not nothing
+        lines.append(f"- Unchanged ({len(report.unchanged)}): {names(report.unchanged)} "
+                     "(already indexed with the same content)")
     if report.notes:
         lines.append(f"- Indexed, with notes ({len(report.notes)}):")
         lines += [f"    - `{_md(Path(p).name)}`: {_md(note)}" for p, note in report.notes]

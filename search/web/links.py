@@ -12,13 +12,53 @@ from search.retrieve.query import MODES
 EXAMPLE_COUNT = 5
 
 
+LABEL_CHARS = 59  # of an example's chip, "…" aside: Gradio cuts anything over 60 mid-word
+
+# Words that open or close a person's name on a letter ("Dr", "AM", "OBE"): English usage in
+# general, not any one corpus's people.
+_TITLES = {"mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
+           "cllr", "councillor", "rt", "hon", "baroness", "baron", "rev", "revd"}
+_POSTNOMINAL = re.compile(r"^(?:[A-Z]{2,4}|[A-Z][a-z]?[A-Z]{1,3})$")  # AM, MP, OBE, QC, PhD
+_ADDRESS = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z\d]{2,4}\b|@|www\.|https?:|,$")
+
+
+def names_a_person_or_place(text: str) -> bool:
+    """A letter's addressee, signature or address line rather than a topic: capitalised words
+    opened by a title or closed by a post-nominal, or a line holding a postcode-like token,
+    an e-mail or web address."""
+    if _ADDRESS.search(text):
+        return True
+    words = text.replace(",", " ").split()
+    if not words or any(w[0].islower() for w in words):
+        return False
+    return words[0].rstrip(".").lower() in _TITLES or bool(_POSTNOMINAL.match(words[-1]))
+
+
+def reads_as_a_name(text: str) -> bool:
+    """A few words, each capitalised ("London Ambulance Service"): likelier a name than a
+    topic, so offered only when nothing reads better."""
+    words = text.split()
+    return len(words) <= 4 and all(w[0].isupper() or not w[0].isalpha() for w in words)
+
+
+def example_label(text: str, limit: int = LABEL_CHARS) -> str:
+    """What an example's chip shows: the whole text when it fits, else its words up to
+    `limit` characters and "…" (never a cut inside a word)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(None, 1)[0] if " " in text[:limit + 1] else text[:limit]
+    return cut.rstrip(" ,;:–-") + "…"
+
+
 def example_questions(headings: Sequence[tuple[str, str]],
                       count: int = EXAMPLE_COUNT) -> list[str]:
     """Example searches from the corpus itself: its section headings (doc id, heading), the
-    numbering dropped, headings phrased as questions first, then short topical ones, taken in
-    turn from each document. Nothing about any particular corpus is written in code."""
+    numbering dropped, headings phrased as questions first, then topics of several words,
+    then capitalised names (a person, an address line or a shouted heading is never offered),
+    taken in turn from each document. Nothing about any particular corpus is written in code."""
     questions: dict[str, list[str]] = {}
     topics: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
     for doc_id, heading in headings:
         text = re.sub(r"^\s*(?:\d+[.)]|[A-Z][.)]|[ivx]+[.)])\s+", "", " ".join(heading.split()))
         if text.endswith("?") and len(text.split()) > 16:  # a long question: its first clause
@@ -26,10 +66,11 @@ def example_questions(headings: Sequence[tuple[str, str]],
         words = text.split()
         if text.endswith("?") and 4 <= len(words) <= 20:
             questions.setdefault(doc_id, []).append(text)
-        elif 3 <= len(words) <= 8 and not text.isupper() and not re.search(r"\d{3,}", text):
-            topics.setdefault(doc_id, []).append(text)
+        elif (3 <= len(words) <= 8 and not text.isupper() and not re.search(r"\d{3,}", text)
+              and not names_a_person_or_place(text)):
+            (names if reads_as_a_name(text) else topics).setdefault(doc_id, []).append(text)
     out: list[str] = []
-    for pool in (questions, topics):
+    for pool in (questions, topics, names):
         lists = [list(dict.fromkeys(v)) for v in pool.values()]
         while len(out) < count and any(lists):
             for items in lists:

@@ -94,14 +94,59 @@
         doc_id: source.dataset.doc, start: Number(source.dataset.start),
         end: Number(source.dataset.end), question: context.question, mode: context.mode,
         highlights});
-      if (button) { button.textContent = "Kept"; button.classList.add("kept"); }
-      toast(`Kept in “${kept.pack.name}” (${kept.pack.count} passage` +
-            `${kept.pack.count === 1 ? "" : "s"}). See the Evidence pack tab.`);
+      keptKeys.add(passageKey(source));
+      if (button) showKept(button, true);
+      markKept();
+      const count = `${kept.pack.count} passage${kept.pack.count === 1 ? "" : "s"}`;
+      toast(kept.already
+        ? `Already in “${kept.pack.name}” (${count}): a passage is kept once.`
+        : `Kept in “${kept.pack.name}” (${count}). See the Evidence pack tab.`);
       refreshPack();
     } catch (error) {
       toast(`Not kept: ${error.message}`, true);
     }
   }
+
+  // -- which passages the open pack holds: their Keep buttons say "Kept", after a reload too
+  let keptKeys = new Set();
+  let keptFor = null;  // the pack id keptKeys were read for
+  const passageKey = (el) => `${el.dataset.doc}|${el.dataset.start}|${el.dataset.end}`;
+
+  function showKept(button, kept) {
+    button.textContent = kept ? "Kept" : "Keep";
+    button.classList.toggle("kept", kept);
+  }
+
+  async function loadKept() {
+    const id = openPackId();
+    if (!id) { keptKeys = new Set(); keptFor = id; return; }
+    try {
+      const data = await call("GET", `/packs/${id}/kept`);
+      keptKeys = new Set(data.passages.map(([doc, start, end]) => `${doc}|${start}|${end}`));
+      keptFor = id;
+    } catch (error) { keptKeys = new Set(); keptFor = null; }
+  }
+
+  function markKept() {
+    document.querySelectorAll("#results article.hit").forEach((card) => {
+      const button = card.querySelector("button.keep");
+      if (button) showKept(button, keptKeys.has(passageKey(card)));
+    });
+    const view = document.querySelector("#reader .reader-view");
+    const button = view && view.querySelector("button.reader-keep");
+    if (button) showKept(button, keptKeys.has(passageKey(view)));
+  }
+
+  // Fresh result cards (Gradio replaces them) are marked once each, from the open pack.
+  let markedStamp = null;
+  new MutationObserver(() => {
+    const results = document.querySelector("#results .results");
+    const stamp = results ? results.dataset.stamp : null;
+    if (!results || stamp === markedStamp) return;
+    markedStamp = stamp;
+    (keptFor === openPackId() && keptFor !== null ? Promise.resolve() : loadKept())
+      .then(markKept);
+  }).observe(document.documentElement, {childList: true, subtree: true});
 
   // -- the reader ------------------------------------------------------------------------
   function readerPanel() {
@@ -157,16 +202,23 @@
       const next = at + Number(b.dataset.step);
       b.disabled = at < 0 || next < 0 || next >= cards.length;
     });
+    markKept();
+    // Focus first, without scrolling: focusing the close button (at the top) used to scroll
+    // the reader back up and push the mark off screen.
+    const close = panel.querySelector(".reader-close");
+    if (close && !page) close.focus({preventScroll: true});
     const mark = panel.querySelector("#passage");
     if (mark) mark.scrollIntoView({block: "center"});
     const image = panel.querySelector("img.reader-page-image");
-    if (image && Number(image.dataset.markTop) > 0 && !page) {
-      // bring the first marked line into view, a little below the reader's top bar
+    if (image && Number(image.dataset.markTop) > 0) {
+      // the first marked line a third of the way down the reader (its box is known before
+      // the image loads: width and height are set)
       const box = image.getBoundingClientRect();
-      panel.scrollTop += box.top + box.height * Number(image.dataset.markTop) - 160;
+      panel.scrollTop += box.top + box.height * Number(image.dataset.markTop)
+        - panel.clientHeight / 3;
+    } else if (page) {
+      panel.scrollTop = 0;
     }
-    const close = panel.querySelector(".reader-close");
-    if (close && !page) close.focus();
   }
 
   // While the reader is open the page behind it is inert: no clicks, no Tab stops, so the
@@ -218,6 +270,7 @@
     }
     const shown = view.querySelector(".pack-view");
     if (shown && shown.dataset.pack) setOpenPack(shown.dataset.pack);
+    loadKept().then(markKept);  // a passage removed here shows Keep again on its card
     if (focusItem) {  // keep the keyboard where it was after ↑, ↓
       const item = view.querySelector(`.pack-item[data-item="${focusItem.id}"]`);
       const button = item && item.querySelector(focusItem.selector);

@@ -64,6 +64,15 @@ def answer_marks(hit: Hit) -> list[tuple[int, int]]:
     return [] if hit.weak else list(hit.highlights)
 
 
+CONFIDENCE_TITLE = ("How likely this passage is to answer your question, estimated from "
+                    "questions people checked")
+
+
+def confidence_percent(confidence: float) -> str:
+    """The confidence as people read it, "86 %" (a no-break space: never split)."""
+    return f"{round(100 * min(1.0, max(0.0, confidence)))}\u00a0%"
+
+
 OCR_LABEL = ('<span class="ocr" title="This text was read by OCR from a scanned page and may '
              'hold misread words: check the quote against the page">from OCR</span>')
 
@@ -82,8 +91,8 @@ def card_html(hit: Hit) -> str:
         f'data-highlights="{",".join(f"{a}-{b}" for a, b in answer_marks(hit))}">'
         f'<header><span class="rank">{hit.rank}</span>'
         f'<button type="button" class="citation read" title="Read it in its source">{cite}'
-        f'</button><span class="score {kind}" title="{hit.confidence:.0%} confidence; '
-        f'ranking score {hit.score:.4f}, similarity {hit.similarity:.3f}">{strength}</span>'
+        f'</button><span class="score {kind}" title="{CONFIDENCE_TITLE}">{strength} · '
+        f'{confidence_percent(hit.confidence)}</span>'
         f'{OCR_LABEL if hit.ocr else ""}</header>'
         f'<div class="passage">{passage_html(hit)}</div>'
         f'<footer><button type="button" class="keep">Keep</button>'

@@ -11,15 +11,14 @@ import gradio as gr
 HELP = (
     "**strong match**: the passage is closely about your question (check that it states "
     "what you need) · **possible match**: it may answer, read it · **weak match**: the "
-    "closest passage, probably not an answer · **from OCR**: read from a scanned page, "
-    "check the quote against the page. "
+    "closest passage, probably not an answer. The percentage beside it is how likely the "
+    "passage is to answer, as estimated from questions people checked. "
+    "**from OCR**: read from a scanned page, check the quote against the page. "
     "Marked sentences are the ones that answer. Click a citation to read the passage in its "
     "source; **Keep** adds it to your evidence pack (the Evidence pack tab exports it with "
     "citations). Modes: *hybrid* (default) weighs meaning and "
     "exact words per question; *semantic* matches meaning only; *lexical* exact words only. "
-    "For a large archive index with the fast model (`--model fast`, the default); "
-    "`--model quality` finds more answers to everyday-worded questions but indexes about "
-    "6x slower.")
+    "The address bar holds your search with its options: copy it to share the search.")
 
 CSS = """
 #results .hit {border: 1px solid var(--border-color-primary); border-radius: 8px;
@@ -39,9 +38,12 @@ CSS = """
 #results mark.closest {background: none; color: inherit; border-bottom: 2px dotted #8a8a8a;}
 #results footer, .pack-item footer {display: flex; gap: 10px; align-items: center;
   flex-wrap: wrap; font-size: .9em;}
-#results footer button, .pack-view button, #reader button {font-size: .9em; padding: 3px 10px;
-  border-radius: 6px; border: 1px solid #8a8a8a; background: var(--background-fill-secondary);
-  color: inherit; cursor: pointer;}
+#results footer button, .pack-view button, #reader button {font: inherit; font-size: .9em;
+  padding: 3px 10px; border-radius: 6px; border: 1px solid #8a8a8a;
+  background: var(--background-fill-secondary, #f4f4f5); color: inherit; cursor: pointer;}
+#reader button:hover, .pack-view button:hover, #results footer button:hover
+  {border-color: #4a4a4a;}
+#reader button:disabled {opacity: .5; cursor: default;}
 #results button.keep, #reader button.keep {border-color: #1b6e20; color: #1b6e20;
   font-weight: 700;}
 #results button.keep.kept, #reader button.keep.kept {background: #e5f3e6;}
@@ -66,6 +68,7 @@ button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
 #reader, #evidence-toast {font-family: "Source Sans Pro", ui-sans-serif, system-ui,
   sans-serif;}
 #reader {position: fixed; top: 0; right: 0; bottom: 0; width: min(960px, 100vw);
+  box-sizing: border-box;  /* the padding inside the width: nothing starts off screen */
   overflow-y: auto; z-index: 1000; background: var(--background-fill-primary, #fff);
   color: var(--body-text-color, #1f1f1f); box-shadow: -4px 0 24px rgba(0,0,0,.25);
   padding: 16px 20px;}
@@ -78,9 +81,12 @@ button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
 #reader img.reader-page-image {max-width: 100%; height: auto; border: 1px solid #ccc;}
 #reader .reader-text {line-height: 1.55; max-width: 46em;}
 #reader mark.passage {background: #ffe066; color: inherit; padding: 1px 0;}
-#evidence-toast {position: fixed; bottom: 20px; left: 50%; transform: translateX(-50%);
-  z-index: 1100; background: #1f3d20; color: #fff; padding: 10px 16px; border-radius: 8px;
-  max-width: 90vw;}
+/* In the bottom right corner, clear of the cards' controls (they sit left), and never in
+   the way of a click. */
+#evidence-toast {position: fixed; bottom: 16px; right: 16px; z-index: 1100;
+  background: #1f3d20; color: #fff; padding: 10px 16px; border-radius: 8px;
+  max-width: min(20em, calc(100vw - 32px)); box-sizing: border-box; pointer-events: none;
+  box-shadow: 0 2px 12px rgba(0,0,0,.3);}
 #evidence-toast.failed {background: #7a1010;}
 .pack-view .pack-bar {display: flex; gap: 10px; align-items: center; flex-wrap: wrap;
   margin: 8px 0;}
@@ -99,7 +105,7 @@ button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
 .pack-view .pack-status {background: #fff4e5; border: 1px solid #f0a040; color: #6b3d00;
   padding: 4px 8px; border-radius: 6px; font-size: .9em;}
 .pack-view .pack-item.document {border-style: dashed;}
-.pack-view a.export {margin: 0 4px;}
+.pack-view a.export {margin: 0 4px; white-space: nowrap;}
 .pack-view .pack-pager {display: flex; gap: 12px; align-items: center; margin: 10px 0;}
 .contents details {margin: 4px 0;} .contents summary {cursor: pointer;}
 .contents .count {color: #4a4a4a; font-size: .85em;}
@@ -108,6 +114,32 @@ button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
 @media (max-width: 640px) {
   #ask-row {flex-wrap: wrap;}
   #ask-row > * {flex: 1 1 100% !important; min-width: 100% !important;}
+  /* touch targets of at least 44 px, with text as large as the page's */
+  #results footer button, #results footer a, .pack-view button, .pack-view a.export
+    {min-height: 44px; min-width: 44px; font-size: 16px; padding: 6px 12px;
+    box-sizing: border-box; display: inline-flex; align-items: center;
+    justify-content: center;}
+  .pack-view a.export {border: 1px solid #8a8a8a; border-radius: 6px; margin: 0;}
+  /* the documents table as one block per document: the id gets the whole width */
+  .index-panel table, .index-panel tbody, .index-panel tr, .index-panel td {display: block;}
+  .index-panel tr:first-child {display: none;}
+  .index-panel tr {border-bottom: 1px solid var(--border-color-primary, #ddd);
+    padding: 6px 0;}
+  .index-panel td {padding: 1px 0;}
+  .index-panel td:nth-child(2), .index-panel td:nth-child(3) {display: inline;}
+  .index-panel td:nth-child(2)::before {content: "Pages: ";}
+  .index-panel td:nth-child(3)::before {content: " · Passages: ";}
+}
+"""
+
+# The reader and the toast live outside Gradio's container, where Gradio's handling of the
+# style sheet leaves @media rules unapplied: their narrow-screen rules go in the page head.
+HEAD_CSS = """
+@media (max-width: 640px) {
+  #reader button, #reader a.source {min-height: 44px; min-width: 44px; font-size: 16px;
+    padding: 6px 12px; box-sizing: border-box; display: inline-flex; align-items: center;
+    justify-content: center;}
+  #reader {padding: 12px;}
 }
 """
 
@@ -132,6 +164,8 @@ LINK_JS = """(q, k, mode, docs, grouped, section) => {
   for (const doc of docs || []) url.searchParams.append("docs", doc);
   if (section && section.trim()) url.searchParams.set("section", section.trim());
   else url.searchParams.delete("section");
+  if (grouped) url.searchParams.set("group", "1");
+  else url.searchParams.delete("group");
   window.history.replaceState(null, "", url.toString());
   return [];
 }"""

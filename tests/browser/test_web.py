@@ -35,7 +35,8 @@ def test_ask_shows_ranked_cited_passages(page: Page):
     expect(card.locator(".passage")).to_contain_text("Circa 11,000")
     expect(card.locator("mark.answer.best")).to_contain_text("Circa 11,000")
     # confidence in words, and only the answering sentences marked, not the whole passage
-    expect(card.locator(".score")).to_have_text(re.compile(r"^(strong|possible) match$"))
+    expect(card.locator(".score")).to_have_text(
+        re.compile(r"^(strong|possible) match · \d{1,3}\s%$"))
     assert 1 <= card.locator("mark.answer").count() <= 2
     expect(card.locator("a.source")).to_have_attribute("href", "/doc/corpus%2F2026-01_london-"
                                                        "assembly-fire-committee_written-"
