@@ -43,3 +43,15 @@ def test_real_words_absent_from_the_documents_are_searched_as_written(corpus_ind
     assert terms.corrections == {}
     terms = corpus_index.read(lambda view: QueryTerms.of(view, "sectoin 136 detentions"))
     assert terms.corrections == {"sectoin": "section"}
+
+
+def test_the_page_says_what_was_searched(corpus_index: Index):
+    from search.web.render import results_html
+
+    searched = corpus_index.run(corpus_index.query("councelling for paramedics", k=3))
+    assert searched.corrected == "counselling for paramedics"
+    page = results_html(searched.hits, "councelling for paramedics",
+                        searched_as=searched.corrected)
+    assert "Searched as “counselling for paramedics”" in page
+    plain = corpus_index.run(corpus_index.query("counselling for paramedics", k=3))
+    assert plain.corrected is None

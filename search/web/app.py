@@ -22,6 +22,7 @@ from search.index import Index, QueryError
 from search.packs import KeptPassage, PackError, PackStore
 from search.records import Filters, IndexReport
 from search.retrieve.confidence import results_weak
+from search.retrieve.pipeline import Searched
 from search.retrieve.query import MODES
 from search.web.contents import contents_html, document_sections
 from search.web.document_routes import document_router
@@ -80,20 +81,22 @@ class App:
         return [(f"{d.title} ({Path(d.doc_id).name})", d.doc_id) for d in docs]
 
     def run_search(self, question: str, k: float, mode: str, documents: list[str] | None,
-                   section: str | None = None) -> list[Any]:
+                   section: str | None = None) -> Searched:
+        """The hits, and the question as searched (a misspelt word read as the index's)."""
         section = " ".join((section or "").split())
         filters = Filters(documents=list(documents) if documents else None,
                           section=section or None)
-        return self.index.search(question, k=int(k), mode=mode,
-                                 filters=None if filters.is_empty() else filters)
+        return self.index.run(self.index.query(
+            question, k=int(k), mode=mode, filters=None if filters.is_empty() else filters))
 
     def search_page(self, question: str, k: float, mode: str, documents: list[str] | None,
                     grouped: bool = False, section: str | None = None):
         try:
-            hits = self.run_search(question, k, mode, documents, section)
+            searched = self.run_search(question, k, mode, documents, section)
         except QueryError as exc:
             html = f'<div class="notice">{escape(str(exc))}</div>'
             return html, gr.update(visible=False), gr.update(visible=False)
+        hits = searched.hits
         stamp = f"{time.time_ns()}"
         name = export_name(question, stamp)
         md = self.exports / f"{name}.md"
@@ -102,7 +105,7 @@ class App:
                       encoding="utf-8")
         table = self.exports / f"{name}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
-        return (results_html(hits, question, stamp, grouped, section),
+        return (results_html(hits, question, stamp, grouped, section, searched.corrected),
                 gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
 
@@ -170,13 +173,14 @@ class App:
                    documents: list[str] | None = None) -> dict[str, Any]:
         """Ranked passages as JSON: {"weak": bool, "hits": [Hit fields...]}; a hit's `path` is
         sent as `document_path` (Gradio clients take any "path" key for a file to fetch)."""
-        hits = self.run_search(question, k, mode, documents)
+        searched = self.run_search(question, k, mode, documents)
+        hits = searched.hits
         rows = []
         for hit in hits:
             row = hit.to_dict()
             row["document_path"] = row.pop("path")
             rows.append(row)
-        return {"weak": results_weak(hits), "hits": rows}
+        return {"weak": results_weak(hits), "hits": rows, "searched_as": searched.corrected}
 
     # -- the index panel and re-indexing ------------------------------------------------------
     def panel_html(self, docs: list[Any] | None = None) -> str:

@@ -104,13 +104,16 @@ def card_html(hit: Hit) -> str:
 
 
 def results_html(hits: Sequence[Hit], question: str, stamp: str = "",
-                 grouped: bool = False, section: str | None = None) -> str:
+                 grouped: bool = False, section: str | None = None,
+                 searched_as: str | None = None) -> str:
     """The result list; `data-question` and `data-stamp` let a page (or a test) tell a fresh
     answer from the previous one. `grouped`: one section per document, in the order of each
-    document's best passage, headed with how many of the passages it holds."""
+    document's best passage, headed with how many of the passages it holds. `searched_as`:
+    the question as searched, when a misspelt word was read as the documents' word."""
     opening = (f'<div class="results" data-question="{escape(question)}" '
                f'data-stamp="{escape(stamp)}">')
-    return opening + _results_body(hits, question, grouped, section) + "</div>"
+    return (opening + _results_body(hits, question, grouped, section, searched_as)
+            + "</div>")
 
 
 def group_by_document(hits: Sequence[Hit]) -> list[list[Hit]]:
@@ -133,7 +136,7 @@ def _grouped_cards(hits: Sequence[Hit]) -> str:
 
 
 def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False,
-                  section: str | None = None) -> str:
+                  section: str | None = None, searched_as: str | None = None) -> str:
     if not hits:
         return ('<div class="notice empty">No passages match. Try other words, or remove '
                 "the document or section filter (under Options).</div>")
@@ -146,6 +149,9 @@ def _results_body(hits: Sequence[Hit], question: str, grouped: bool = False,
                + (f", from {docs} {plural(docs, 'document')}" if grouped else "")
                + (f", in sections headed “{escape(section)}”" if section else "")
                + "</p>")
+    if searched_as:
+        summary += (f'<p class="searched-as">Searched as “{escape(searched_as)}”: a word no '
+                    "document holds was read as the documents' closest word.</p>")
     cards = _grouped_cards(hits) if grouped else "".join(card_html(h) for h in hits)
     return head + summary + cards
 

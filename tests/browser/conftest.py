@@ -23,9 +23,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run", "--disable-sync",
                  "--disable-quic"]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
-# An index already built over corpus/ (in a folder beside a copy of it), copied in so a run
-# on a busy machine skips embedding the seed corpus; unset, each run builds its own.
-SEED_INDEX = os.environ.get("EVIDENCE_SEARCH_TEST_SEED_INDEX")
 
 
 @dataclass
@@ -48,8 +45,6 @@ def start_server(tmp: Path, env: dict[str, str] | None = None,
     """The app over a copy of the corpus; its index in tmp/index, or at `store` (a URI)."""
     corpus = tmp / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
-    if SEED_INDEX and store is None:
-        shutil.copytree(SEED_INDEX, tmp / "index")
     port = free_port()
     log = open(tmp / "server.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
