@@ -92,11 +92,11 @@ class App:
     def search_page(self, question: str, k: float, mode: str, documents: list[str] | None,
                     grouped: bool = False, section: str | None = None):
         try:
-            searched = self.run_search(question, k, mode, documents, section)
+            result = self.run_search(question, k, mode, documents, section)
         except QueryError as exc:
             html = f'<div class="notice">{escape(str(exc))}</div>'
             return html, gr.update(visible=False), gr.update(visible=False)
-        hits = searched.hits
+        hits = result.hits
         stamp = f"{time.time_ns()}"
         name = export_name(question, stamp)
         md = self.exports / f"{name}.md"
@@ -105,7 +105,7 @@ class App:
                       encoding="utf-8")
         table = self.exports / f"{name}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
-        return (results_html(hits, question, stamp, grouped, section, searched.corrected),
+        return (results_html(hits, question, stamp, grouped, section, result.corrected),
                 gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
 
