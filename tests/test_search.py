@@ -21,7 +21,9 @@ def test_psychological_monitoring_question_finds_circa_11000(any_corpus_index: I
     assert hit.section.startswith("Metropolitan Police Service › 2. Does the MPS have examples")
     assert hit.citation == ("London Assembly Fire Committee written evidence (Jan 2026), p. 7 "
                             "— Metropolitan Police Service › 2. Does the MPS have examples of "
-                            "effective approaches it…")
+                            "effective approaches it has adopted to support its staff "
+                            "experiencing mental health challenges, what worked and what has "
+                            "the impact of that been?")
     assert hit.doc_id.endswith(FIRE)
 
 

@@ -79,7 +79,9 @@ button:focus-visible, a:focus-visible {outline: 3px solid #1a5fb4 !important;
 #reader .reader-close {font-size: 1.3em; line-height: 1;}
 #reader .reader-note, #reader .reader-section {color: #4a4a4a; font-size: .9em;}
 #reader img.reader-page-image {max-width: 100%; height: auto; border: 1px solid #ccc;}
-#reader .reader-text {line-height: 1.55; max-width: 46em;}
+/* room below the text, so a passage at the end of its section can still be scrolled up to
+   the middle of the reader instead of sitting at the bottom edge */
+#reader .reader-text {line-height: 1.55; max-width: 46em; padding-bottom: 40vh;}
 #reader mark.passage {background: #ffe066; color: inherit; padding: 1px 0;}
 /* In the bottom right corner, clear of the cards' controls (they sit left), and never in
    the way of a click. */
