@@ -783,3 +783,15 @@ def test_a_citation_kept_cut_by_an_older_version_reads_whole(store: PackStore, h
     titled = replace(hits[1], citation="Wait… what? — Support", section="Support")
     store.keep(pack.id, titled, "q")
     assert store.items(pack.id)[1].citation == "Wait… what? — Support"  # whole already
+
+
+def test_kept_spans_name_the_packs_passages_in_order(store: PackStore, hits: list[Hit]):
+    from search.packs import PackNotFound
+
+    pack = store.create("Spans")
+    store.keep(pack.id, hits[1], "q")
+    store.keep(pack.id, hits[0], "q")
+    store.keep(pack.id, hits[1], "q")  # kept once
+    assert store.kept_spans(pack.id) == [(h.doc_id, h.start, h.end) for h in (hits[1], hits[0])]
+    with pytest.raises(PackNotFound):
+        store.kept_spans(pack.id + 99)

@@ -200,6 +200,18 @@ class PackStore:
                 _touch(conn, pack_id)
             return [found[(values[2], values[8], values[9])] for values in rows]
 
+    def kept_spans(self, pack_id: int) -> list[tuple[str, int, int]]:
+        """Which passages the pack holds, as (doc_id, start, end) in pack order, without their
+        text: what the page needs to show Kept."""
+        pack_id = _whole(pack_id, "pack id")
+        with self._read() as conn:
+            if conn is None:
+                raise PackNotFound(f"no pack with id {pack_id}")
+            _pack_row(conn, pack_id)
+            return [(r[0], int(r[1]), int(r[2])) for r in conn.execute(
+                'SELECT doc_id, start, "end" FROM passages WHERE pack_id = ? ORDER BY position',
+                (pack_id,))]
+
     def items(self, pack_id: int, offset: int = 0, limit: int | None = None
               ) -> list[KeptPassage]:
         """The pack's passages in order; `offset` and `limit` page through a long pack."""

@@ -183,8 +183,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
     def kept_passages(pack_id: int) -> dict[str, Any]:
         """Which passages the pack holds, as [doc_id, start, end]: the page shows them as
         Kept after a reload, without reading their text."""
-        items = call(lambda: store.items(pack_id))
-        return {"passages": [[i.doc_id, i.start, i.end] for i in items]}
+        return {"passages": [list(span) for span in call(lambda: store.kept_spans(pack_id))]}
 
     @router.patch("/packs/{pack_id}")
     def rename_pack(pack_id: int, body: NewPack) -> dict[str, Any]:
@@ -208,13 +207,13 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
                                      f"{body.doc_id!r} in the index (re-indexed? search again)")
         hit, sha = found.hit, found.sha256
         hit.highlights = [(a, b) for a, b in body.highlights]
-        before = call(lambda: store.get(pack_id)).count
+        already = (hit.doc_id, hit.start, hit.end) in call(lambda: store.kept_spans(pack_id))
         kept = call(lambda: store.keep(pack_id, hit, body.question[:2000], body.mode, sha))
         if note:
             kept = call(lambda: store.set_note(kept.id, note))
         pack = call(lambda: store.get(pack_id))
         # `already`: the pack held this passage (it is kept once), so the page says so
-        return {"item": asdict(kept), "pack": asdict(pack), "already": pack.count == before}
+        return {"item": asdict(kept), "pack": asdict(pack), "already": already}
 
     @router.patch("/packs/{pack_id}/items/{item_id}")
     def edit(pack_id: int, item_id: int, body: EditPassage) -> dict[str, Any]:
