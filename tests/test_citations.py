@@ -137,3 +137,52 @@ def test_citations_cards_and_links_use_printed_page_numbers(tmp_path: Path):
     assert f"p. {printed[hit.page]}" in to_markdown(store.get(pack.id), [again])
     row = next(csv.DictReader(io.StringIO(to_csv(store.get(pack.id), [again]))))
     assert row["page"] == printed[hit.page]
+
+
+def test_a_font_weight_that_is_not_a_number_loses_no_text(tmp_path: Path):
+    """A font descriptor whose /FontWeight is a name: the type is no evidence, the text stays."""
+    from pypdf.generic import NameObject
+
+    from search.ingest.pdf import pdf_pages_unsandboxed
+
+    writer = PdfWriter(clone_from=FOUR_PAGES)
+    for page in writer.pages:
+        for font in page["/Resources"]["/Font"].values():
+            descriptor = font.get_object().get("/FontDescriptor")
+            if descriptor is not None:
+                descriptor.get_object()[NameObject("/FontWeight")] = NameObject("/Bold")
+    odd = tmp_path / "odd-weight.pdf"
+    with odd.open("wb") as out:
+        writer.write(out)
+    plain = pdf_pages_unsandboxed(FOUR_PAGES, FOUR_PAGES.read_bytes())
+    read = pdf_pages_unsandboxed(odd, odd.read_bytes())
+    assert [len(p) for p in read.pages] == [len(p) for p in plain.pages]
+    assert all(read.pages)
+
+
+def test_a_long_page_label_is_cut_not_refused(tmp_path: Path):
+    from search.packs import PackStore
+    from search.records import Hit
+
+    store = PackStore(tmp_path / "packs.sqlite3")
+    pack = store.create("Labels")
+    long = "Supplementary appendix S-1 to the annual report of the trust"
+    hit = Hit(text="A passage.", score=1.0, doc_id="a.pdf", title="A", path="a.pdf", page=3,
+              section="", start=0, end=10, citation=f"A, p. {long}", page_label=long)
+    kept = store.keep(pack.id, hit, "q")
+    assert kept.page_label == long[:40]
+
+
+def test_contents_and_cover_lines_are_not_titles_or_sections():
+    from search.ingest.pdf import pdf_pages_unsandboxed
+
+    outline = PDFS / "sample-files/006-pdflatex-outline/pdflatex-outline.pdf"  # p. 1: contents
+    read = pdf_pages_unsandboxed(outline, outline.read_bytes())
+    assert read.title is None  # not "Contents": the file names it
+    geobase = PDFS / "pypdf-resources/GeoBase_NHNC1_Data_Model_UML_EN.pdf"  # a cover page
+    read = pdf_pages_unsandboxed(geobase, geobase.read_bytes())
+    found = [h.text for h in read.headings]
+    assert read.title == "National Hydro Network, Canada, Level 1 Data Model Edition 1.0"
+    assert not any(h.page == 1 for h in read.headings)  # the cover's lines: its title
+    assert not any("...." in h or ". . ." in h for h in found)  # contents lines
+    assert not any(h[:1] in "(-–" for h in found)

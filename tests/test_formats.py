@@ -241,3 +241,23 @@ def test_placeholder_title_properties_name_nothing():
         assert placeholder_title(empty, path), empty
     for real in ("Counselling and trauma support", "Title IX compliance", "Document retention"):
         assert not placeholder_title(real, path), real
+
+
+def test_a_title_style_line_after_the_opening_is_a_part_not_the_documents_title(
+        tmp_path: Path):
+    """Only a Title run that opens the file names it; one further in is kept as text."""
+    import docx
+
+    from search.ingest.loaders import load_file
+
+    path = tmp_path / "report.docx"
+    document = docx.Document()
+    document.add_paragraph("The trust's wellbeing service opened in 2021 for all staff.")
+    document.add_heading("Background", level=1)
+    document.add_paragraph("Crews asked for support after difficult calls.")
+    document.add_paragraph("Part two: the response", style="Title")
+    document.add_paragraph("Peer supporters were trained in every station.")
+    document.save(path)
+    raw = load_file(path)
+    assert raw.meta.get("title") != "Part two: the response"
+    assert "Part two: the response" in raw.pages[0]

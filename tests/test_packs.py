@@ -615,7 +615,7 @@ def test_csv_export_reads_back_with_formulas_defused(exported):
         listed.text, listed.note, "-2", "- Support")  # quoted verbatim: nothing runs
     assert list(rows[0]) == ["position", "citation", "title", "page", "page_end", "section",
                              "text", "note", "question", "status", "kept_at", "doc_id",
-                             "start", "end", "ocr", "marked"]
+                             "start", "end", "ocr", "marked", "file_page"]
     for n, (row, item) in enumerate(zip(rows, items, strict=False), start=1):
         assert row["position"] == str(n) and row["text"] == item.text
         assert row["citation"] == item.citation and row["note"] == item.note

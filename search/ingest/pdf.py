@@ -20,7 +20,12 @@ from typing import Any
 
 from search.ingest.errors import LoadError
 
-_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|-bd\b|,bd\b", re.IGNORECASE)
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|-bd\b|,bd\b|\+?cmbx|\bcmb\d",
+                        re.IGNORECASE)
+FORCE_BOLD = 1 << 18  # font descriptor flag 19: paint glyphs bold
+# a contents line: dot leaders (or a wide gap) before a page number
+_TOC_LINE = re.compile(r"(?:\.\s*){3,}\s*[\divxlc]{1,5}\s*$|(?:…|\s{3,}|\t)\s*\d{1,4}\s*$",
+                       re.IGNORECASE)
 _NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)[.)]?\s+\S")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 MAX_HEADING_CHARS = 160
@@ -112,8 +117,11 @@ def _page_text(page: Any, number: int) -> tuple[str, list[_Line]]:
 
     try:
         text = page.extract_text(visitor_text=visit) or ""
-    except Exception:  # one bad page must not lose the rest of the document
-        return "", []
+    except Exception:  # the visitor met something odd: the text without its type
+        try:
+            return (page.extract_text() or "").replace("\x00", ""), []
+        except Exception:  # one bad page must not lose the rest of the document
+            return "", []
     text = text.replace("\x00", "")
     if "".join(p[0] for p in pieces).replace("\x00", "") != text:
         return text, []  # cannot tell which type each line is set in: no evidence
@@ -133,13 +141,19 @@ def _effective_size(size: Any, cm: Any, tm: Any) -> float:
 
 
 def _is_bold(font: Any) -> bool:
+    """Bold by the font's name (…-Bold, CMBX10), its descriptor's weight, or ForceBold."""
     try:
         name = str((font or {}).get("/BaseFont", ""))
+        if _BOLD_FONT.search(name):
+            return True
         descriptor = (font or {}).get("/FontDescriptor")
-        weight = descriptor.get_object().get("/FontWeight", 0) if descriptor else 0
-    except Exception:  # a broken font dictionary says nothing
+        if not descriptor:
+            return False
+        descriptor = descriptor.get_object()
+        flags = int(descriptor.get("/Flags", 0) or 0)
+        return float(descriptor.get("/FontWeight", 0) or 0) >= 600 or bool(flags & FORCE_BOLD)
+    except Exception:  # a broken font dictionary (a weight that is a name…) says nothing
         return False
-    return bool(_BOLD_FONT.search(name)) or float(weight or 0) >= 600
 
 
 def _lines(pieces: list[tuple[str, float, bool]], page: int) -> list[_Line]:
@@ -201,6 +215,10 @@ def find_headings(lines: list[_Line], outline: list[tuple[int, str, int]] | None
     if not found:  # all one type: numbered lines are the only evidence left
         found = [(x, body, False) for x in lines if _could_be_heading(x.text)
                  and _NUMBERED.match(x.text) and x.text[-1] not in ".,;"]
+    first = [x for x in lines if x.page == 1]
+    if any(x.page > 1 for x in lines) and _is_cover(first, body):
+        # a cover holds the title, the publisher, the edition: not sections
+        found = [f for f in found if f[0].page != 1 or f[2]]
     sizes = sorted({key for _, key, _ in found}, reverse=True)
     headings: list[PdfHeading] = []
     for line, key, _ in found:
@@ -210,11 +228,26 @@ def find_headings(lines: list[_Line], outline: list[tuple[int, str, int]] | None
     return headings
 
 
+def _is_cover(page: list[_Line], body: float) -> bool:
+    """A page with almost no text at the body's size: a cover or title page."""
+    running = sum(len(_LETTERS.findall(x.text)) for x in page if abs(x.size - body) <= 0.5)
+    return running < 300
+
+
+def _is_contents(page: list[_Line]) -> bool:
+    """A contents page: most of its lines end in a page number ("1 Foo 2", "Scope .... 4")."""
+    ending = sum(bool(_TOC_LINE.search(x.text) or re.search(r"\D\s+\d{1,4}$", x.text))
+                 for x in page)
+    return ending >= 3 and ending >= len(page) / 2
+
+
 def _could_be_heading(text: str) -> bool:
-    """A heading holds words and is not a sentence running on."""
+    """A heading holds words, opens with a letter or a number, and is neither a sentence
+    running on nor a contents line ("3 Model ........ 8")."""
     letters = _LETTERS.findall(text)
-    return (len(text) <= MAX_HEADING_CHARS and len(letters) >= 2
-            and text[-1] not in ",;" and not text.endswith(("-", "–")))
+    return (len(text) <= MAX_HEADING_CHARS and len(letters) >= 3 and text[:1].isalnum()
+            and text[-1] not in ",;" and not text.endswith(("-", "–"))
+            and not _TOC_LINE.search(text))
 
 
 def heading_key(text: str) -> str:
@@ -246,9 +279,13 @@ def _outline(reader: Any) -> list[tuple[int, str, int]]:
     return out
 
 
+MAX_LABEL_CHARS = 40
+
+
 def page_labels(reader: Any, n_pages: int) -> list[str]:
-    """The numbers printed on the pages ("i", "ii", "1", …) when the PDF defines them
-    (/PageLabels), else [] and the page's position is its number."""
+    """The numbers printed on the pages ("i", "ii", "1", "S-1", …) when the PDF defines them
+    (/PageLabels), else [] and the page's position is its number. A label is at most
+    MAX_LABEL_CHARS (a prefix gone wild is cut, not believed whole)."""
     try:
         if "/PageLabels" not in reader.trailer["/Root"]:
             return []
@@ -257,15 +294,16 @@ def page_labels(reader: Any, n_pages: int) -> list[str]:
         return []
     if len(labels) != n_pages or labels == [str(i + 1) for i in range(n_pages)]:
         return []
-    return [label.strip() or str(i + 1) for i, label in enumerate(labels)]
+    return [" ".join(label.split())[:MAX_LABEL_CHARS] or str(i + 1)
+            for i, label in enumerate(labels)]
 
 
 def _title_from_type(lines: list[_Line]) -> str | None:
     """With no title in the metadata, the largest type on the first page, when it stands out
     from the body (a cover or title line)."""
-    first = [x for x in lines if x.page == min((y.page for y in lines), default=0)]
-    if not first:
-        return None
+    first = [x for x in lines if x.page == 1]
+    if not first or _is_contents(first):
+        return None  # no text on the first page, or it is a contents page
     body = statistics.median(x.size for x in lines) if lines else 0
     top = max(first, key=lambda x: x.size)
     if body <= 0 or top.size < body * 1.4 or not _could_be_heading(top.text):

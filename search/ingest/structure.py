@@ -269,8 +269,8 @@ def build_document(raw: RawFile, doc_id: str, path: str) -> Document:
 def _title(raw: RawFile, text: str, blocks: list[Block]) -> str:
     if isinstance(raw.meta.get("title"), str) and raw.meta["title"].strip():
         return raw.meta["title"].strip()
-    # A heading that opens a text document; PDF "headings" are guessed from line lengths and
-    # too often a date or an edition line, so a PDF without a title is named by its file.
+    # A heading that opens a text document. A PDF's title is its metadata's or its largest
+    # type on the first page (pdf.py, in meta by then); failing both, its file names it.
     for block in ([] if raw.paged else blocks[:3]):
         if block.kind == "heading" and len(text[block.start:block.end]) <= 150:
             return text[block.start:block.end]

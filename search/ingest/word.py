@@ -66,7 +66,7 @@ def docx_text(path: Path, data: bytes) -> tuple[str, str | None]:
                 title_line.append(" ".join(paragraph.text.split()))
                 continue
             line = _paragraph(paragraph)
-            taking_title = taking_title and not (title_line and line)
+            taking_title = taking_title and not line  # only a Title run that opens the file
             if line:
                 lines.append(line)
         elif element.tag == f"{_W}tbl":  # one block, a row a line (Markdown hard breaks)

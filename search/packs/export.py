@@ -38,7 +38,8 @@ MARKS = {
 OCR_MARK = ("From OCR of a scanned page", "check the quote")
 
 CSV_COLUMNS = ("position", "citation", "title", "page", "page_end", "section", "text", "note",
-               "question", "status", "kept_at", "doc_id", "start", "end", "ocr", "marked")
+               "question", "status", "kept_at", "doc_id", "start", "end", "ocr", "marked",
+               "file_page")  # page, page_end: printed numbers, as cited; file_page: position
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -507,7 +508,7 @@ def to_csv(pack: Pack, items: Sequence[KeptPassage]) -> str:
             n, item.citation, item.title, item.printed(item.page), item.printed(item.page_end),
             item.section, item.text,
             item.note, item.question, item.status, item.kept_at, item.doc_id, item.start,
-            item.end, item.ocr, marked_text(item.text, item.highlights))])
+            item.end, item.ocr, marked_text(item.text, item.highlights), item.page)])
     return buffer.getvalue()
 
 

@@ -427,13 +427,15 @@ def _page(value: Any, field: str) -> int | None:
     return None if value is None else _whole(value, field)
 
 
+MAX_LABEL_CHARS = 40
+
+
 def _label(value: Any, field: str) -> str | None:
-    """A printed page number ("17", "iii"): short text, or None."""
+    """A printed page number ("17", "iii", "S-1"): text, cut at MAX_LABEL_CHARS (it comes
+    from the PDF; a long one is no reason to refuse the passage), or None."""
     if value is None:
         return None
-    text = _text(value, field).strip()
-    if len(text) > 20:
-        raise PackError(f"{field} must be a printed page number (at most 20 characters)")
+    text = " ".join(_text(value, field).split())[:MAX_LABEL_CHARS]
     return text or None
 
 

@@ -89,7 +89,7 @@ def test_low_confidence_question_shows_the_notice(page: Page):
 def upload(page: Page, path: Path) -> str:
     page.get_by_role("tab", name="Documents").click()
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    page.wait_for_timeout(500)
+    expect(page.locator("#upload")).to_contain_text(path.name)  # uploaded, not a fixed wait
     page.locator("#add-files").click()
     summary = page.locator("#reindex-summary")
     expect(summary).to_contain_text("Done in", timeout=120_000)

@@ -37,7 +37,7 @@ def upload_once(page: Page, path: Path) -> str:
     summary = page.locator("#reindex-summary")
     before = summary.inner_text()
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    page.wait_for_timeout(500)
+    expect(page.locator("#upload")).to_contain_text(path.name)  # uploaded, not a fixed wait
     page.locator("#add-files").click()
     page.wait_for_function("before => { const s = document.querySelector('#reindex-summary')"
                            ".innerText; return s !== before && /Done in/.test(s)"

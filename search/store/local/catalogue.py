@@ -227,20 +227,26 @@ def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredCh
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
+    labels = f"'$.{LABELS_META_KEY}['"  # only the two labels a row cites, not the whole list
     rows = db.execute(
         "SELECT c.id, c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end, "
-        "c.section, c.text, d.title, d.path, json_extract(d.meta, ?), json_extract(d.meta, ?) "
+        "c.section, c.text, d.title, d.path, json_extract(d.meta, ?), "
+        f"json_extract(d.meta, {labels} || (c.page_start - 1) || ']'), "
+        f"json_extract(d.meta, {labels} || (c.page_end - 1) || ']') "
         "FROM chunks c JOIN documents d USING (doc_id) "
-        f"WHERE c.id IN ({marks})", [f"$.{OCR_META_KEY}", f"$.{LABELS_META_KEY}", *ids]
-    ).fetchall()
+        f"WHERE c.id IN ({marks})", [f"$.{OCR_META_KEY}", *ids]).fetchall()
     out: dict[int, StoredChunk] = {}
     for r in rows:
-        labels = json.loads(r[12]) if r[12] else None
         out[r[0]] = StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
                                 tuple(json.loads(r[7])), r[8], r[9], r[10],
                                 from_ocr(json.loads(r[11]) if r[11] else None, r[5], r[6]),
-                                printed_page(labels, r[5]), printed_page(labels, r[6]))
+                                _label(r[12], r[5]), _label(r[13], r[6]))
     return out
+
+
+def _label(stored: object, page: int | None) -> str | None:
+    """The printed number read from the stored labels, else the page's position."""
+    return str(stored) if stored is not None and page is not None else printed_page(None, page)
 
 
 def document_chunk_ids(db: sqlite3.Connection, doc_id: str) -> list[int]:
