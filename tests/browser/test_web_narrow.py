@@ -39,9 +39,11 @@ def upload_once(page: Page, path: Path) -> str:
     page.locator("#upload input[type=file]").set_input_files(str(path))
     expect(page.locator("#upload")).to_contain_text(path.name)  # uploaded, not a fixed wait
     page.locator("#add-files").click()
+    # done: a new summary, not the old one under Gradio's running timer ("0.0s")
     page.wait_for_function("before => { const s = document.querySelector('#reindex-summary')"
                            ".innerText; return s !== before && /Done in/.test(s)"
-                           " && !/processing/.test(s); }", arg=before, timeout=120_000)
+                           " && !/processing/.test(s) && !/^\\s*[\\d.]+s\\b/.test(s); }",
+                           arg=before, timeout=120_000)
     text = summary.inner_text()
     page.get_by_role("tab", name="Ask").click()
     return text
