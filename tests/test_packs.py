@@ -795,3 +795,13 @@ def test_kept_spans_name_the_packs_passages_in_order(store: PackStore, hits: lis
     assert store.kept_spans(pack.id) == [(h.doc_id, h.start, h.end) for h in (hits[1], hits[0])]
     with pytest.raises(PackNotFound):
         store.kept_spans(pack.id + 99)
+
+
+def test_a_docx_with_unreadable_pack_dates_is_not_dated_2013():
+    from search.packs.export import describe
+    from search.packs.records import Pack
+
+    document = docx.Document()  # python-docx's template: created 2013-12-23 by python-docx
+    describe(document.core_properties, Pack(1, "Briefing", "not a date", "", 0), "summary")
+    assert document.core_properties.created.year >= 2026
+    assert document.core_properties.author != "python-docx"

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -264,7 +264,7 @@ def describe(properties: Any, pack: Pack, comments: str) -> None:
         try:
             moment = datetime.fromisoformat(stamp)
         except (TypeError, ValueError):
-            continue  # an unreadable stamp leaves the property unset rather than wrong
+            moment = datetime.now(UTC)  # an unreadable stamp: the export's time, not 2013's
         setattr(properties, name, moment.replace(microsecond=0))
 
 
