@@ -70,6 +70,11 @@ def typo_distance(word: str) -> int:
     return 1 if len(word) < 9 else 2
 
 
+def edits(a: str, b: str, limit: int) -> int:
+    """Edits from a to b (a swap of two neighbours is one), or limit + 1 when over it."""
+    return OSA.distance(a, b, score_cutoff=limit)
+
+
 def closest_word(word: str, texts: Iterable[str], doc_freq: Callable[[str], int]) -> str | None:
     """The word of `texts` a misspelt `word` most likely meant: fewest edits (a swap of two
     letters is one), then the most passages, then alphabetical; None when none is near."""
@@ -81,9 +86,9 @@ def closest_word(word: str, texts: Iterable[str], doc_freq: Callable[[str], int]
     for text in texts:
         for w in set(WORD.findall(text.lower())):
             if w != word and w not in near and abs(len(w) - len(word)) <= limit and w.isalpha():
-                edits = OSA.distance(word, w, score_cutoff=limit)
-                if edits <= limit:
-                    near[w] = edits
+                n = edits(word, w, limit)
+                if n <= limit:
+                    near[w] = n
     if not near:
         return None
     return min(near, key=lambda w: (near[w], -doc_freq(w), w))

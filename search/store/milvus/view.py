@@ -90,8 +90,27 @@ class MilvusView:
         return self._doc_freq[term]
 
     def similar_word(self, word: str) -> str | None:
-        """Milvus has no fuzzy term search: a misspelt word is searched as written."""
-        return None
+        """Milvus has no fuzzy term search: the word counts' stems that share the word's first
+        two letters are compared by edit distance, and the passages holding the nearest say
+        which word it is (words.closest_word)."""
+        from search.words import closest_word, edits, typo_distance
+
+        distance = typo_distance(word)  # > 0 only for words of letters alone
+        target = stem(word)
+        if not distance or len(target) < 3:
+            return None
+        rows = self.store.call(
+            "read word counts", self.store.client.query,
+            self.store.collection(self.manifest.generation, "terms"),
+            filter=f"term like {literal(target[:2] + '%')}", output_fields=["term", "df"],
+            limit=LIMIT)
+        near = sorted((edits(target, r["term"], distance), -int(r["df"]), r["term"])
+                      for r in rows if r["term"] != target)
+        if not near or near[0][0] > distance:
+            return None
+        ids = [i for i, _ in self.search_lexical(near[0][2], 20)]
+        texts = (c.text for c in self.chunks(ids).values())
+        return closest_word(word, texts, self.doc_freq)
 
     def _rows(self, ids: Sequence[int], fields: list[str]) -> dict[int, dict[str, Any]]:
         if not ids:
