@@ -88,24 +88,25 @@ def build_synthetic(directory: Path, n_chunks: int, seed: int = 7,
     vectors_rng = np.random.default_rng(seed)
     pool = sentences()
     started = time.perf_counter()
-    writer = open_store(directory).writer(new_manifest(Settings(), 384, []), rebuild=True)
-    per_doc = 1000
-    for d in range(0, n_chunks, per_doc):
-        texts = [" ".join(rng.sample(pool, 3)) for _ in range(min(per_doc, n_chunks - d))]
-        text, chunks, blocks, offset = "", [], [], 0
-        for i, t in enumerate(texts):
-            start = offset
-            text += ("\n\n" if text else "") + t
-            start = len(text) - len(t)
-            blocks.append(Block("para", start, len(text)))
-            chunks.append(Chunk(f"synthetic/{d // per_doc:05d}", i, t, start, len(text),
-                                1 + i // 10, 1 + i // 10, (f"Section {i // 50}",)))
-            offset = len(text)
-        doc = Document(f"synthetic/{d // per_doc:05d}", f"synthetic/{d // per_doc:05d}.txt",
-                       f"Synthetic report {d // per_doc}", text,
-                       [Page(1 + p, 0, len(text)) for p in range(1)], blocks)
-        writer.add(doc, chunks, synthetic_vectors(vectors_rng, len(chunks), real))
-    writer.commit()
+    with open_store(directory).writer(new_manifest(Settings(), 384, []),
+                                      rebuild=True) as writer:
+        per_doc = 1000
+        for d in range(0, n_chunks, per_doc):
+            texts = [" ".join(rng.sample(pool, 3)) for _ in range(min(per_doc, n_chunks - d))]
+            text, chunks, blocks, offset = "", [], [], 0
+            for i, t in enumerate(texts):
+                start = offset
+                text += ("\n\n" if text else "") + t
+                start = len(text) - len(t)
+                blocks.append(Block("para", start, len(text)))
+                chunks.append(Chunk(f"synthetic/{d // per_doc:05d}", i, t, start, len(text),
+                                    1 + i // 10, 1 + i // 10, (f"Section {i // 50}",)))
+                offset = len(text)
+            doc = Document(f"synthetic/{d // per_doc:05d}", f"synthetic/{d // per_doc:05d}.txt",
+                           f"Synthetic report {d // per_doc}", text,
+                           [Page(1 + p, 0, len(text)) for p in range(1)], blocks)
+            writer.add(doc, chunks, synthetic_vectors(vectors_rng, len(chunks), real))
+        writer.commit()
     return time.perf_counter() - started
 
 

@@ -44,8 +44,7 @@ def copy_into(source, target) -> float:  # noqa: ANN001 - two search.store.Store
         per_doc: dict[str, list[int]] = {}
         for i in sorted(rows):
             per_doc.setdefault(rows[i].doc_id, []).append(i)
-        writer = target.writer(view.manifest, rebuild=True)
-        try:
+        with target.writer(view.manifest, rebuild=True) as writer:
             for stored in view.documents():
                 chunk_ids = per_doc.get(stored.doc_id, [])
                 doc = Document(stored.doc_id, stored.path, stored.title,
@@ -58,9 +57,6 @@ def copy_into(source, target) -> float:  # noqa: ANN001 - two search.store.Store
                            [sentences.get(i, SentenceVectors([], np.zeros((0, 1))))
                             for i in chunk_ids])
             writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
     return time.perf_counter() - started
 
 

@@ -282,8 +282,7 @@ class Index:
             manifest = self.store.read_manifest()
             if manifest is None:
                 return report
-            writer = self.store.writer(manifest)
-            try:
+            with self.store.writer(manifest) as writer:  # aborts unless committed
                 known = writer.known()
                 for item in documents:
                     doc_id = (str(item) if str(item) in known
@@ -293,11 +292,6 @@ class Index:
                 if report.removed:
                     writer.remove(report.removed)
                     writer.commit()
-                else:
-                    writer.abort()
-            except BaseException:
-                writer.abort()
-                raise
         self._merge_later()
         return report
 

@@ -148,16 +148,18 @@ def _doc(doc_id: str, words: str) -> tuple[Document, list[Chunk]]:
 def test_an_aborted_write_leaves_the_index_as_it_was(tmp_path: Path, backend: str):
     store = open_store(location(backend, tmp_path / "index"))
     manifest = Manifest(model="all-MiniLM-L6-v2", dimension=384)
-    writer = store.writer(manifest)
-    writer.add(*_doc("kept.txt", "decontamination showers at fire stations"), _unit(1, 1))
-    writer.commit()
+    with store.writer(manifest) as writer:
+        writer.add(*_doc("kept.txt", "decontamination showers at fire stations"), _unit(1, 1))
+        writer.commit()
     with store.open() as view:
         before = view.live_vectors()[0].tolist()
         words = view.doc_freq("decontamination")
-    writer = store.writer(manifest)
-    writer.add(*_doc("dropped.txt", "zeppelin hangar rota"), _unit(1, 2))
-    writer.remove(["kept.txt"])
-    writer.abort()
+    # an exception inside the block aborts the write
+    with pytest.raises(RuntimeError, match="stopped mid-write"), \
+            store.writer(manifest) as writer:
+        writer.add(*_doc("dropped.txt", "zeppelin hangar rota"), _unit(1, 2))
+        writer.remove(["kept.txt"])
+        raise RuntimeError("stopped mid-write")
     with store.open() as view:
         assert view.search_lexical("zeppelin hangar", 5) == []
         assert view.doc_freq("zeppelin") == 0
@@ -169,9 +171,11 @@ def test_an_aborted_write_leaves_the_index_as_it_was(tmp_path: Path, backend: st
             assert listed == []  # re-index adds it again; nothing half-written is listed
             assert view.live_vectors()[0].tolist() == []
             assert view.doc_freq("decontamination") == 0
-    writer = store.writer(manifest)
-    writer.add(*_doc("later.txt", "peer support after incidents"), _unit(1, 3))
-    writer.commit()
+    with store.writer(manifest) as writer:  # the lock was released: a new write opens
+        writer.add(*_doc("later.txt", "peer support after incidents"), _unit(1, 3))
+        writer.commit()
+    with store.writer(manifest) as writer:  # left without a commit: nothing changes
+        writer.add(*_doc("never.txt", "never committed"), _unit(1, 5))
     with store.open() as view:
         ids = view.live_vectors()[0].tolist()
         assert len(ids) == (2 if backend == "local" else 1) and len(set(ids)) == len(ids)
@@ -182,10 +186,11 @@ def test_an_aborted_write_leaves_the_index_as_it_was(tmp_path: Path, backend: st
 
 def test_abort_after_a_committed_rebuild_keeps_the_new_index(tmp_path: Path):
     store = open_store(tmp_path / "index")
-    writer = store.writer(Manifest(model="all-MiniLM-L6-v2", dimension=384), rebuild=True)
-    writer.add(*_doc("a.txt", "wellbeing vans at large incidents"), _unit(1, 4))
-    writer.commit()
-    writer.abort()  # as an interrupt arriving just after the commit would
+    with store.writer(Manifest(model="all-MiniLM-L6-v2", dimension=384),
+                      rebuild=True) as writer:
+        writer.add(*_doc("a.txt", "wellbeing vans at large incidents"), _unit(1, 4))
+        writer.commit()
+        writer.abort()  # as an interrupt arriving just after the commit would
     with store.open() as view:
         assert [d.doc_id for d in view.documents()] == ["a.txt"]
 

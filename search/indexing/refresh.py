@@ -90,18 +90,13 @@ def refresh(store: Store, base: Path, paths: Sequence[Path], settings: Settings,
         roots = [p.resolve() for p in paths]
         sources = sorted(set(manifest.sources if manifest and not rebuild else ())
                          | {stored_path(p, base) for p in paths})
-        writer = store.writer(new_manifest(settings, dimension, sources), rebuild)
-        try:
+        # leaving the block without a commit aborts: nothing changed, or a failure
+        with store.writer(new_manifest(settings, dimension, sources), rebuild) as writer:
             _apply(writer, settings, paths, roots, base, prune, progress, on_progress,
                    report, work or LocalWork)
             if manifest is None or rebuild or report.added or report.changed or report.removed \
                     or tuple(sources) != manifest.sources:
                 writer.commit()
-            else:
-                writer.abort()  # nothing changed: keep the live index as it is
-        except BaseException:
-            writer.abort()
-            raise
     report.seconds = time.perf_counter() - started
     return report
 
@@ -262,9 +257,8 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
         manifest = store.read_manifest()
         if manifest is not None:
             check_settings(manifest, settings, store.location)
-        writer = store.writer(new_manifest(settings, embedder.dimension,
-                                           manifest.sources if manifest else ()))
-        try:
+        with store.writer(new_manifest(settings, embedder.dimension,
+                                       manifest.sources if manifest else ())) as writer:
             known = writer.known()
             pending: list[tuple[Document, list[Chunk]]] = []
             for doc in tqdm(docs, desc="chunking", unit="doc", disable=not progress):
@@ -277,9 +271,6 @@ def add_documents(store: Store | str | Path, docs: Sequence[Document], settings:
                 (report.changed if doc.doc_id in known else report.added).append(doc.doc_id)
             _embed_and_write(writer, work, pending, report, progress, None)
             writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
     report.seconds = time.perf_counter() - started
     return report
 

@@ -262,10 +262,20 @@ class ReadView(Protocol):
 
 
 class Writer(Protocol):
-    """Changes to one index, all-or-nothing where the engine allows. Opening one takes the
-    store's writer lock; commit or abort releases it."""
+    """Changes to one index, all-or-nothing where the engine allows, as a `with` block:
+
+        with store.writer(manifest) as writer:
+            writer.add(...)
+            writer.commit()
+
+    Entering takes the store's writer lock and opens the write; commit or abort releases
+    it, and leaving the block without a commit (an exception, an early return) aborts."""
 
     stored: Manifest | None  # what the index held when the writer opened; None when new
+
+    def __enter__(self) -> Writer: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
     def known(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (path, sha256) of what the index holds now."""

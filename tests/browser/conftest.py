@@ -119,3 +119,13 @@ def open_options(page: Page) -> None:
     if not page.locator("#mode").is_visible():
         page.locator("#options").get_by_text("Options:").click()
         expect(page.locator("#mode")).to_be_visible()
+
+
+def wait_for_new_summary(page: Page, before: str) -> str:
+    """After an upload or rescan: the index panel's *new* summary, finished — not the old one
+    still shown (it says "Done in" too) under Gradio's running timer ("0.0s")."""
+    page.wait_for_function(
+        "before => { const s = document.querySelector('#reindex-summary').innerText;"
+        " return s !== before && /Done in/.test(s) && !/processing/.test(s)"
+        " && !/^\\s*[\\d.]+s\\b/.test(s); }", arg=before, timeout=120_000)
+    return page.locator("#reindex-summary").inner_text()

@@ -12,7 +12,7 @@ from pathlib import Path
 import docx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, Server, ask
+from tests.browser.conftest import ARTIFACTS, Server, ask, wait_for_new_summary
 
 PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -258,9 +258,7 @@ def rescan(page: Page) -> None:
     summary = page.locator("#reindex-summary")
     before = summary.inner_text()
     page.locator("#rescan").click()
-    page.wait_for_function("before => document.querySelector('#reindex-summary').innerText"
-                           " !== before && /Done in/.test(document.querySelector("
-                           "'#reindex-summary').innerText)", arg=before, timeout=120_000)
+    wait_for_new_summary(page, before)
 
 
 def test_a_section_in_the_contents_searches_within_it(page: Page, server: Server):

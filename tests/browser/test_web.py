@@ -19,6 +19,7 @@ from tests.browser.conftest import (
     open_options,
     start_server,
     stop_server,
+    wait_for_new_summary,
 )
 
 PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
@@ -88,12 +89,11 @@ def test_low_confidence_question_shows_the_notice(page: Page):
 
 def upload(page: Page, path: Path) -> str:
     page.get_by_role("tab", name="Documents").click()
+    before = page.locator("#reindex-summary").inner_text()
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    expect(page.locator("#upload")).to_contain_text(path.name)  # uploaded, not a fixed wait
+    expect(page.locator("#upload")).to_contain_text(path.stem)  # uploaded, not a fixed wait
     page.locator("#add-files").click()
-    summary = page.locator("#reindex-summary")
-    expect(summary).to_contain_text("Done in", timeout=120_000)
-    text = summary.inner_text()
+    text = wait_for_new_summary(page, before)
     page.get_by_role("tab", name="Ask").click()
     return text
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Server, ask, open_options
+from tests.browser.conftest import Server, ask, open_options, wait_for_new_summary
 
 PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
 QUESTION = "How many Met officers are in regular psychological monitoring?"
@@ -37,13 +37,9 @@ def upload_once(page: Page, path: Path) -> str:
     summary = page.locator("#reindex-summary")
     before = summary.inner_text()
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    expect(page.locator("#upload")).to_contain_text(path.name)  # uploaded, not a fixed wait
+    expect(page.locator("#upload")).to_contain_text(path.stem)  # uploaded, not a fixed wait
     page.locator("#add-files").click()
-    # done: a new summary, not the old one under Gradio's running timer ("0.0s")
-    page.wait_for_function("before => { const s = document.querySelector('#reindex-summary')"
-                           ".innerText; return s !== before && /Done in/.test(s)"
-                           " && !/processing/.test(s) && !/^\\s*[\\d.]+s\\b/.test(s); }",
-                           arg=before, timeout=120_000)
+    wait_for_new_summary(page, before)
     text = summary.inner_text()
     page.get_by_role("tab", name="Ask").click()
     return text

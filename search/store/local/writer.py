@@ -55,16 +55,18 @@ def _refused(path: Path) -> Iterator[None]:
 
 
 class LocalWriter:
-    """Changes to one local index (base.Writer). Holds the writer lock from opening until
-    commit or abort."""
+    """Changes to one local index (base.Writer), used as `with store.writer(m) as w: …;
+    w.commit()`. Holds the writer lock from entering until commit or abort; leaving the
+    block without a commit aborts."""
 
     def __init__(self, directory: Path, manifest: Manifest, rebuild: bool,
                  vector_settings: VectorSettings | None = None) -> None:
         self.directory = directory
         self.manifest = manifest
         self.vector_settings = vector_settings or VectorSettings.from_env()
-        self._lock = writer_lock(directory)
-        self._lock.__enter__()
+        self._rebuild = rebuild
+        self._held: contextlib.ExitStack | None = None  # the writer lock, while open
+        self._committed = False
         self._pending: list[tuple[str, np.ndarray, np.ndarray]] = []  # doc, ids, vectors
         self._pending_docs: set[str] = set()
         self._lexical_adds: list[lexical.Row] = []  # passages this write adds
@@ -73,6 +75,14 @@ class LocalWriter:
         self._written: list[Path] = []
         self.db: sqlite3.Connection | None = None
         self.stored: Manifest | None = None
+        self.fresh = False
+
+    def __enter__(self) -> LocalWriter:
+        """Take the writer lock and open the write: the live generation's catalogue in one
+        transaction, or a new generation for a rebuild."""
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(writer_lock(self.directory))
+        directory, rebuild = self.directory, self._rebuild
         try:
             live = None if rebuild else live_generation(directory)
             self.fresh = live is None
@@ -96,6 +106,11 @@ class LocalWriter:
         except BaseException:
             self.abort()  # a full disk while starting: leave nothing half-made behind
             raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._committed:  # left without a commit, or the commit failed part way
+            self.abort()
 
     def known(self) -> dict[str, tuple[str, str]]:
         assert self.db is not None
@@ -152,7 +167,9 @@ class LocalWriter:
         assert self.db is not None
         try:
             with _refused(self.path):
-                return self._commit()
+                name = self._commit()
+            self._committed = True
+            return name
         finally:
             self._release()
 
@@ -215,14 +232,14 @@ class LocalWriter:
             with contextlib.suppress(OSError):
                 path.unlink()
         self._written = []
-        if getattr(self, "fresh", False):
+        if self.fresh:
             shutil.rmtree(self.path, ignore_errors=True)
         self._release()
 
     def _release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.__exit__(None, None, None)
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
 
 def sync_lexical(path: Path, version: int, rebuild: bool) -> None:

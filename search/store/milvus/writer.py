@@ -33,13 +33,17 @@ if TYPE_CHECKING:
 
 class MilvusWriter:
     """Changes to a Milvus index (base.Writer): passages as they come, documents, texts, word
-    counts and the manifest at commit. Holds the store's writer lock until commit or abort."""
+    counts and the manifest at commit. Used as `with store.writer(m) as w: …; w.commit()`:
+    holds the store's writer lock from entering until commit or abort, and leaving the
+    block without a commit aborts."""
 
     def __init__(self, store: MilvusStore, manifest: Manifest, rebuild: bool) -> None:
         self.store = store
         self.manifest = manifest
-        self._lock: contextlib.AbstractContextManager[None] | None = store.lock()
-        self._lock.__enter__()
+        self._rebuild = rebuild
+        self._held: contextlib.ExitStack | None = None  # the writer lock, while open
+        self._committed = False
+        self.stored: Manifest | None = None
         self._docs: dict[str, dict[str, Any]] = {}  # rows to write at commit
         self._texts: dict[str, str] = {}
         self._gone: set[str] = set()  # documents to delete at commit
@@ -48,8 +52,14 @@ class MilvusWriter:
         self._added: set[str] = set()  # documents this write has put passages in
         self._inserted: list[int] = []  # passage ids written so far (abort deletes them)
         self.fresh = False
+
+    def __enter__(self) -> MilvusWriter:
+        """Take the writer lock and open the write: the live generation, or a new one."""
+        store, manifest = self.store, self.manifest
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(store.lock())
         try:
-            self.stored = None if rebuild else store.read_manifest()
+            self.stored = None if self._rebuild else store.read_manifest()
             if self.stored is not None and self.stored.dimension != manifest.dimension:
                 raise IndexOutdated(f"{store.location}: holds {self.stored.dimension}-"
                                     f"dimensional vectors, asked for {manifest.dimension}; "
@@ -70,6 +80,11 @@ class MilvusWriter:
         except BaseException:
             self._release()
             raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._committed:  # left without a commit, or the commit failed part way
+            self.abort()
 
     def _reserve(self, count: int) -> None:
         """Ids for `count` more passages, recorded in the manifest before any is inserted:
@@ -161,7 +176,9 @@ class MilvusWriter:
 
     def commit(self) -> str:
         try:
-            return self._commit()
+            name = self._commit()
+            self._committed = True
+            return name
         except IndexCorrupt as exc:
             raise IndexWriteFailed(f"{exc}; re-run the re-index to complete it") from exc
         finally:
@@ -247,7 +264,7 @@ class MilvusWriter:
             if self.fresh:
                 self.store.drop_generation(self.generation)
                 self.fresh = False
-            elif self._lock is not None:
+            elif self._held is not None:
                 if self._inserted:
                     self.store.call("undo added passages", self.store.client.delete,
                                     self._name("chunks"), ids=self._inserted)
@@ -258,6 +275,6 @@ class MilvusWriter:
             self._release()
 
     def _release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.__exit__(None, None, None)
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
