@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,11 @@ class _Line:
     text: str
     size: float  # the size most of its characters are set in, in points
     bold: float  # share of its characters in a bold face
+    letters: int = -1  # how many letters it holds (counted here when not given)
+
+    def __post_init__(self) -> None:
+        if self.letters < 0:
+            object.__setattr__(self, "letters", len(_LETTERS.findall(self.text)))
 
 
 def pdf_pages_unsandboxed(path: Path, data: bytes) -> PdfPages:
@@ -168,7 +172,8 @@ def _lines(pieces: list[tuple[str, float, bool]], page: int) -> list[_Line]:
         nonlocal chars, bold, text
         total = sum(chars.values())
         if text.strip() and total:
-            out.append(_Line(page, text.strip(), chars.most_common(1)[0][0], bold / total))
+            out.append(_Line(page, text.strip(), chars.most_common(1)[0][0], bold / total,
+                             total))
         chars, bold, text = Counter(), 0, ""
 
     for piece, size, is_bold in pieces:
@@ -191,14 +196,10 @@ def find_headings(lines: list[_Line], outline: list[tuple[int, str, int]] | None
     the outline on its page. Levels follow size (larger is higher; bold body type lowest),
     then numbering depth ("1.5" under "1"), so one heading's wrapped lines share a level."""
     outline = outline or []
-    letters = Counter[float]()
-    for line in lines:
-        letters[line.size] += len(_LETTERS.findall(line.text))
-    if not letters:
+    body = body_size(lines)
+    if not body:
         return []
-    body = letters.most_common(1)[0][0]
-    bold_share = sum(len(_LETTERS.findall(x.text)) for x in lines if x.bold >= 0.9) / max(
-        1, sum(letters.values()))
+    bold_share = sum(x.letters for x in lines if x.bold >= 0.9) / sum(x.letters for x in lines)
     named: dict[int, set[str]] = {}
     for page, title, _depth in outline:
         named.setdefault(page, set()).add(heading_key(title))
@@ -208,7 +209,7 @@ def find_headings(lines: list[_Line], outline: list[tuple[int, str, int]] | None
             continue
         if heading_key(line.text) in named.get(line.page, ()):
             found.append((line, max(line.size, body), True))
-        elif line.size >= body * LARGER and body > 0:
+        elif line.size >= body * LARGER:
             found.append((line, line.size, False))
         elif line.bold >= 0.9 and line.size >= body * 0.95 and bold_share < 0.3:
             found.append((line, body - 0.01, False))  # bold body type: the lowest level
@@ -228,10 +229,17 @@ def find_headings(lines: list[_Line], outline: list[tuple[int, str, int]] | None
     return headings
 
 
+def body_size(lines: list[_Line]) -> float:
+    """The size most letters are set in: the body text's (0.0 for no text)."""
+    letters = Counter[float]()
+    for line in lines:
+        letters[line.size] += line.letters
+    return letters.most_common(1)[0][0] if letters else 0.0
+
+
 def _is_cover(page: list[_Line], body: float) -> bool:
     """A page with almost no text at the body's size: a cover or title page."""
-    running = sum(len(_LETTERS.findall(x.text)) for x in page if abs(x.size - body) <= 0.5)
-    return running < 300
+    return sum(x.letters for x in page if abs(x.size - body) <= 0.5) < 300
 
 
 def _is_contents(page: list[_Line]) -> bool:
@@ -304,7 +312,7 @@ def _title_from_type(lines: list[_Line]) -> str | None:
     first = [x for x in lines if x.page == 1]
     if not first or _is_contents(first):
         return None  # no text on the first page, or it is a contents page
-    body = statistics.median(x.size for x in lines) if lines else 0
+    body = body_size(lines)
     top = max(first, key=lambda x: x.size)
     if body <= 0 or top.size < body * 1.4 or not _could_be_heading(top.text):
         return None

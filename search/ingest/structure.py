@@ -164,12 +164,13 @@ def _pdf_paragraphs(page_text: str, marks: dict[str, int]) -> list[tuple[int, st
             out.append((0, "\n\n".join(body)))
             body.clear()
 
+    levels = [marks.get(heading_key(x)) if x.strip() else None for x in lines]
     for i, line in enumerate(lines):
         stripped = line.strip()
-        level = marks.get(heading_key(stripped)) if stripped else None
+        level = levels[i]
         if level is not None:
             flush_body()
-            if out and out[-1][0] == level and i and marks.get(heading_key(lines[i - 1].strip())):
+            if out and out[-1][0] == level and i and levels[i - 1] is not None:
                 out[-1] = (level, f"{out[-1][1]} {stripped}")  # a heading wrapped in two lines
             else:
                 out.append((level, stripped))

@@ -162,7 +162,7 @@ def sources(items: Sequence[KeptPassage],
             last = item.page_end if item.page_end is not None else item.page
             source.pages.append((item.page, max(item.page, last)))
             for page in (item.page, last):
-                source.labels.setdefault(page, item.printed(page) or str(page))
+                source.labels.setdefault(page, str(item.printed(page)))
         source.removed = source.removed or item.status == REMOVED
     return found
 

@@ -212,6 +212,14 @@ class PackStore:
                 'SELECT doc_id, start, "end" FROM passages WHERE pack_id = ? ORDER BY position',
                 (pack_id,))]
 
+    def holds(self, pack_id: int, doc_id: str, start: int, end: int) -> bool:
+        """Whether the pack already holds this passage (keeping it again keeps it once)."""
+        with self._read() as conn:
+            return conn is not None and conn.execute(
+                'SELECT 1 FROM passages WHERE pack_id = ? AND doc_id = ? AND start = ? '
+                'AND "end" = ?', (_whole(pack_id, "pack id"), doc_id, start, end)
+            ).fetchone() is not None
+
     def items(self, pack_id: int, offset: int = 0, limit: int | None = None
               ) -> list[KeptPassage]:
         """The pack's passages in order; `offset` and `limit` page through a long pack."""

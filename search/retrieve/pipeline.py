@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from search.reader import Reader
-from search.records import Filters, Hit, printed_page
+from search.records import Filters, Hit
 from search.retrieve import ranking
 from search.retrieve.confidence import WEAK_BELOW, Calibration, is_keyword_search, label
 from search.retrieve.highlight import answer_spans
@@ -162,10 +162,10 @@ def citation(title: str, page: str | None, page_end: str | None, section: Sequen
 
 def to_hit(row: StoredChunk, score: float) -> Hit:
     """A stored passage as a Hit, with its citation (rank and evidence filled in later)."""
-    label = row.page_label or printed_page(None, row.page_start)
-    end_label = row.page_end_label or printed_page(None, row.page_end)
-    return Hit(text=row.text, score=round(score, 6), doc_id=row.doc_id, title=row.title,
-               path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
-               start=row.start, end=row.end,
-               citation=citation(row.title, label, end_label, row.section),
-               page_end=row.page_end, ocr=row.ocr, page_label=label, page_end_label=end_label)
+    hit = Hit(text=row.text, score=round(score, 6), doc_id=row.doc_id, title=row.title,
+              path=row.path, page=row.page_start, section=SECTION_SEPARATOR.join(row.section),
+              start=row.start, end=row.end, citation="", page_end=row.page_end, ocr=row.ocr,
+              page_label=row.page_label, page_end_label=row.page_end_label)
+    # the Hit fills in labels a row lacks (its pages' positions): the citation prints those
+    hit.citation = citation(row.title, hit.page_label, hit.page_end_label, row.section)
+    return hit

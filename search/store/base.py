@@ -105,8 +105,8 @@ class StoredChunk:
     title: str
     path: str
     ocr: bool = False  # read by OCR from a scanned page
-    page_label: str | None = None  # the number printed on page_start (see records.printed_page)
-    page_end_label: str | None = None
+    page_label: str | None = None  # the label printed on page_start, where the PDF has
+    page_end_label: str | None = None  # labels; None: a Hit cites the page's position
 
 
 OCR_META_KEY = "ocr_pages"  # where engines keep a Document's ocr_pages, beside its metadata

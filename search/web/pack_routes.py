@@ -45,6 +45,7 @@ from search.packs.export import (
     to_text,
 )
 from search.packs.store import MAX_HIGHLIGHTS, clean_note
+from search.store import StoredDocument
 from search.web.pack_view import PAGE_SIZE, pack_html
 from search.web.render import readable_time
 
@@ -148,9 +149,10 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         except PackError as exc:
             raise HTTPException(400, str(exc)) from None
 
-    def marked(items: list[KeptPassage]) -> list[KeptPassage]:
-        current = {d.doc_id: d.sha256 for d in index.documents()}
-        return mark_status(items, current)
+    def marked(items: list[KeptPassage],
+               documents: list[StoredDocument] | None = None) -> list[KeptPassage]:
+        documents = index.documents() if documents is None else documents
+        return mark_status(items, {d.doc_id: d.sha256 for d in documents})
 
     @router.get("/packs")
     def list_packs() -> list[dict[str, Any]]:
@@ -207,7 +209,7 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
                                      f"{body.doc_id!r} in the index (re-indexed? search again)")
         hit, sha = found.hit, found.sha256
         hit.highlights = [(a, b) for a, b in body.highlights]
-        already = (hit.doc_id, hit.start, hit.end) in call(lambda: store.kept_spans(pack_id))
+        already = call(lambda: store.holds(pack_id, hit.doc_id, hit.start, hit.end))
         kept = call(lambda: store.keep(pack_id, hit, body.question[:2000], body.mode, sha))
         if note:
             kept = call(lambda: store.set_note(kept.id, note))
@@ -243,8 +245,9 @@ def pack_router(index: Index, store: PackStore, editing: Callable[[], str | None
         if format not in FORMATS:
             raise HTTPException(400, f"format must be one of {', '.join(FORMATS)}")
         pack = call(lambda: store.get(pack_id))
-        items = marked(call(lambda: store.items(pack_id)))
-        references = {d.doc_id: reference_of(d.title, d.meta) for d in index.documents()}
+        documents = index.documents()  # read once: for the marks and the references
+        items = marked(call(lambda: store.items(pack_id)), documents)
+        references = {d.doc_id: reference_of(d.title, d.meta) for d in documents}
         return export_response(pack, items, format, references)
 
     return router

@@ -83,7 +83,7 @@ def card_html(hit: Hit) -> str:
     cite = escape(hit.citation)
     strength = hit.match or ("weak match" if hit.weak else "possible match")
     kind = strength.split()[0]
-    page = f", p. {hit.page_label or hit.page}" if hit.page is not None else ""
+    page = f", p. {hit.page_label}" if hit.page_label is not None else ""
     return (
         f'<article class="hit{" weak" if hit.weak else ""}" data-rank="{hit.rank}" '
         f'data-doc="{escape(hit.doc_id)}" data-start="{hit.start}" data-end="{hit.end}" '

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from search.records import Chunk, Document, Filters, printed_page
+from search.records import Chunk, Document, Filters
 from search.store.base import (
     LABELS_META_KEY,
     OCR_META_KEY,
@@ -240,13 +240,9 @@ def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredCh
         out[r[0]] = StoredChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6],
                                 tuple(json.loads(r[7])), r[8], r[9], r[10],
                                 from_ocr(json.loads(r[11]) if r[11] else None, r[5], r[6]),
-                                _label(r[12], r[5]), _label(r[13], r[6]))
+                                None if r[12] is None else str(r[12]),
+                                None if r[13] is None else str(r[13]))
     return out
-
-
-def _label(stored: object, page: int | None) -> str | None:
-    """The printed number read from the stored labels, else the page's position."""
-    return str(stored) if stored is not None and page is not None else printed_page(None, page)
 
 
 def document_chunk_ids(db: sqlite3.Connection, doc_id: str) -> list[int]:

@@ -109,7 +109,7 @@ class MilvusView:
         if not near or near[0][0] > distance:
             return None
         ids = [i for i, _ in self.search_lexical(near[0][2], 20)]
-        texts = (c.text for c in self.chunks(ids).values())
+        texts = (r["text"] for r in self._rows(ids, ["text"]).values())  # text alone
         return closest_word(word, texts, self.doc_freq)
 
     def _rows(self, ids: Sequence[int], fields: list[str]) -> dict[int, dict[str, Any]]:
@@ -152,7 +152,8 @@ class MilvusView:
                                  int(r["end_char"]), first, last,
                                  tuple(json.loads(r["section"])), r["text"], r["title"],
                                  r["path"], from_ocr(doc.get(OCR_META_KEY), first, last),
-                                 printed_page(labels, first), printed_page(labels, last))
+                                 *(printed_page(labels, p) if labels else None
+                                   for p in (first, last)))
         return out
 
     def candidates(self, ids: Sequence[int]) -> dict[int, StoredCandidate]:
