@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
+from search import Index
 from search.config import ENV_INDEX, ENV_STORE, default_store, web_settings
 
 
@@ -30,36 +34,76 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def warm(index: Index) -> None:
+    try:
+        index.warm()
+    except Exception as exc:  # noqa: BLE001 - a failed warm-up leaves the first search slower
+        print(f"note: {exc}", file=sys.stderr)
+
+
+def first_request(server: Any, host: str, port: int) -> None:
+    """Ask the page one question as soon as it listens, then say where it is: Gradio sets
+    itself up on its first request (0.5 s), which should not be the user's."""
+    import httpx
+
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.02)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    if ":" in host and not host.startswith("["):
+        base = f"http://[{'::1' if host == '::' else host}]:{port}"
+    try:
+        call = httpx.post(f"{base}/gradio_api/call/search",
+                          json={"data": ["warm up", 1, "hybrid", None]}, timeout=30)
+        event = call.json()["event_id"]
+        with httpx.stream("GET", f"{base}/gradio_api/call/search/{event}", timeout=30) as reply:
+            for _ in reply.iter_bytes():
+                pass
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        print(f"note: the page's first request failed ({exc})", file=sys.stderr)
+    print(f"Evidence search: http://{host}:{port}/", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import uvicorn
 
-    from search import Index
     from search.web.app import WebConfig, build_app, is_loopback
 
     password = web_settings().password
     args.corpus.mkdir(parents=True, exist_ok=True)
-    if not args.no_index:
+    index = Index(args.index)
+    # The question model, the reader and the index's files load while the corpus is checked,
+    # so the first question is answered as fast as the next (Index.warm).
+    warming = threading.Thread(target=warm, args=(index,), daemon=True)
+    if args.no_index:
+        warming.start()
+    else:
         print(f"Checking the index at {args.index} against {args.corpus}/ ...", flush=True)
-        report = Index(args.index).refresh([args.corpus], progress=True)
+        if index.store.peek_manifest() is not None:  # a new index: its model loads to build it
+            warming.start()
+        report = index.refresh([args.corpus], progress=True)
         for path, note in report.notes:
             print(f"note: {path}: {note}", file=sys.stderr)
         for path, reason in report.failed:
             print(f"failed: {path}: {reason}", file=sys.stderr)
         print(report.summary(), flush=True)
+        if warming.ident is None:  # started only now: the index was new
+            warming.start()
     config = WebConfig(index_dir=args.index, corpus_dir=args.corpus, host=args.host,
                        port=args.port, password=password,
                        max_upload_bytes=int(args.max_upload_mb * 1_000_000))
     if not is_loopback(args.host) and not password:
         print(f"warning: listening on {args.host} without EVIDENCE_SEARCH_PASSWORD: upload and "
               "re-index are disabled on the page", file=sys.stderr)
-    app = build_app(config)
-    try:  # load the model now, so the first question is answered at full speed
-        Index(args.index).search("warm up", k=1)
-    except Exception as exc:
-        print(f"note: {exc}", file=sys.stderr)
-    print(f"Evidence search: http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    app = build_app(config, index)
+    warming.join()
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
+                                           log_level="warning"))
+    threading.Thread(target=first_request, args=(server, args.host, args.port),
+                     daemon=True).start()
+    server.run()
     return 0
 
 

@@ -170,6 +170,28 @@ class Index:
         return Searcher(encoder, calibration_for(manifest.model, name), reader,
                         weights_for(manifest.model, name))
 
+    def warm(self) -> None:
+        """Load what the first search would (the question encoder, the reader, the word
+        lists, the index's files) in parallel, then search once, so that the first real
+        search is as fast as the next. The web page calls it while it starts."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from search import words
+
+        manifest = self.store.peek_manifest()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            jobs = [pool.submit(words.warm), pool.submit(self._loaded_reader)]
+            if manifest is not None and manifest.model and self._encoder is None:
+                jobs.append(pool.submit(query_embedder, manifest.model, manifest.backend))
+            for job in jobs:
+                job.result()
+        if manifest is not None and manifest.model:
+            self.run(self.query("warm up", k=1))
+
+    def _loaded_reader(self) -> Reader | None:
+        return (_default_reader(force=True) if self._reader is True
+                else _default_reader() if self._reader is False else self._reader)
+
     def read(self, reading: Callable[[ReadView], T]) -> T:
         """`reading(view)` over one consistent view, once more on a fresh view when a
         re-index or merge retired it meanwhile (as a search does)."""

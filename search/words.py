@@ -62,6 +62,13 @@ def could_be_typo(word: str) -> bool:
     return zipf_frequency(word, "en") < KNOWN_ZIPF
 
 
+def warm() -> None:
+    """Load the word-frequency lists now (0.3 s), not in the first search that needs them."""
+    from wordfreq import zipf_frequency
+
+    zipf_frequency("warm", "en")
+
+
 def typo_distance(word: str) -> int:
     """Edits a misspelt word may be away from the index's word: none for short words (an
     unknown acronym is not a typo of another), one from five letters, two from nine."""

@@ -20,7 +20,9 @@ from search.config import (
     passage_runtime,
     query_backend,
 )
+from search.embed import questions
 from search.embed.encoders import Encoder, load_encoder
+from search.embed.questions import QuestionEmbedder
 
 _PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
 SENTENCE_VECTORS = "pooled-1"  # how sentence vectors are made (pool_spans); cache keys use it
@@ -258,6 +260,8 @@ class Loaded:
         self._items: dict[tuple[str, ...], Embedder] = {}
         self._loading: dict[tuple[str, ...], threading.Lock] = {}
         self.loads = 0  # how many Embedders were made (a test checks none is made per query)
+        self.bundled: dict[Path, QuestionEmbedder] = {}  # question encoders from bundles
+        self.bundle_lock = threading.Lock()
 
     def get(self, name: str, backend: str, precision: str, runtime: str,
             role: str) -> Embedder:
@@ -281,6 +285,8 @@ class Loaded:
         with self._lock:
             self._items.clear()
             self._loading.clear()
+        with self.bundle_lock:
+            self.bundled.clear()
 
 
 EMBEDDERS = Loaded()
@@ -292,7 +298,7 @@ def load_embedder(name: str, backend: str, precision: str, runtime: str,
     return EMBEDDERS.get(name, backend, precision, runtime, role)
 
 
-def query_embedder(name: str, built: str = "torch") -> Embedder:
+def query_embedder(name: str, built: str = "torch") -> Embedder | QuestionEmbedder:
     """The runtime that embeds questions for an index built with `built`.
 
     A PyTorch-built index is queried, by default, through whichever of ONNX Runtime and
@@ -308,10 +314,38 @@ def query_embedder(name: str, built: str = "torch") -> Embedder:
         if wanted == "onnx":
             return get_embedder(name, backend="onnx")
         precision = "bf16" if cpu_has_bf16() and default_precision() != "fp32" else "fp32"
-        return load_embedder(canonical_model(name), "torch", precision, "auto-query", "query")
+        return _question_embedder(canonical_model(name), precision)
     except Exception as exc:  # any export, check or runtime failure means: use torch
         reason = f"{type(exc).__name__}: {exc}"
     _no_onnx.add(name)
     log.warning("questions for %s are embedded with PyTorch: the exported runtimes are "
                 "unusable (%s)", name, reason)
     return get_embedder(name, backend=built)
+
+
+def _question_embedder(name: str, precision: str) -> Embedder | QuestionEmbedder:
+    """The measured question runtime: from its bundle when one is written (no PyTorch: about
+    a second to the first search instead of six), else loaded the full way, which writes the
+    bundle for the next process (questions.py)."""
+    location = resolve_model(name)
+    folder = questions.folder_for(name, location, precision)
+    with EMBEDDERS.bundle_lock:  # one load per process, however many threads ask at once
+        found = EMBEDDERS.bundled.get(folder)
+        if found is None:
+            encoder = questions.load(name, location, precision)
+            if encoder is not None:
+                found = EMBEDDERS.bundled[folder] = QuestionEmbedder(
+                    name, encoder, int(encoder.encode(["dimension"]).shape[1]))
+    if found is not None:
+        return found
+    embedder = load_embedder(name, "torch", precision, "auto-query", "query")
+    if not (folder / questions.BUNDLE).is_file():
+        try:
+            import torch
+
+            questions.save(name, location, precision, embedder.model, embedder.encoder,
+                           torch.get_num_threads())
+        except Exception as exc:  # noqa: BLE001 - without a bundle the next start is slower
+            log.warning("%s: could not write the question bundle (%s: %s)", name,
+                        type(exc).__name__, exc)
+    return embedder

@@ -26,7 +26,7 @@ def cache_dir() -> Path:
     return config.cache_dir() / "onnx"
 
 
-def _pooling(st_model: Any, model_dir: Path) -> str:
+def pooling_of(st_model: Any, model_dir: Path) -> str:
     """The pooling the export must reproduce, or a ValueError naming what it cannot: the
     export covers the transformer, then mean or CLS pooling and normalisation, nothing else."""
     kinds = [type(module).__name__ for module in st_model]
@@ -102,12 +102,14 @@ class ExportedEncoder:
     """What every runtime of the exported model shares: tokenise, run the transformer
     (`_run`, per runtime), pool and normalise as the model's own config says."""
 
-    def __init__(self, st_model: Any, model_dir: Path) -> None:
-        self.tokenizer = st_model.tokenizer
-        self.max_length = int(st_model.max_seq_length)
-        self.pooling = _pooling(st_model, model_dir)
+    def __init__(self, tokenizer: Any, max_length: int, pooling: str) -> None:
+        """tokenizer: the model's (a Hugging Face fast tokenizer, or questions.Tokenizer)."""
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.pooling = pooling
         self.inputs: set[str] = set()
         self.runtime = "exported"
+        self.source: Path | None = None  # the exported file it runs (questions.py bundles it)
         self._lock = threading.Lock()
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -148,20 +150,26 @@ class OnnxEncoder(ExportedEncoder):
 
     def __init__(self, st_model: Any, model_dir: Path, quantize: bool,
                  threads: int | None = None) -> None:
+        super().__init__(st_model.tokenizer, int(st_model.max_seq_length),
+                         pooling_of(st_model, model_dir))
+        self.open(export(st_model, model_dir, quantize), threads)
+        self.runtime = f"onnx {'int8' if quantize else 'fp32'}"
+
+    def open(self, path: Path, threads: int | None) -> None:
+        """Start an ONNX Runtime session on an exported file."""
         import onnxruntime as ort
 
-        super().__init__(st_model, model_dir)
+        self.source = path
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle worker threads sleep instead of spinning: on 2 cores a spinning thread starves the
         # FAISS, SQLite and highlight work that follows each query (semantic search 15 → 9.5 ms).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        path = export(st_model, model_dir, quantize)
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self.runtime = f"onnx {'int8' if quantize else 'fp32'}"
+        self.runtime = f"onnx {'int8' if path.stem.endswith('int8') else 'fp32'}"
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(["last_hidden_state"], feed)[0]

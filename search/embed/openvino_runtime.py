@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from search.embed.onnx_runtime import ExportedEncoder, export
+from search.embed.onnx_runtime import ExportedEncoder, export, pooling_of
 
 # int8 needs example inputs to set its activation ranges: general English prose, shipped
 # with the package (calibration.txt: Wikipedia paragraphs from SQuAD 2.0, CC BY-SA 4.0), so
@@ -33,20 +33,25 @@ class OpenVinoEncoder(ExportedEncoder):
 
     def __init__(self, st_model: Any, model_dir: Path, bf16: bool,
                  threads: int | None = None, int8: bool = False) -> None:
+        super().__init__(st_model.tokenizer, int(st_model.max_seq_length),
+                         pooling_of(st_model, model_dir))
+        source = export(st_model, model_dir, False)
+        self.open(quantised(self, source) if int8 else source, bf16, threads)
+        self.runtime = "openvino int8" if int8 else f"openvino {'bf16' if bf16 else 'fp32'}"
+
+    def open(self, path: Path, bf16: bool, threads: int | None) -> None:
+        """Compile an exported file (ONNX, or OpenVINO's own int8 XML) for this CPU."""
         import openvino as ov
 
-        super().__init__(st_model, model_dir)
+        self.source = path
         core = ov.Core()
         config = {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
                   "PERFORMANCE_HINT": "LATENCY",
                   "INFERENCE_NUM_THREADS": str(threads or os.cpu_count() or 1)}
-        source = export(st_model, model_dir, False)
-        model = (core.read_model(str(quantised(self, source))) if int8
-                 else core.read_model(str(source)))
-        self.compiled = core.compile_model(model, "CPU", config)
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.inputs = {port.get_any_name() for port in self.compiled.inputs}
-        self.runtime = "openvino int8" if int8 else f"openvino {'bf16' if bf16 else 'fp32'}"
+        self.runtime = f"openvino {'bf16' if bf16 else 'fp32'}"
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return np.array(self.request.infer(feed)[0], dtype=np.float32)

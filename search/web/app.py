@@ -64,9 +64,9 @@ class WebConfig:
 class App:
     """The handlers behind the page; plain methods, so the API endpoint and the UI share them."""
 
-    def __init__(self, config: WebConfig) -> None:
+    def __init__(self, config: WebConfig, index: Index | None = None) -> None:
         self.config = config
-        self.index = Index(config.index_dir)
+        self.index = index if index is not None else Index(config.index_dir)
         self.packs = PackStore(self.index.packs_path)
         self._contents: tuple[Any, str] = (None, "")
         self.exports = Path(tempfile.mkdtemp(prefix="evidence-search-exports-"))
@@ -363,8 +363,9 @@ def build_blocks(app: App) -> gr.Blocks:
     return blocks
 
 
-def build_app(config: WebConfig) -> FastAPI:
-    app = App(config)
+def build_app(config: WebConfig, index: Index | None = None) -> FastAPI:
+    """The page and its routes over `index` (default: opened from config.index_dir)."""
+    app = App(config, index)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     api.add_middleware(PackGuard, editing=app.pack_editing, password=config.password)
     if is_loopback(config.host):  # a page on this machine answers to this machine's names
