@@ -56,6 +56,7 @@ bench: install browser
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_query.py
 	$(BIN)/python benchmarks/bench_web.py
+	$(BIN)/python benchmarks/bench_load.py
 	$(BIN)/python benchmarks/bench_reader.py
 	$(BIN)/python benchmarks/bench_packs.py
 	$(BIN)/python benchmarks/bench_backends.py

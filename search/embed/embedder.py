@@ -21,11 +21,13 @@ from search.config import (
     query_backend,
 )
 from search.embed import questions
+from search.embed.coalesce import Coalescer
 from search.embed.encoders import Encoder, load_encoder
 from search.embed.questions import QuestionEmbedder
 
 _PACKAGED = {FAST_MODEL, f"sentence-transformers/{FAST_MODEL}"}
 SENTENCE_VECTORS = "pooled-1"  # how sentence vectors are made (pool_spans); cache keys use it
+COALESCE_UP_TO = 32  # texts per call that may share a batch with other threads' texts
 PREFIX_TOKENS = 48  # room kept for the section path that is embedded with each chunk
 log = logging.getLogger(__name__)
 _no_onnx: set[str] = set()  # models whose ONNX query runtime failed in this process
@@ -140,6 +142,7 @@ class Embedder:
             self.model.get_sentence_embedding_dimension
         self.dimension = int(getter())
         self.encoder = _encoder(self, Path(location), backend, precision, runtime)
+        self._batches = Coalescer(self._encode_locked)
         self.runtime = self.encoder.runtime
         self.precision = "bf16" if "bf16" in self.runtime else "fp32"
 
@@ -168,11 +171,19 @@ class Embedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: bool = False) -> np.ndarray:
+        """Unit vectors. Short lists (questions, highlight sentences) that other threads ask
+        for meanwhile run in one batch with them (coalesce.py); long ones run alone."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) <= COALESCE_UP_TO:
+            return np.ascontiguousarray(self._batches(texts), dtype=np.float32)
         with self._lock:
             vectors = self.encoder.encode(list(texts), batch_size=batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_locked(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return self.encoder.encode(texts, batch_size=32)
 
     def encode_with_sentences(self, texts: Sequence[str], heads: Sequence[int],
                               spans: Sequence[Sequence[tuple[int, int]]],

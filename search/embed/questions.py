@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from search import config
+from search.embed.coalesce import Coalescer
 from search.embed.encoders import AGREEMENT, PROBE
 from search.embed.onnx_runtime import ExportedEncoder
 
@@ -207,12 +208,11 @@ class QuestionEmbedder:
         self.runtime = encoder.runtime
         self.precision = "bf16" if "bf16" in self.runtime else "fp32"
         self.dimension = dimension
-        self._lock = threading.Lock()
+        self._batches = Coalescer(lambda texts: encoder.encode(texts, batch_size=32))
 
     def encode(self, texts: Sequence[str], batch_size: int = 32,
                progress: bool = False) -> np.ndarray:
+        """Unit vectors; texts other threads ask for meanwhile run in the same batch."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            vectors = self.encoder.encode(list(texts), batch_size=batch_size)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(self._batches(texts), dtype=np.float32)
