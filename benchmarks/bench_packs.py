@@ -41,8 +41,6 @@ from benchmarks.results import save  # noqa: E402
 from search import Hit, Index  # noqa: E402
 from search.packs import (  # noqa: E402
     MAX_PACK_PASSAGES,
-    KeptPassage,
-    Pack,
     PackStore,
     mark_status,
     to_csv,
@@ -50,6 +48,7 @@ from search.packs import (  # noqa: E402
     to_markdown,
     to_text,
 )
+from search.records import KeptPassage, Pack  # noqa: E402
 
 PASSAGES = 50
 QUESTIONS = 25

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import resource
 import shutil
 import statistics
@@ -55,12 +54,29 @@ def questions(n: int) -> list[str]:
     return rows[:n]
 
 
+def model_name() -> str:
+    from search.config import Settings
+
+    return Settings().model
+
+
 def real_vectors(directory: Path) -> np.ndarray:
     """Every live vector of an index (exact), e.g. the embedded SciFact passages."""
     from search import Index
 
     with Index(directory).snapshot() as snap:
         return snap.live_vectors()[1]
+
+
+def sentence_vectors() -> np.ndarray:
+    """The SciFact sentences (sentences()) embedded one by one by the model, cached."""
+    from search.embed.embedder import get_embedder
+
+    cache = WORK / f"scifact-sentences-{model_name().replace('/', '_')}.npy"
+    if not cache.exists():
+        vecs = get_embedder(role="index").encode(sentences())
+        np.save(cache, vecs.astype(np.float32))
+    return np.load(cache)
 
 
 def synthetic_vectors(rng: np.random.Generator, n: int, real: np.ndarray | None) -> np.ndarray:
@@ -74,40 +90,107 @@ def synthetic_vectors(rng: np.random.Generator, n: int, real: np.ndarray | None)
     return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
 
 
+PER_DOC = 1000  # synthetic passages per synthetic document
+
+
+def synthetic_document(number: int, size: int, pool: list[str], real: np.ndarray | None,
+                       pool_vectors: np.ndarray | None, seed: int):
+    """Document `number` of a synthetic index: the same for the same seed, whichever run
+    makes it, so a build resumed from a checkpoint goes on where the last one stopped.
+    Passages are three real sentences; their sentence vectors are those sentences' real
+    embeddings, stored as an index stores them for highlighting."""
+    from search.records import Block, Chunk, Document, Page, SentenceVectors
+
+    rng = np.random.default_rng([seed, number])
+    doc_id = f"synthetic/{number:05d}"
+    picks = rng.integers(0, len(pool), (size, 3))
+    text, chunks, blocks, sentence_sets = "", [], [], []
+    for i, row in enumerate(picks):
+        parts = [pool[j] for j in row]
+        t = " ".join(parts)
+        text += ("\n\n" if text else "") + t
+        start = len(text) - len(t)
+        blocks.append(Block("para", start, len(text)))
+        chunks.append(Chunk(doc_id, i, t, start, len(text), 1 + i // 10, 1 + i // 10,
+                            (f"Section {i // 50}",)))
+        if pool_vectors is not None:
+            spans, at = [], 0
+            for part in parts:
+                spans.append((at, at + len(part)))
+                at += len(part) + 1
+            sentence_sets.append(SentenceVectors(spans, pool_vectors[row]))
+    doc = Document(doc_id, f"{doc_id}.txt", f"Synthetic report {number}", text,
+                   [Page(1, 0, len(text))], blocks)
+    return doc, chunks, synthetic_vectors(rng, size, real), sentence_sets or None
+
+
 def build_synthetic(directory: Path, n_chunks: int, seed: int = 7,
-                    real: np.ndarray | None = None) -> float:
-    """An index of n_chunks passages of real sentences with synthetic vectors."""
+                    real: np.ndarray | None = None, pool_vectors: np.ndarray | None = None,
+                    checkpoint: int = 0) -> float:
+    """An index of n_chunks passages of real sentences with synthetic vectors, committed
+    every `checkpoint` passages (0: once). A build killed part way resumes from its last
+    commit (the index as it was then is whole and searchable); returns the build seconds
+    of all runs together."""
+    from search import Index
     from search.config import Settings
     from search.indexing.refresh import new_manifest
-    from search.records import Block, Chunk, Document, Page
     from search.store import open_store
 
-    if directory.exists():
+    progress = directory.parent / f"{directory.name}.progress.json"
+    plan = {"target": n_chunks, "seed": seed, "model": model_name(),
+            "sentences": pool_vectors is not None}
+    done, seconds = 0, 0.0
+    if (directory / "CURRENT").exists() and progress.exists():
+        state = json.loads(progress.read_text())
+        if {k: state.get(k) for k in plan} == plan:
+            done, seconds = Index(directory).stats().chunks, state["seconds"]
+    if not done and directory.exists():
         shutil.rmtree(directory)
-    rng = random.Random(seed)
-    vectors_rng = np.random.default_rng(seed)
     pool = sentences()
-    started = time.perf_counter()
-    with open_store(directory).writer(new_manifest(Settings(), 384, []),
-                                      rebuild=True) as writer:
-        per_doc = 1000
-        for d in range(0, n_chunks, per_doc):
-            texts = [" ".join(rng.sample(pool, 3)) for _ in range(min(per_doc, n_chunks - d))]
-            text, chunks, blocks, offset = "", [], [], 0
-            for i, t in enumerate(texts):
-                start = offset
-                text += ("\n\n" if text else "") + t
-                start = len(text) - len(t)
-                blocks.append(Block("para", start, len(text)))
-                chunks.append(Chunk(f"synthetic/{d // per_doc:05d}", i, t, start, len(text),
-                                    1 + i // 10, 1 + i // 10, (f"Section {i // 50}",)))
-                offset = len(text)
-            doc = Document(f"synthetic/{d // per_doc:05d}", f"synthetic/{d // per_doc:05d}.txt",
-                           f"Synthetic report {d // per_doc}", text,
-                           [Page(1 + p, 0, len(text)) for p in range(1)], blocks)
-            writer.add(doc, chunks, synthetic_vectors(vectors_rng, len(chunks), real))
-        writer.commit()
-    return time.perf_counter() - started
+    dimension = real.shape[1] if real is not None else 384
+    step = max(PER_DOC, (checkpoint or n_chunks) // PER_DOC * PER_DOC)
+    manifest = new_manifest(Settings(), dimension, [])
+    while done < n_chunks:
+        started = time.perf_counter()
+        upto = min(n_chunks, done + step)
+        with open_store(directory).writer(manifest, rebuild=not done) as writer:
+            for first in range(done, upto, PER_DOC):
+                writer.add(*synthetic_document(first // PER_DOC, min(PER_DOC, upto - first),
+                                               pool, real, pool_vectors, seed))
+            writer.commit()
+        done = upto
+        seconds += time.perf_counter() - started
+        tmp = progress.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**plan, "done": done, "seconds": round(seconds, 1)}))
+        os.replace(tmp, progress)
+        print(json.dumps({"built": done, "of": n_chunks, "seconds": round(seconds, 1)}),
+              flush=True)
+    return seconds
+
+
+def build_only(directory: Path, size: int, checkpoint: int, real: Path) -> int:
+    """`--build`: the synthetic build alone; a full disk or another write error is one
+    line, and the index keeps its last checkpoint."""
+    real_vecs = pool_vecs = None
+    if (real / "CURRENT").exists():
+        real_vecs, pool_vecs = real_vectors(real), sentence_vectors()
+    from search import Index
+    from search.store import IndexWriteFailed
+
+    try:
+        build_synthetic(directory, size, real=real_vecs, pool_vectors=pool_vecs,
+                        checkpoint=checkpoint)
+    except (OSError, IndexWriteFailed) as exc:
+        if isinstance(exc, OSError):
+            where = f" {exc.filename}:" if exc.filename else ""
+            said = f"{where} could not write the index ({exc.strerror or exc})"
+        else:
+            said = f" {str(exc).split('; the previous index')[0]}"
+        kept = Index(directory).stats().chunks if (directory / "CURRENT").exists() else 0
+        print(f"error:{said}; it keeps the {kept:,} passages of its last checkpoint, and "
+              "the same command goes on from there", file=sys.stderr)
+        return 2
+    return 0
 
 
 def measure(directory: Path, n_queries: int) -> dict:
@@ -154,7 +237,39 @@ def measure(directory: Path, n_queries: int) -> dict:
     result["size_bytes"] = stats.size_bytes
     result["segments"] = [f"{s.kind} {s.vectors}" for s in stats.segments]
     result["peak_rss_mb"] = peak_rss_mb()
+    result["mb_per_million"] = footprint(directory)
     return result
+
+
+def footprint(directory: Path) -> dict:
+    """Bytes on disk by part, per million passages: the approximate index, the exact
+    float16 rows, sentence vectors (inside meta.sqlite), the rest of meta.sqlite (text,
+    metadata) and the lexical index."""
+    import sqlite3
+
+    live = directory / (directory / "CURRENT").read_text().strip()
+    sizes = {"approximate_index": 0, "exact_float16": 0, "lexical": 0}
+    for f in live.rglob("*"):
+        if not f.is_file():
+            continue
+        if f.name.endswith(".f16.npy"):
+            sizes["exact_float16"] += f.stat().st_size
+        elif f.name.endswith(".faiss"):
+            sizes["approximate_index"] += f.stat().st_size
+        elif "lexical" in f.relative_to(live).parts:
+            sizes["lexical"] += f.stat().st_size
+    db = sqlite3.connect(f"file:{live / 'meta.sqlite'}?mode=ro", uri=True)
+    try:
+        chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        sentence_bytes = db.execute("SELECT coalesce(sum(length(vectors)), 0) "
+                                    "FROM sentences").fetchone()[0]
+    finally:
+        db.close()
+    sqlite_bytes = sum(f.stat().st_size for f in live.glob("meta.sqlite*"))
+    sizes["sentence_vectors"] = int(sentence_bytes)
+    sizes["text_and_metadata"] = max(0, sqlite_bytes - int(sentence_bytes))
+    per_million = 1e6 / max(1, chunks)
+    return {name: round(value * per_million / 1e6, 1) for name, value in sizes.items()}
 
 
 def peak_rss_mb() -> int:
@@ -168,19 +283,29 @@ def peak_rss_mb() -> int:
 
 
 def recall_of_index(directory: Path, n_queries: int) -> dict:
-    """Recall@10 of the index's vector search against exact search, on real questions."""
+    """Recall@10 of the index's vector search against exact search, on real questions.
+    Exact search streams each segment's vectors in blocks, so 10M vectors need not fit in
+    memory at once."""
     from search import Index
     from search.embed.embedder import get_embedder
 
     queries = get_embedder().encode(questions(n_queries))
     with Index(directory).snapshot() as snap:
         got = [[i for i, _ in snap.search_vectors(q, 10)] for q in queries]
-        ids, vectors = snap.live_vectors()
-        scores = vectors @ queries.T
+        best = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+        best_ids = np.zeros((len(queries), 10), dtype=np.int64)
+        for part in snap.segments:
+            for start in range(0, part.size, 500_000):
+                rows = np.arange(start, min(part.size, start + 500_000))
+                scores = (part.vectors(rows) @ queries.T).T  # queries x rows
+                ids = np.broadcast_to(part.ids[rows], scores.shape)
+                merged = np.concatenate([best, scores], axis=1)
+                merged_ids = np.concatenate([best_ids, ids], axis=1)
+                top = np.argpartition(-merged, 10, axis=1)[:, :10]
+                best = np.take_along_axis(merged, top, axis=1)
+                best_ids = np.take_along_axis(merged_ids, top, axis=1)
         kinds = sorted({p.kind for p in snap.segments})
-    exact = [set(ids[np.argpartition(-scores[:, n], 10)[:10]].tolist())
-             for n in range(len(queries))]
-    hits = [len(exact[n] & set(got[n])) / 10 for n in range(len(queries))]
+    hits = [len(set(best_ids[n].tolist()) & set(got[n])) / 10 for n in range(len(queries))]
     return {"recall_at_10": round(float(np.mean(hits)), 4), "kinds": kinds,
             "queries": len(queries)}
 
@@ -192,18 +317,15 @@ def recall_on_real_vectors(real: np.ndarray, n_queries: int) -> dict:
     from search.embed.embedder import get_embedder
     from search.store.local import segments
 
-    cache = WORK / "scifact-sentences.npy"
-    if not cache.exists():
-        vecs = get_embedder(role="index").encode(sentences())
-        np.save(cache, vecs.astype(np.float32))
-    vectors = np.concatenate([real, np.load(cache)])
+    vectors = np.concatenate([real, sentence_vectors()])
     queries = get_embedder().encode(questions(n_queries))
     ids = np.arange(1, len(vectors) + 1)
     exact = np.argsort(-(vectors @ queries.T), axis=0)[:10].T + 1
     out: dict = {"vectors": len(vectors), "queries": len(queries)}
-    for kind in ("ivf", "hnsw"):
-        settings = VectorSettings(approx_kind=kind,
-                                  approx_above=min(VectorSettings().approx_above, len(ids)))
+    for kind in ("ivf", "hnsw", "ivfpq"):
+        settings = VectorSettings(approx_kind="ivf" if kind == "ivfpq" else kind,
+                                  approx_above=min(VectorSettings().approx_above, len(ids)),
+                                  pq_above=len(ids) if kind == "ivfpq" else len(ids) + 1)
         started = time.perf_counter()
         part = segments.build("seg-recall", ids, vectors, settings)
         built = time.perf_counter() - started
@@ -305,13 +427,22 @@ def main() -> None:
     parser.add_argument("--no-real-recall", action="store_true",
                         help="skip recall on real sentence vectors (embeds ~44k sentences "
                              "when not cached)")
+    parser.add_argument("--checkpoint", type=int, default=1_000_000,
+                        help="commit a synthetic build every this many passages; a killed "
+                             "build resumes from its last commit")
     parser.add_argument("--reuse", action="store_true",
                         help="measure synthetic indexes built by an earlier run (keeps its "
                              "build time)")
     parser.add_argument("--real", type=Path, default=WORK / "throughput-scifact",
                         help="an index of the SciFact corpus (default: the one the "
                              "throughput step builds)")
+    parser.add_argument("--build", type=Path,
+                        help="only build (or resume) a synthetic index of --size passages "
+                             "here, committed every --checkpoint")
+    parser.add_argument("--size", type=int, default=10_000_000)
     args = parser.parse_args()
+    if args.build:
+        sys.exit(build_only(args.build, args.size, args.checkpoint, args.real))
     if args.measure:
         print(json.dumps(measure(args.measure, args.queries)))
         return
@@ -319,21 +450,27 @@ def main() -> None:
         print(json.dumps(recall_of_index(args.recall, args.queries)))
         return
     WORK.mkdir(parents=True, exist_ok=True)
-    results: dict = {"machine": machine(), "sizes": {}}
     previous = ROOT / "artifacts" / "bench" / "scale.json"
+    # sizes measured by earlier runs stay (a 10M run need not repeat 1M); each row names
+    # the CPU and model it was measured with
+    kept = json.loads(previous.read_text()).get("sizes", {}) if previous.exists() else {}
+    results: dict = {"machine": machine(), "sizes": kept}
     if args.skip_throughput and previous.exists():  # keep the last measured throughput
         results["indexing"] = json.loads(previous.read_text()).get("indexing", {})
     if not args.skip_throughput:
         results["indexing"] = indexing_throughput()
         print(json.dumps(results["indexing"]), flush=True)
     real = args.real
-    real_vecs = None
+    real_vecs = pool_vecs = None
     if (real / "CURRENT").exists():
         row = in_fresh_process("--measure", str(real), "--queries", str(args.queries))
-        row.update(kind="real SciFact vectors", info_s=info_seconds(real))
+        row.update(kind="real SciFact vectors", info_s=info_seconds(real),
+                   cpu=results["machine"]["cpu"], model=model_name(),
+                   date=results["machine"]["date"])
         results["sizes"][str(row["chunks"])] = row
         print(json.dumps(row), flush=True)
         real_vecs = real_vectors(real)
+        pool_vecs = sentence_vectors()
         if not args.no_real_recall:
             results["recall_real"] = recall_on_real_vectors(real_vecs, args.queries)
             print(json.dumps(results["recall_real"]), flush=True)
@@ -344,13 +481,16 @@ def main() -> None:
         if args.reuse and (directory / "CURRENT").exists() and "build_s" in earlier:
             build = earlier["build_s"]
         else:
-            build = build_synthetic(directory, size, real=real_vecs)
+            build = build_synthetic(directory, size, real=real_vecs,
+                                    pool_vectors=pool_vecs, checkpoint=args.checkpoint)
         row = in_fresh_process("--measure", str(directory), "--queries", str(args.queries))
         row.update(kind=("mixed real vectors" if real_vecs is not None else "random vectors")
                    + ", real text", build_s=round(build, 1),
                    info_s=info_seconds(directory), add_pdf=add_one_pdf(directory),
                    recall=in_fresh_process("--recall", str(directory), "--queries",
                                            str(args.queries)))
+        row.update(cpu=results["machine"]["cpu"], model=model_name(),
+                   date=results["machine"]["date"])
         results["sizes"][str(size)] = row
         print(json.dumps(row), flush=True)
     out = ROOT / "artifacts" / "bench" / "scale.json"

@@ -32,8 +32,7 @@ OUT = ROOT / "artifacts" / "bench" / "stores.json"
 
 def copy_into(source, target) -> float:  # noqa: ANN001 - two search.store.Store
     """Every document of one store written into another, vectors as stored; seconds taken."""
-    from search.records import Chunk, Document
-    from search.store import SentenceVectors
+    from search.records import Chunk, Document, SentenceVectors
 
     started = time.perf_counter()
     with source.open() as view:

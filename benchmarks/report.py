@@ -31,16 +31,19 @@ def main(path: str) -> None:
         "Warm latency through `Index.search(k=5)` for 200 distinct SciFact claims, after a "
         "warm-up pass of 100 other claims: encode, vector "
         "search, tantivy BM25 (hybrid), metadata fetch and highlighting (the default; one "
-        "column without it). Questions and highlight sentences are embedded through ONNX "
-        "Runtime fp32 (the default query runtime; same vectors as PyTorch). 100k and 1M "
-        "hold real text; their vectors are mixtures of real SciFact passage "
-        "vectors plus noise (see `benchmarks/bench_scale.py`).",
+        "column without it). Questions are embedded by the runtime the index's first load "
+        "measured fastest (column 'runtime'; checked against PyTorch's vectors at every "
+        "load). Synthetic sizes hold real text (three SciFact sentences a passage) with "
+        "those sentences' real embeddings stored for highlighting, as a real index stores "
+        "them; passage vectors are mixtures of real SciFact passage vectors plus noise (see "
+        "`benchmarks/bench_scale.py`). Each row names the CPU and model it was measured "
+        "with.",
         "",
         "| passages | vectors | segments | semantic p50/p95/p99 ms | hybrid p50/p95/p99 ms "
         "| hybrid, no highlight p50/p95 ms | question encode p50 ms (runtime) | peak RSS MB "
         "| on disk MB "
-        "| cold first search s | `info` s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| cold first search s | `info` s | measured on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for size, row in sizes:
         sem, hyb = row["semantic"], row["hybrid"]
@@ -52,7 +55,20 @@ def main(path: str) -> None:
             f"{bare.get('p50', '-')} / {bare.get('p95', '-')} | {row['encode_ms_p50']} "
             f"({row.get('query_runtime', 'torch')}) | "
             f"{row['peak_rss_mb']:,} | {row['size_bytes'] / 1e6:,.0f} | "
-            f"{row['cold_first_search_s']} | {row['info_s']} |")
+            f"{row['cold_first_search_s']} | {row['info_s']} | "
+            f"{_short_cpu(row.get('cpu', m['cpu']))}, {row.get('model', '-')}, "
+            f"{row.get('date', m['date'])} |")
+    parts = [(s, r["mb_per_million"]) for s, r in sizes if "mb_per_million" in r]
+    if parts:
+        lines += ["", "## Disk per million passages, by part (MB)", "",
+                  "Measured on each index's live files; sentence vectors are the bytes of "
+                  "their column inside meta.sqlite.", "",
+                  "| passages | approximate index | exact float16 rows | sentence vectors "
+                  "| text and metadata (SQLite) | lexical (tantivy) |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {int(s):,} | {p['approximate_index']:,} | {p['exact_float16']:,} | "
+                  f"{p['sentence_vectors']:,} | {p['text_and_metadata']:,} | "
+                  f"{p['lexical']:,} |" for s, p in parts]
     recalls = [(s, r["recall"]) for s, r in sizes if "recall" in r]
     real = data.get("recall_real")
     if recalls or real:
@@ -62,11 +78,13 @@ def main(path: str) -> None:
                   f"over the same vectors. Default settings (HNSW M={v.hnsw_m}, efConstruction "
                   f"{v.ef_construction}, efSearch {v.ef_search}, {v.rerank} candidates "
                   "re-scored with exact float16 vectors; IVF 4·√n lists, nprobe "
-                  f"{v.nprobe}).", "",
+                  f"{v.nprobe}; IVF-PQ from {v.pq_above:,} vectors a segment: 4·√n lists, "
+                  f"dimension/8 bytes a vector, nprobe {v.pq_nprobe}, {v.pq_rerank} "
+                  "candidates re-scored).", "",
                   "| vectors | index | recall@10 | ms per query (vector search only) "
                   "| build s |", "|---|---|---|---|---|"]
         if real:
-            for kind in ("hnsw", "ivf"):
+            for kind in [k for k in ("hnsw", "ivf", "ivfpq") if k in real]:
                 r = real[kind]
                 lines.append(f"| {real['vectors']:,} real (SciFact passages + sentences) | "
                              f"{kind} | {r['recall_at_10']} | {r['ms_per_query']} | "
@@ -113,6 +131,10 @@ def main(path: str) -> None:
     if plot:
         lines += ["", f"![latency and memory against size]({plot})"]
     (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + "\n")
+
+
+def _short_cpu(cpu: str) -> str:
+    return "AMD EPYC" if "AMD" in cpu else ("Intel Xeon" if "Xeon" in cpu else cpu)
 
 
 def _plot(sizes: list) -> str | None:

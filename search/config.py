@@ -67,6 +67,16 @@ class VectorSettings:
     ef_search: int = 256  # HNSW candidates per query: ~1.2 ms at 1M (docs/PERFORMANCE.md)
     rerank: int = 50  # approximate candidates re-scored with the exact (float16) vectors
     max_segments: int = 8  # more than this and the smallest are merged
+    # A segment this large is IVF-PQ (docs/SCALING.md): a tenth of the memory of HNSW over
+    # 8-bit codes, recall held by re-scoring more candidates; such segments are not merged
+    # for their number, only to drop deleted vectors.
+    pq_above: int = 1_000_000
+    pq_bytes: int = 0  # bytes per vector; 0: dimension / 8
+    pq_nprobe: int = 48  # IVF-PQ lists visited per query
+    pq_rerank: int = 200  # IVF-PQ candidates re-scored with the exact (float16) vectors
+    # How each sentence's vector is stored for highlighting: "float16" (2 bytes a dimension)
+    # or "int8" (1 byte and a scale: half the disk, cosines within ~0.002) for big archives.
+    sentence_precision: str = "float16"
 
     @classmethod
     def from_env(cls) -> VectorSettings:
@@ -75,9 +85,11 @@ class VectorSettings:
             raw = os.environ.get(f"EVIDENCE_SEARCH_{name.upper()}")
             if not raw:
                 continue
-            if name == "approx_kind":
-                if raw not in ("ivf", "hnsw"):
-                    raise ValueError(f"EVIDENCE_SEARCH_APPROX_KIND: 'ivf' or 'hnsw', not {raw!r}")
+            choices = _CHOICES.get(name)
+            if choices:
+                if raw not in choices:
+                    raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: "
+                                     f"{' or '.join(map(repr, choices))}, not {raw!r}")
                 values[name] = raw
                 continue
             try:
@@ -86,6 +98,9 @@ class VectorSettings:
                 raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: not a whole number "
                                  f"({raw!r})") from None
         return cls(**values)
+
+
+_CHOICES = {"approx_kind": ("ivf", "hnsw"), "sentence_precision": ("float16", "int8")}
 
 
 def default_index_dir() -> Path:

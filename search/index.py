@@ -20,7 +20,16 @@ from search.config import (
 from search.embed.embedder import query_embedder
 from search.indexing.files import resolve_stored, stored_path
 from search.indexing.refresh import ProgressHook, refresh
-from search.records import Filters, Hit, IndexReport, IndexStats
+from search.records import (
+    Filters,
+    Hit,
+    IndexReport,
+    IndexStats,
+    Manifest,
+    MergeReport,
+    StoredChunk,
+    StoredDocument,
+)
 from search.retrieve.confidence import calibration_for
 from search.retrieve.pipeline import (
     DEFAULT_FUSION,
@@ -33,18 +42,7 @@ from search.retrieve.pipeline import (
 )
 from search.retrieve.query import MODES, Fusion
 from search.retrieve.ranking import weights_for
-from search.store import (
-    IndexMismatch,
-    Manifest,
-    MergeReport,
-    ReadView,
-    StaleSnapshot,
-    Store,
-    StoredChunk,
-    StoredDocument,
-    is_remote,
-    open_store,
-)
+from search.store import IndexMismatch, ReadView, StaleSnapshot, Store, is_remote, open_store
 
 T = TypeVar("T")
 __all__ = ["Index", "PassageInContext", "QueryError"]
@@ -231,6 +229,14 @@ class Index:
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         """A document's passages in reading order, with their sections and pages."""
         return self.read(lambda snap: snap.document_chunks(doc_id))
+
+    def headings(self, limit: int) -> list[tuple[str, str]]:
+        """(doc id, heading) for each heading of the first `limit` passages in the order
+        they were indexed, outermost first: what the page makes its example searches from,
+        without it reading a view (or guessing chunk ids: they have gaps after a removal)."""
+        return self.read(lambda snap: [(row.doc_id, heading)
+                                       for row in snap.first_chunks(limit)
+                                       for heading in row.section])
 
     @property
     def packs_path(self) -> Path:

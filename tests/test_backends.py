@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from search import Filters, Index, IndexMismatch, StoreUnavailable
-from search.records import Chunk, Document, Page
-from search.store import Manifest, open_store
+from search.records import Chunk, Document, Manifest, Page
+from search.store import open_store
 from search.store.milvus import filter_expression, literal, parse_location, unavailable
+from search.store.milvus.collections import generation_after
 from tests.conftest import FIRE, MAYOR, ROOT, copy_corpus, location
 
 QUESTIONS = ["How many Met officers are in regular psychological monitoring?",
@@ -197,3 +198,8 @@ def test_abort_after_a_committed_rebuild_keeps_the_new_index(tmp_path: Path):
 
 def test_names_with_unusual_spaces_match_themselves():
     assert literal("a\u202fb\u200bc") == '"a\u202fb\u200bc"'
+
+
+def test_a_rebuild_writes_the_generation_after_the_live_one():
+    assert generation_after("") == "g1"  # no index yet, or a manifest without one
+    assert generation_after("g1") == "g2" and generation_after("g9") == "g10"

@@ -22,8 +22,6 @@ from search.packs import (
     CHANGED,
     MAX_PACK_PASSAGES,
     REMOVED,
-    KeptPassage,
-    Pack,
     PackError,
     PackStore,
     mark_status,
@@ -34,7 +32,7 @@ from search.packs import (
     to_text,
 )
 from search.packs.export import reference_of
-from search.records import Hit
+from search.records import Hit, KeptPassage, Pack
 from tests.conftest import CORPUS, FIRE, MAYOR
 
 MARKUP = ('</blockquote>\n# Not a heading\n<script>alert(1)</script>\n[link](javascript:x) '
@@ -799,7 +797,7 @@ def test_kept_spans_name_the_packs_passages_in_order(store: PackStore, hits: lis
 
 def test_a_docx_with_unreadable_pack_dates_is_not_dated_2013():
     from search.packs.export import describe
-    from search.packs.records import Pack
+    from search.records import Pack
 
     document = docx.Document()  # python-docx's template: created 2013-12-23 by python-docx
     describe(document.core_properties, Pack(1, "Briefing", "not a date", "", 0), "summary")

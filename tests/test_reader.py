@@ -19,7 +19,7 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from search import Index
-from search.store.base import StoredChunk
+from search.records import StoredChunk
 from search.web.pdfpage import (
     MAX_SIDE,
     NOTE_NOT_FOUND,

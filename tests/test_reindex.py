@@ -106,3 +106,30 @@ def test_refresh_without_paths_rescans_the_indexed_folders(tmp_path: Path, store
     shutil.copy(corpus / FIRE, corpus / "copy.txt")
     report = index.refresh()
     assert [Path(p).name for p in report.added] == ["copy.txt"]
+
+
+def test_the_page_examples_read_the_first_passages_when_ids_have_gaps(tmp_path: Path, store_at,
+                                                                       monkeypatch):
+    from search.web import app as page
+    from search.web.links import example_questions
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(store_at(tmp_path / "index"))
+    index.refresh([corpus])
+    first = min((c for d in index.documents() for c in index.document_chunks(d.doc_id)),
+                key=lambda c: c.id)
+    gap = len(index.document_chunks(first.doc_id))
+    index.remove([first.doc_id])  # ids 1..gap are gone for good
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.add([corpus / "fatigue.md"])  # its ids come after the others'
+
+    live = sorted((c for d in index.documents() for c in index.document_chunks(d.doc_id)),
+                  key=lambda c: c.id)
+    assert live[0].id > gap and any(c.doc_id.endswith("fatigue.md") for c in live)
+    for limit in (0, 1, 3, len(live), len(live) + 5):
+        assert index.headings(limit) == [(c.doc_id, h) for c in live[:limit] for h in c.section]
+
+    monkeypatch.setattr(page, "SAMPLED_PASSAGES", gap)  # ids 1..gap alone would hold nothing
+    examples = page.App(page.WebConfig(index.location, corpus), index).examples()
+    assert examples and examples == example_questions(
+        [(c.doc_id, h) for c in live[:gap] for h in c.section])

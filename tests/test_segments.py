@@ -243,3 +243,57 @@ def test_an_index_of_the_previous_format_is_upgraded_in_place(tmp_path: Path):
     db = sqlite3.connect(live(Index(tmp_path / "index")) / "meta.sqlite")
     assert not db.execute("SELECT name FROM sqlite_master WHERE name = 'chunks_fts'").fetchall()
     db.close()
+
+
+def _clustered(rng: np.random.Generator, n: int, dimension: int = 64) -> np.ndarray:
+    """Unit vectors around 300 centres: neighbourhoods, as real embeddings have."""
+    centres = rng.standard_normal((300, dimension)).astype(np.float32)
+    vectors = centres[rng.integers(0, 300, n)] + 0.4 * rng.standard_normal(
+        (n, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_a_very_large_segment_is_ivf_pq_re_scored_with_exact_cosines(tmp_path: Path):
+    from search.config import VectorSettings
+
+    rng = np.random.default_rng(3)
+    vectors = _clustered(rng, 20_000)
+    ids = 7 + 3 * rng.permutation(20_000)  # not dense, not in order
+    settings = VectorSettings(approx_above=1_000, pq_above=10_000)
+    written = seglib.build("seg-000001", ids, vectors, settings)
+    assert written.kind == seglib.IVFPQ
+    seglib.write(written, tmp_path)
+    part = seglib.read(tmp_path, "seg-000001", seglib.IVFPQ, 64)
+    assert part.ids.tolist() == sorted(ids.tolist())
+    queries = _clustered(rng, 30)
+    found = 0
+    for q in queries:
+        scores = vectors @ q
+        want = set(ids[np.argsort(-scores)[:10]].tolist())
+        got = part.search(q, 10, settings, None, None)
+        found += len(want & {i for i, _ in got})
+        by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        for i, score in got:  # true cosines, not the codes' estimates
+            assert score == pytest.approx(by_id[i], abs=2e-3)
+    assert found / (10 * len(queries)) >= 0.9
+    best = part.search(queries[0], 1, settings, None, None)[0][0]
+    skip = faiss_not([best])
+    assert best not in {i for i, _ in part.search(queries[0], 10, settings, skip, None)}
+
+
+def faiss_not(ids: list[int]):
+    import faiss
+
+    return faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(ids, dtype=np.int64)))
+
+
+def test_ivf_pq_segments_are_not_merged_for_their_number():
+    from search.config import VectorSettings
+    from search.store.local.merge import merge_plan
+
+    settings = VectorSettings(max_segments=4)
+    sealed = [(f"seg-{n:06d}", seglib.IVFPQ, 1_000_000) for n in range(1, 7)]
+    assert merge_plan(sealed, 0, settings) == []
+    small = [(f"seg-{n:06d}", seglib.FLAT, 100) for n in range(7, 12)]
+    plan = merge_plan(sealed + small, 0, settings)
+    assert plan and set(plan) <= {name for name, _, _ in small}

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from search.packs import KeptPassage, Pack
-from search.records import IndexReport
-from search.store import StoredDocument
+from search.records import IndexReport, KeptPassage, Pack, StoredDocument
 from search.web.contents import contents_html, document_sections, section_link
 from search.web.index_panel import summary_markdown
 from search.web.pack_view import PAGE_SIZE, pack_html

@@ -24,17 +24,8 @@ from search.ingest.chunker import chunk_document
 from search.ingest.loaders import LoadError, fingerprint, load_file
 from search.ingest.sandbox import OcrProgress
 from search.ingest.text import scoring_sentences
-from search.records import Chunk, Document, IndexReport
-from search.store import (
-    IndexCorrupt,
-    IndexMismatch,
-    IndexOutdated,
-    Manifest,
-    SentenceVectors,
-    Store,
-    Writer,
-    open_store,
-)
+from search.records import Chunk, Document, IndexReport, Manifest, SentenceVectors
+from search.store import IndexCorrupt, IndexMismatch, IndexOutdated, Store, Writer, open_store
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, done, total), for the web app
 Embedded = tuple[np.ndarray, list[np.ndarray]]  # passage vectors, each one's sentence vectors

@@ -18,14 +18,12 @@ from search.packs.export import (
     to_markdown,
     to_text,
 )
-from search.packs.records import (
+from search.packs.rules import (
     CHANGED,
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     MAX_PACK_PASSAGES,
     REMOVED,
-    KeptPassage,
-    Pack,
     PackConflict,
     PackError,
     PackNotFound,
@@ -34,7 +32,7 @@ from search.packs.records import (
 from search.packs.store import PackStore
 
 __all__ = [
-    "CHANGED", "MAX_NAME_CHARS", "MAX_NOTE_CHARS", "MAX_PACK_PASSAGES", "REMOVED", "KeptPassage",
-    "Pack", "PackConflict", "PackError", "PackNotFound", "PackStore", "Reference", "mark_status",
+    "CHANGED", "MAX_NAME_CHARS", "MAX_NOTE_CHARS", "MAX_PACK_PASSAGES", "REMOVED",
+    "PackConflict", "PackError", "PackNotFound", "PackStore", "Reference", "mark_status",
     "pack_file_stem", "reference_of", "to_csv", "to_docx", "to_markdown", "to_text",
 ]

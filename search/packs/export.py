@@ -23,7 +23,8 @@ import docx
 from docx.shared import Cm, Length, Pt
 from lxml import etree
 
-from search.packs.records import CHANGED, REMOVED, KeptPassage, Pack
+from search.packs.rules import CHANGED, REMOVED
+from search.records import KeptPassage, Pack
 
 APP_NAME = "Evidence search"  # the author of an exported file: the tool, not a person
 STEM_PREFIX = "evidence-pack"

@@ -21,18 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from search.packs.records import (
+from search.packs.rules import (
     MAX_NAME_CHARS,
     MAX_NOTE_CHARS,
     MAX_PACK_PASSAGES,
-    KeptPassage,
-    Pack,
     PackConflict,
     PackError,
     PackNotFound,
     whole_citation,
 )
-from search.records import Hit
+from search.records import Hit, KeptPassage, Pack
 
 SCHEMA_VERSION = 3  # 2: passages keep their marked sentences (highlights); 3: printed pages
 MAX_HIGHLIGHTS = 4

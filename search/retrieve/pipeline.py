@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from search.reader import Reader
-from search.records import Filters, Hit
+from search.records import Filters, Hit, StoredChunk
 from search.retrieve import ranking
 from search.retrieve.confidence import WEAK_BELOW, Calibration, is_keyword_search, label
 from search.retrieve.highlight import answer_spans
@@ -30,7 +30,7 @@ from search.retrieve.query import (
     collapse,
     retrieve,
 )
-from search.store import ReadView, StoredChunk
+from search.store import ReadView
 
 SECTION_SEPARATOR = " › "
 log = logging.getLogger(__name__)

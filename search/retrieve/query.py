@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from search.config import prune_above
-from search.records import Filters
+from search.records import Filters, StoredChunk
 from search.retrieve import ranking
 from search.retrieve.terms import coverage, term_weights
-from search.store import ReadView, StoredChunk
+from search.store import ReadView
 from search.words import could_be_typo, terms, words_by_term
 
 MODES = ("semantic", "lexical", "hybrid")

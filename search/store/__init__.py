@@ -4,7 +4,8 @@
     milvus:///path/to/file.db      Milvus Lite, embedded, started from Python
     http://host:19530              a Milvus server or cluster (token: EVIDENCE_SEARCH_MILVUS_TOKEN)
 
-Everything above this package speaks base.Store / base.ReadView / base.Writer only.
+Everything above this package speaks base.Store / base.ReadView / base.Writer only; the records
+they pass (Manifest, StoredChunk, ...) are search.records'.
 """
 
 from __future__ import annotations
@@ -18,27 +19,16 @@ from search.store.base import (
     IndexNotFound,
     IndexOutdated,
     IndexWriteFailed,
-    Manifest,
-    MergeReport,
     ReadView,
-    SegmentInfo,
-    SentenceVectors,
     StaleSnapshot,
     Store,
-    StoredCandidate,
-    StoredChunk,
-    StoredDocument,
-    StoreStats,
     StoreUnavailable,
     Writer,
 )
 
 __all__ = [
     "IndexCorrupt", "IndexError_", "IndexMismatch", "IndexNotFound", "IndexOutdated",
-    "IndexWriteFailed",
-    "Manifest", "MergeReport", "ReadView", "SegmentInfo", "SentenceVectors", "StaleSnapshot",
-    "Store", "StoreStats", "StoreUnavailable", "StoredCandidate", "StoredChunk", "StoredDocument",
-    "Writer",
+    "IndexWriteFailed", "ReadView", "StaleSnapshot", "Store", "StoreUnavailable", "Writer",
     "is_remote", "open_store",
 ]
 

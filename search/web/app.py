@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import tempfile
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -19,8 +22,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from search.config import SUPPORTED_SUFFIXES
 from search.index import Index, QueryError
-from search.packs import KeptPassage, PackError, PackStore
-from search.records import Filters, IndexReport
+from search.packs import PackError, PackStore
+from search.records import Filters, IndexReport, KeptPassage
 from search.retrieve.confidence import results_weak
 from search.retrieve.pipeline import Searched
 from search.retrieve.query import MODES
@@ -33,7 +36,8 @@ from search.web.render import readable_time, results_html, to_csv, to_markdown
 from search.web.style import CSS, HEAD_CSS, HELP, LINK_JS, PAGE_JS, SCROLL_JS, THEME
 from search.web.uploads import DEFAULT_MAX_BYTES, save_upload
 
-SAMPLED_PASSAGES = 2000  # passages read (by id, from the first) to find headings for examples
+SAMPLED_PASSAGES = 2000  # passages read (in id order, from the first) for examples' headings
+KEPT_DOWNLOADS = 200  # searches whose two downloads stay in the exports folder
 
 PROGRESS = gr.Progress()  # Gradio swaps in a live tracker for each call
 
@@ -70,6 +74,8 @@ class App:
         self.packs = PackStore(self.index.packs_path)
         self._contents: tuple[Any, str] = (None, "")
         self.exports = Path(tempfile.mkdtemp(prefix="evidence-search-exports-"))
+        self._written: deque[Path] = deque()  # the downloads written, oldest first
+        self._written_lock = threading.Lock()
 
     # -- searching ----------------------------------------------------------------------------
     def document_choices(self, docs: list[Any] | None = None) -> list[tuple[str, str]]:
@@ -105,9 +111,20 @@ class App:
                       encoding="utf-8")
         table = self.exports / f"{name}.csv"
         table.write_text(to_csv(hits), encoding="utf-8")
+        self._forget_old_downloads(md, table)
         return (results_html(hits, question, stamp, grouped, section, result.corrected),
                 gr.update(value=str(md), visible=bool(hits)),
                 gr.update(value=str(table), visible=bool(hits)))
+
+    def _forget_old_downloads(self, *written: Path) -> None:
+        """Keeps the folder of downloads to the last KEPT_DOWNLOADS searches: Gradio serves
+        each from its own copy (kept a day), so a day of searches under load stays bounded."""
+        with self._written_lock:
+            self._written.extend(written)
+            old = [self._written.popleft()
+                   for _ in range(max(0, len(self._written) - 2 * KEPT_DOWNLOADS))]
+        for path in old:
+            path.unlink(missing_ok=True)
 
     def from_link(self, request: gr.Request) -> tuple[Any, ...]:
         """On page load: the document list and panel as they are now and, when the address
@@ -152,13 +169,9 @@ class App:
     def examples(self) -> list[str]:
         """Example searches built from the headings of the indexed documents."""
         try:
-            with self.index.snapshot() as snap:
-                top = min(snap.manifest.next_chunk_id, SAMPLED_PASSAGES + 1)
-                rows = snap.chunks(list(range(1, top)))
+            headings = self.index.headings(SAMPLED_PASSAGES)
         except Exception:  # no index yet: no examples
             return []
-        headings = [(row.doc_id, heading) for _, row in sorted(rows.items())
-                    for heading in row.section]
         return example_questions(headings)
 
     def search_again(self, question: str, k: float, mode: str,
@@ -264,7 +277,8 @@ def build_blocks(app: App) -> gr.Blocks:
     """The page. Its order is also the keyboard's: question, Search, the options (folded),
     then the results — three Tab presses from the question to the first passage."""
     config = app.config
-    with gr.Blocks(title="Evidence search") as blocks:
+    # Gradio copies each download into its cache; files older than a day go, checked hourly.
+    with gr.Blocks(title="Evidence search", delete_cache=(3600, 86400)) as blocks:
         gr.Markdown("## Evidence search\nAsk in plain words; every passage comes with a "
                     "citation you can quote. **Keep** the passages you need, then export "
                     "them as a cited evidence pack.")
@@ -365,6 +379,10 @@ def build_blocks(app: App) -> gr.Blocks:
 
 def build_app(config: WebConfig, index: Index | None = None) -> FastAPI:
     """The page and its routes over `index` (default: opened from config.index_dir)."""
+    # Gradio summarises its last 10,000 events in a pandas DataFrame after every event (for
+    # its monitoring page, unused here): 3 ms a search at first, more as events accumulate.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     app = App(config, index)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     api.add_middleware(PackGuard, editing=app.pack_editing, password=config.password)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import urlencode
 
-from search.store import StoredDocument
+from search.records import StoredDocument
 from search.web.render import plural
 
 MAX_SECTIONS = 300  # per document; the rest are counted, not listed

@@ -16,8 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from search.index import Index
 from search.ingest.errors import LoadError
 from search.ingest.sandbox import page_drawer
-from search.packs import KeptPassage
-from search.records import printed_page
+from search.records import KeptPassage, printed_page
 from search.web.pdfpage import NOTE_NOT_FOUND, PageImage, ReaderError
 from search.web.reader import section_view
 

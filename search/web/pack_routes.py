@@ -27,8 +27,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from search.index import Index
 from search.packs import (
-    KeptPassage,
-    Pack,
     PackConflict,
     PackError,
     PackNotFound,
@@ -45,7 +43,7 @@ from search.packs.export import (
     to_text,
 )
 from search.packs.store import MAX_HIGHLIGHTS, clean_note
-from search.store import StoredDocument
+from search.records import KeptPassage, Pack, StoredDocument
 from search.web.pack_view import PAGE_SIZE, pack_html
 from search.web.render import readable_time
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from search.packs import KeptPassage, Pack
+from search.records import KeptPassage, Pack
 from search.web.render import plural
 
 PAGE_SIZE = 50  # passages shown at once; a pack of 10,000 pages through, exports hold all

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from search.store.base import StoredChunk
+from search.records import StoredChunk
 
 MAX_CHARS = 20_000  # of document text in one view: a huge section stays readable and light
 MAX_OCCURRENCES = 1000  # of the passage, when looking for it again in a changed document

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from search.records import Chunk, Document, Filters
-from search.store.base import (
+from search.records import (
     LABELS_META_KEY,
     OCR_META_KEY,
-    IndexCorrupt,
-    IndexOutdated,
+    Chunk,
+    Document,
+    Filters,
     Manifest,
     SentenceVectors,
     StoredChunk,
@@ -25,6 +25,7 @@ from search.store.base import (
     from_ocr,
     stored_meta,
 )
+from search.store.base import IndexCorrupt, IndexOutdated
 from search.store.local.layout import DATABASE, now, rebuild_hint
 
 FORMAT_VERSION = 5  # 5: one lexical engine (tantivy) at every size, no FTS5 tables
@@ -62,7 +63,7 @@ CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS sentences (
     chunk_id    INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
     spans       TEXT NOT NULL,      -- JSON [[start, end], ...] into the chunk's text
-    vectors     BLOB NOT NULL       -- float16, len(spans) x dimension, row-major
+    vectors     BLOB NOT NULL       -- float16 or int8 + scales (pack_sentences), row-major
 );
 CREATE TABLE IF NOT EXISTS manifest (
     key         TEXT PRIMARY KEY,   -- format version, model, dimension, settings, counts
@@ -245,6 +246,13 @@ def chunk_rows(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, StoredCh
     return out
 
 
+def first_chunk_ids(db: sqlite3.Connection, limit: int) -> list[int]:
+    """The ids of the first `limit` passages, ascending (the chunks table holds live ones
+    only: a removed document's rows go, its ids leave a gap)."""
+    return [r[0] for r in db.execute("SELECT id FROM chunks ORDER BY id LIMIT ?",
+                                     (max(limit, 0),))]  # a negative LIMIT is none in SQLite
+
+
 def document_chunk_ids(db: sqlite3.Connection, doc_id: str) -> list[int]:
     return [r[0] for r in db.execute(
         "SELECT id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))]
@@ -265,12 +273,32 @@ def sentence_rows(db: sqlite3.Connection, ids: Sequence[int],
     marks = ",".join("?" * len(ids))
     rows = db.execute(f"SELECT chunk_id, spans, vectors FROM sentences "
                       f"WHERE chunk_id IN ({marks})", list(ids)).fetchall()
-    out = {}
-    for chunk_id, spans, blob in rows:
-        vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension)
-        out[chunk_id] = SentenceVectors([(a, b) for a, b in json.loads(spans)],
-                                        vectors.astype(np.float32))
-    return out
+    return {chunk_id: SentenceVectors([(a, b) for a, b in json.loads(spans)],
+                                      unpack_sentences(blob, dimension))
+            for chunk_id, spans, blob in rows}
+
+
+def pack_sentences(vectors: np.ndarray, int8: bool) -> bytes:
+    """A chunk's sentence vectors as stored: float16 rows (an even number of bytes), or
+    a marker byte, one float32 scale per row and int8 rows (an odd number of bytes)."""
+    if not int8:
+        return vectors.astype(np.float16).tobytes()
+    vectors = np.asarray(vectors, dtype=np.float32)
+    scales = np.maximum(np.abs(vectors).max(axis=1), 1e-12) / 127.0
+    codes = np.clip(np.rint(vectors / scales[:, None]), -127, 127).astype(np.int8)
+    blob = b"\x01" + scales.astype(np.float32).tobytes() + codes.tobytes()
+    return blob if len(blob) % 2 else blob + b"\x00"  # odd dimension: padded to stay odd
+
+
+def unpack_sentences(blob: bytes, dimension: int) -> np.ndarray:
+    """Float32 rows of a stored blob, in either format (pack_sentences)."""
+    if len(blob) % 2 == 0:
+        return np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension).astype(np.float32)
+    n = (len(blob) - 1) // (dimension + 4)
+    scales = np.frombuffer(blob, dtype=np.float32, count=n, offset=1)
+    codes = np.frombuffer(blob, dtype=np.int8, count=n * dimension,
+                          offset=1 + 4 * n).reshape(n, dimension)
+    return codes.astype(np.float32) * scales[:, None]
 
 
 def document_rows(db: sqlite3.Connection) -> list[StoredDocument]:
@@ -351,7 +379,7 @@ def insert_document(db: sqlite3.Connection, doc: Document) -> None:
 
 def insert_chunks(db: sqlite3.Connection, ids: np.ndarray, chunks: Sequence[Chunk],
                   contexts: Sequence[str],
-                  sentences: Sequence[SentenceVectors] | None) -> None:
+                  sentences: Sequence[SentenceVectors] | None, int8: bool = False) -> None:
     db.executemany(
         "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(int(i), c.doc_id, c.ordinal, c.start, c.end, c.page_start, c.page_end,
@@ -360,7 +388,7 @@ def insert_chunks(db: sqlite3.Connection, ids: np.ndarray, chunks: Sequence[Chun
     if sentences is not None:
         db.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?)",
-            [(int(i), json.dumps(s.spans), s.vectors.astype(np.float16).tobytes())
+            [(int(i), json.dumps(s.spans), pack_sentences(s.vectors, int8))
              for i, s in zip(ids, sentences, strict=True) if s.spans])
 
 

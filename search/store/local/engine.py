@@ -10,7 +10,8 @@ import threading
 from pathlib import Path
 
 from search.config import VectorSettings
-from search.store.base import IndexNotFound, Manifest, MergeReport
+from search.records import Manifest, MergeReport
+from search.store.base import IndexNotFound
 from search.store.local import catalogue, lexical, merge
 from search.store.local.layout import DATABASE, live_generation, rebuild_hint, writer_lock
 from search.store.local.reader import Generation, Snapshot

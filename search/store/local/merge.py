@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from search.config import VectorSettings
-from search.store.base import IndexCorrupt, MergeReport
+from search.records import MergeReport
+from search.store.base import IndexCorrupt
 from search.store.local import catalogue, lexical
 from search.store.local import segments as seglib
 from search.store.local.layout import (
@@ -42,7 +43,8 @@ def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
                settings: VectorSettings, full: bool = False) -> list[str]:
     """Which segments to merge now: all when asked (or when over a fifth of the vectors
     are deleted); all exact ones once together they reach the HNSW threshold; the smallest
-    ones when there are too many segments. Empty when nothing needs doing."""
+    ones when there are too many segments (IVF-PQ ones aside). Empty when nothing needs
+    doing."""
     names = [n for n, _, _ in listed]
     total = sum(v for _, _, v in listed)
     if full or (tombstones and tombstones > 0.2 * total):
@@ -51,9 +53,12 @@ def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
     flat = [(n, v) for n, kind, v in listed if kind == seglib.FLAT]
     if len(flat) > 1 and sum(v for _, v in flat) >= settings.approx_above:
         chosen |= {n for n, _ in flat}
-    if len(listed) > settings.max_segments:
-        smallest = sorted(listed, key=lambda row: (row[2], row[0]))
-        chosen |= {n for n, _, _ in smallest[: len(listed) - settings.max_segments // 2]}
+    # IVF-PQ segments are as large as segments get: ten of them are searched faster than
+    # one merged (all vectors in memory for minutes), so only the others count
+    unsealed = [row for row in listed if row[1] != seglib.IVFPQ]
+    if len(unsealed) > settings.max_segments:
+        smallest = sorted(unsealed, key=lambda row: (row[2], row[0]))
+        chosen |= {n for n, _, _ in smallest[: len(unsealed) - settings.max_segments // 2]}
     return sorted(chosen) if len(chosen) > 1 else []
 
 

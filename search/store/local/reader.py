@@ -15,18 +15,17 @@ import faiss
 import numpy as np
 
 from search.config import VectorSettings
-from search.records import Filters
-from search.store.base import (
-    IndexCorrupt,
+from search.records import (
+    Filters,
     Manifest,
     SegmentInfo,
     SentenceVectors,
-    StaleSnapshot,
     StoredCandidate,
     StoredChunk,
     StoredDocument,
     StoreStats,
 )
+from search.store.base import IndexCorrupt, StaleSnapshot
 from search.store.local import catalogue, lexical
 from search.store.local import segments as seglib
 from search.store.local.layout import DATABASE, LOCK, rebuild_hint, try_exclusive
@@ -35,6 +34,7 @@ from search.words import closest_word, typo_distance
 
 DOC_FREQ_CACHE = 200_000  # words whose passage counts are remembered per version
 NEAR_PASSAGES = 20  # passages read to tell what a misspelt word meant
+ROWS_PER_READ = 10_000  # passages read by id in one query (SQLite binds at most 32,766)
 
 
 class Generation:
@@ -298,6 +298,13 @@ class Snapshot:
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         ids = catalogue.document_chunk_ids(self._db, doc_id)
         rows = catalogue.chunk_rows(self._db, ids)
+        return [rows[i] for i in ids if i in rows]
+
+    def first_chunks(self, limit: int) -> list[StoredChunk]:
+        ids = catalogue.first_chunk_ids(self._db, limit)
+        rows: dict[int, StoredChunk] = {}
+        for at in range(0, len(ids), ROWS_PER_READ):  # SQLite caps the ids one IN (...) binds
+            rows.update(catalogue.chunk_rows(self._db, ids[at:at + ROWS_PER_READ]))
         return [rows[i] for i in ids if i in rows]
 
     def section_paths(self) -> dict[str, list[tuple[str, ...]]]:

@@ -10,8 +10,15 @@ measurement on real embeddings (56k SciFact passages and sentences, real questio
 mixtures at 1M (docs/PERFORMANCE.md).
 
     seg-000004.faiss     IndexIDMap2 over IndexFlatIP, IndexIVFScalarQuantizer or IndexHNSWSQ
-                         (ids = chunk ids, ascending)
+                         (ids = chunk ids, ascending); or, for a very large segment, an
+                         IndexIVFPQ holding the chunk ids itself
     seg-000004.f16.npy   exact vectors of an approximate segment, rows in id order
+
+A segment of at least `VectorSettings.pq_above` vectors is IVF-PQ: product-quantised codes of
+dimension/8 bytes (48 for 384-d, against 384 for 8-bit codes and ~256 more for an HNSW
+graph's links), so ten million vectors take ~0.6 GB of memory instead of ~6.4 GB; its wider
+candidate list (`pq_rerank`) is re-scored from the float16 rows like the others. It holds
+ids itself rather than through IndexIDMap2, whose reverse map costs ~40 bytes a vector.
 
 Only store.py decides where segments live and which are live.
 """
@@ -28,8 +35,9 @@ import numpy as np
 
 from search.config import VectorSettings
 
-FLAT, IVF, HNSW = "flat", "ivf", "hnsw"
+FLAT, IVF, HNSW, IVFPQ = "flat", "ivf", "hnsw", "ivfpq"
 SUFFIX, EXACT_SUFFIX = ".faiss", ".f16.npy"
+PQ_MIN = 10_000  # fewer vectors cannot train 256 codes per part (FAISS: 39 points each)
 EXACT_FILTER_MAX = 20_000  # a filter this selective is answered exactly from float16 vectors
 
 
@@ -102,9 +110,12 @@ class Segment:
             scores, ids = self.index.search(q, min(k, self.size), params=params)
             return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
                     if i >= 0]
-        depth = min(max(k, settings.rerank), self.size)
+        depth = min(max(k, settings.pq_rerank if self.kind == IVFPQ else settings.rerank),
+                    self.size)
         if self.kind == IVF:
             params = faiss.SearchParametersIVF(nprobe=settings.nprobe)
+        elif self.kind == IVFPQ:
+            params = faiss.SearchParametersIVF(nprobe=settings.pq_nprobe)
         else:
             params = faiss.SearchParametersHNSW(efSearch=max(settings.ef_search, depth))
         if selector is not None:
@@ -169,6 +180,9 @@ def build(name: str, ids: np.ndarray, vectors: np.ndarray, settings: VectorSetti
     ids = np.ascontiguousarray(ids[order], dtype=np.int64)
     vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
     dimension = vectors.shape[1]
+    if len(ids) >= max(settings.pq_above, PQ_MIN):
+        return Segment(name, IVFPQ, _ivf_pq(ids, vectors, settings), ids,
+                       vectors.astype(np.float16))
     if len(ids) >= settings.approx_above:
         inner: faiss.Index
         if settings.approx_kind == HNSW:
@@ -197,6 +211,39 @@ def build(name: str, ids: np.ndarray, vectors: np.ndarray, settings: VectorSetti
     if len(ids):
         index.add_with_ids(vectors, ids)
     return Segment(name, FLAT, index, ids, None)
+
+
+def pq_bytes(dimension: int, settings: VectorSettings) -> int:
+    """Bytes per product-quantised vector: the setting, else dimension/8, rounded to a
+    divisor of the dimension (FAISS splits a vector into that many equal parts)."""
+    wanted = settings.pq_bytes or max(1, dimension // 8)
+    return max(m for m in range(1, min(wanted, dimension) + 1) if dimension % m == 0)
+
+
+def _ivf_pq(ids: np.ndarray, vectors: np.ndarray, settings: VectorSettings) -> faiss.Index:
+    dimension = vectors.shape[1]
+    nlist = ivf_lists(len(ids))
+    quantizer = faiss.IndexFlatIP(dimension)
+    index = faiss.IndexIVFPQ(quantizer, dimension, nlist, pq_bytes(dimension, settings), 8,
+                             faiss.METRIC_INNER_PRODUCT)
+    index.own_fields = True
+    quantizer.this.disown()
+    # 39 points per list for the coarse k-means, 256 per code for the product quantiser
+    train = min(len(ids), max(50 * nlist, 100_000))
+    rng = np.random.default_rng(0)
+    index.train(vectors[np.sort(rng.choice(len(vectors), train, replace=False))])
+    for start in range(0, len(ids), 200_000):  # in slices: FAISS copies what it adds
+        index.add_with_ids(vectors[start:start + 200_000], ids[start:start + 200_000])
+    return index
+
+
+def _ivf_ids(index: faiss.Index) -> np.ndarray:
+    """The ids an IVF index holds, ascending (read from its inverted lists)."""
+    ivf = faiss.extract_index_ivf(index)
+    lists = ivf.invlists
+    parts = [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+             for n in range(ivf.nlist) if lists.list_size(n)]
+    return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
 def ivf_lists(n: int) -> int:
@@ -243,7 +290,10 @@ def read(directory: Path, name: str, kind: str, dimension: int) -> Segment:
         raise SegmentError(f"{path}: unreadable FAISS index ({first})") from exc
     if index.d != dimension:
         raise SegmentError(f"{path}: dimension {index.d}, the index has {dimension}")
-    ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # read_index gives IDMap2
+    if kind == IVFPQ:
+        ids = _ivf_ids(index).astype(np.int64)
+    else:
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # read_index: IDMap2
     exact = None
     if kind != FLAT:
         exact_path = directory / (name + EXACT_SUFFIX)

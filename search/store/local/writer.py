@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from search.config import VectorSettings
-from search.records import Chunk, Document
-from search.store.base import IndexCorrupt, IndexWriteFailed, Manifest, SentenceVectors
+from search.records import Chunk, Document, Manifest, SentenceVectors
+from search.store.base import IndexCorrupt, IndexWriteFailed
 from search.store.local import catalogue, lexical
 from search.store.local import segments as seglib
 from search.store.local.layout import (
@@ -40,7 +40,9 @@ from search.store.local.segments import Segment
 
 MERGING_SUFFIX = ".merging"  # placeholder reserving a segment name while a merge builds it
 RETIRE_GRACE_SECONDS = 60.0  # merged-away segment files outlive their last possible reader
-LEXICAL_REPLAY_MAX = 200_000  # changes replayed into tantivy; beyond, it is rebuilt
+# Changes replayed into tantivy; beyond this and beyond the passages already there (where
+# re-reading them all costs less than the replay), the lexical index is rebuilt.
+LEXICAL_REPLAY_MAX = 200_000
 CURRENT = "CURRENT"
 
 
@@ -152,7 +154,8 @@ class LocalWriter:
         ids = np.arange(self.next_id, self.next_id + len(chunks), dtype=np.int64)
         self.next_id += len(chunks)
         contexts = [catalogue.context_of(doc.title, c.section) for c in chunks]
-        catalogue.insert_chunks(self.db, ids, chunks, contexts, sentences)
+        catalogue.insert_chunks(self.db, ids, chunks, contexts, sentences,
+                                int8=self.vector_settings.sentence_precision == "int8")
         if not self.fresh:
             self._lexical_adds += [(int(i), c.doc_id, c.text, context)
                                    for i, c, context in zip(ids, chunks, contexts, strict=True)]
@@ -195,7 +198,8 @@ class LocalWriter:
         catalogue.write_manifest(self.db, self.manifest)
         expired = expire_retired(self.db)
         replay = (not self.fresh and not self._lexical_rebuild
-                  and len(self._lexical_adds) + len(self._lexical_deleted) <= LEXICAL_REPLAY_MAX
+                  and len(self._lexical_adds) + len(self._lexical_deleted)
+                  <= max(LEXICAL_REPLAY_MAX, stored - dead)
                   and lexical.in_step(self.path, self.version - 1))
         if replay:  # new passages go in first, under ids the older version does not show
             due = catalogue.take_lexical_pending(self.db, time.time() - RETIRE_GRACE_SECONDS)

@@ -1,8 +1,9 @@
 """The Milvus engine: base.Store over pymilvus, for indexes that outgrow one machine.
 
-store.py (connection, collections, manifest), view.py (reading), writer.py (writing),
-schema.py (fields and indexes), expressions.py (filters and stems), connection.py (URIs,
-errors).
+collections.py (the client, errors, names, manifest, generations, writer lock), view.py
+(reading) and writer.py (writing) over one Collections, store.py (base.Store: hands them
+out), schema.py (fields and indexes), expressions.py (filters and stems), connection.py
+(URIs, connection errors).
 
     milvus:///srv/evidence/index.db    Milvus Lite: an embedded Milvus started from Python
     http://host:19530                  a Milvus server or cluster (EVIDENCE_SEARCH_MILVUS_TOKEN)

@@ -7,15 +7,14 @@ import base64
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from search.records import Filters, printed_page
-from search.store.base import (
+from search.records import (
     LABELS_META_KEY,
     OCR_META_KEY,
-    IndexCorrupt,
+    Filters,
     Manifest,
     SentenceVectors,
     StoredCandidate,
@@ -23,23 +22,24 @@ from search.store.base import (
     StoredDocument,
     StoreStats,
     from_ocr,
+    printed_page,
 )
+from search.store.base import IndexCorrupt
+from search.store.milvus.collections import Collections
 from search.store.milvus.expressions import filter_expression, literal, stem, stems
 from search.store.milvus.schema import LIMIT
-
-if TYPE_CHECKING:
-    from search.store.milvus.store import MilvusStore
+from search.words import closest_word, edits, query_words, typo_distance
 
 
 class MilvusView:
     """A read view (base.ReadView). Milvus has no snapshots: a write running meanwhile may show
     part of its changes."""
 
-    def __init__(self, store: MilvusStore, manifest: Manifest) -> None:
-        self.store = store
+    def __init__(self, collections: Collections, manifest: Manifest) -> None:
+        self.collections = collections
         self.manifest = manifest
         self.count = manifest.chunks
-        self.chunks_name = store.collection(manifest.generation, "chunks")
+        self.chunks_name = collections.collection(manifest.generation, "chunks")
         self._doc_freq: dict[str, int] = {}
 
     def __enter__(self) -> MilvusView:
@@ -51,12 +51,16 @@ class MilvusView:
     def close(self) -> None:
         return None
 
+    def _name(self, kind: str) -> str:
+        return self.collections.collection(self.manifest.generation, kind)
+
     def _search(self, data: Any, field: str, metric: str, k: int,
                 filters: Filters | None) -> list[tuple[int, float]]:
         if k <= 0:
             return []
-        found = self.store.call(
-            "search", self.store.client.search, self.chunks_name, data=[data], anns_field=field,
+        milvus = self.collections
+        found = milvus.call(
+            "search", milvus.client.search, self.chunks_name, data=[data], anns_field=field,
             limit=min(k, LIMIT), filter=filter_expression(filters), output_fields=["id"],
             search_params={"metric_type": metric})
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
@@ -64,15 +68,13 @@ class MilvusView:
     def search_vectors(self, query: np.ndarray, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
         if len(query) != self.manifest.dimension:
-            raise IndexCorrupt(f"{self.store.location}: a {len(query)}-dimensional question "
-                               f"vector for a {self.manifest.dimension}-dimensional index")
+            raise IndexCorrupt(f"{self.collections.location}: a {len(query)}-dimensional "
+                               f"question vector for a {self.manifest.dimension}-dimensional index")
         return self._search(np.asarray(query, dtype=np.float32).tolist(), "dense", "IP", k,
                             filters)
 
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
-        from search.words import query_words
-
         words = " ".join(dict.fromkeys(stems(" ".join(query_words(query)))))
         if not words:
             return []
@@ -82,10 +84,9 @@ class MilvusView:
     def doc_freq(self, word: str) -> int:
         term = stem(word)
         if term not in self._doc_freq:
-            rows = self.store.call(
-                "read word counts", self.store.client.get,
-                self.store.collection(self.manifest.generation, "terms"), ids=[term],
-                output_fields=["df"])
+            milvus = self.collections
+            rows = milvus.call("read word counts", milvus.client.get, self._name("terms"),
+                               ids=[term], output_fields=["df"])
             self._doc_freq[term] = int(rows[0]["df"]) if rows else 0
         return self._doc_freq[term]
 
@@ -93,15 +94,13 @@ class MilvusView:
         """Milvus has no fuzzy term search: the word counts' stems that share the word's first
         two letters are compared by edit distance, and the passages holding the nearest say
         which word it is (words.closest_word)."""
-        from search.words import closest_word, edits, typo_distance
-
         distance = typo_distance(word)  # > 0 only for words of letters alone
         target = stem(word)
         if not distance or len(target) < 3:
             return None
-        rows = self.store.call(
-            "read word counts", self.store.client.query,
-            self.store.collection(self.manifest.generation, "terms"),
+        milvus = self.collections
+        rows = milvus.call(
+            "read word counts", milvus.client.query, self._name("terms"),
             filter=f"term like {literal(target[:2] + '%')}", output_fields=["term", "df"],
             limit=LIMIT)
         near = sorted((edits(target, r["term"], distance), -int(r["df"]), r["term"])
@@ -115,8 +114,9 @@ class MilvusView:
     def _rows(self, ids: Sequence[int], fields: list[str]) -> dict[int, dict[str, Any]]:
         if not ids:
             return {}
-        rows = self.store.call("read passages", self.store.client.get, self.chunks_name,
-                               ids=[int(i) for i in ids], output_fields=["id", *fields])
+        milvus = self.collections
+        rows = milvus.call("read passages", milvus.client.get, self.chunks_name,
+                           ids=[int(i) for i in ids], output_fields=["id", *fields])
         return {int(r["id"]): r for r in rows}
 
     def vectors_of(self, ids: Sequence[int]) -> np.ndarray:
@@ -128,7 +128,7 @@ class MilvusView:
         return out
 
     def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        rows = sorted(self.store.query_all(self.chunks_name, "", ["id", "dense"]),
+        rows = sorted(self.collections.query_all(self.chunks_name, "", ["id", "dense"]),
                       key=lambda r: int(r["id"]))
         ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
         vectors = np.array([r["dense"] for r in rows], dtype=np.float32)
@@ -168,9 +168,9 @@ class MilvusView:
         their OCR'd pages and printed page labels."""
         if not doc_ids:
             return {}
-        name = self.store.collection(self.manifest.generation, "documents")
-        rows = self.store.call("read documents", self.store.client.get, name,
-                               ids=sorted(doc_ids), output_fields=["doc_id", "meta"])
+        milvus = self.collections
+        rows = milvus.call("read documents", milvus.client.get, self._name("documents"),
+                           ids=sorted(doc_ids), output_fields=["doc_id", "meta"])
         return {r["doc_id"]: dict(r["meta"] or {}) for r in rows}
 
     def sentences(self, ids: Sequence[int]) -> dict[int, SentenceVectors]:
@@ -178,27 +178,47 @@ class MilvusView:
         return {i: v for i, v in found.items() if v is not None}
 
     def documents(self) -> list[StoredDocument]:
-        rows = self.store.query_all(self.store.collection(self.manifest.generation, "documents"),
-                                    "", ["doc_id", "path", "title", "sha256", "page_count",
-                                         "chunks", "meta"])
+        rows = self.collections.query_all(self._name("documents"),
+                                          "", ["doc_id", "path", "title", "sha256", "page_count",
+                                               "chunks", "meta"])
         return sorted((StoredDocument(r["doc_id"], r["path"], r["title"], r["sha256"],
                                       int(r["page_count"]), int(r["chunks"]), dict(r["meta"]))
                        for r in rows), key=lambda d: d.doc_id)
 
     def document_text(self, doc_id: str) -> str | None:
-        rows = self.store.query_all(self.store.collection(self.manifest.generation, "texts"),
-                                    f"doc_id == {literal(doc_id)}", ["part", "text"])
+        rows = self.collections.query_all(self._name("texts"),
+                                          f"doc_id == {literal(doc_id)}", ["part", "text"])
         if not rows:
             return None
         return "".join(r["text"] for r in sorted(rows, key=lambda r: int(r["part"])))
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
-        rows = self.store.query_all(self.chunks_name, f"doc_id == {literal(doc_id)}", ["id"])
+        rows = self.collections.query_all(self.chunks_name, f"doc_id == {literal(doc_id)}",
+                                          ["id"])
         found = self.chunks([int(r["id"]) for r in rows])
         return sorted(found.values(), key=lambda c: c.ordinal)
 
+    def first_chunks(self, limit: int) -> list[StoredChunk]:
+        """Milvus queries have no order: the ids below a bound are read, the bound doubling
+        until it holds `limit` passages or passes the last id this view's manifest gave out
+        (ids are not dense: a removed document leaves a gap)."""
+        end = self.manifest.next_chunk_id
+        bound = min(limit + 1, end)
+        rows: list[dict[str, Any]] = []
+        while limit > 0:
+            rows = self.collections.query_all(self.chunks_name, f"id < {int(bound)}", ["id"])
+            if len(rows) >= limit or bound >= end:
+                break
+            bound = min(end, 2 * bound - 1)
+        ids = sorted(int(r["id"]) for r in rows)[:max(limit, 0)]
+        found: dict[int, StoredChunk] = {}
+        for at in range(0, len(ids), LIMIT):  # a server caps the ids one get reads
+            found.update(self.chunks(ids[at:at + LIMIT]))
+        return [found[i] for i in ids if i in found]
+
     def section_paths(self) -> dict[str, list[tuple[str, ...]]]:
-        rows = self.store.query_all(self.chunks_name, "", ["doc_id", "ordinal", "section"])
+        rows = self.collections.query_all(self.chunks_name, "",
+                                          ["doc_id", "ordinal", "section"])
         out: dict[str, list[tuple[str, ...]]] = {}
         for r in sorted(rows, key=lambda r: (r["doc_id"], int(r["ordinal"]))):
             out.setdefault(r["doc_id"], []).append(tuple(json.loads(r["section"])))
@@ -207,9 +227,10 @@ class MilvusView:
     def stats(self) -> StoreStats:
         docs = self.documents()
         size = None
-        if self.store.lite is not None:
-            size = sum(f.stat().st_size for f in Path(self.store.lite).rglob("*") if f.is_file())
-        return StoreStats(engine="milvus", location=self.store.location,
+        lite = self.collections.lite
+        if lite is not None:
+            size = sum(f.stat().st_size for f in Path(lite).rglob("*") if f.is_file())
+        return StoreStats(engine="milvus", location=self.collections.location,
                           generation=self.manifest.generation, documents=len(docs),
                           chunks=self.count, pages=sum(d.page_count for d in docs),
                           size_bytes=size)

@@ -10,25 +10,16 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from search.records import Chunk, Document
-from search.store.base import (
-    IndexCorrupt,
-    IndexOutdated,
-    IndexWriteFailed,
-    Manifest,
-    SentenceVectors,
-    stored_meta,
-)
+from search.records import Chunk, Document, Manifest, SentenceVectors, stored_meta
+from search.store.base import IndexCorrupt, IndexOutdated, IndexWriteFailed
 from search.store.local.layout import now
+from search.store.milvus.collections import Collections
 from search.store.milvus.expressions import literal, stems
 from search.store.milvus.schema import BATCH, FORMAT_VERSION, KINDS, PART_CHARS, RESERVE
-
-if TYPE_CHECKING:
-    from search.store.milvus.store import MilvusStore
 
 
 class MilvusWriter:
@@ -37,8 +28,8 @@ class MilvusWriter:
     holds the store's writer lock from entering until commit or abort, and leaving the
     block without a commit aborts."""
 
-    def __init__(self, store: MilvusStore, manifest: Manifest, rebuild: bool) -> None:
-        self.store = store
+    def __init__(self, collections: Collections, manifest: Manifest, rebuild: bool) -> None:
+        self.collections = collections
         self.manifest = manifest
         self._rebuild = rebuild
         self._held: contextlib.ExitStack | None = None  # the writer lock, while open
@@ -55,25 +46,22 @@ class MilvusWriter:
 
     def __enter__(self) -> MilvusWriter:
         """Take the writer lock and open the write: the live generation, or a new one."""
-        store, manifest = self.store, self.manifest
+        milvus, manifest = self.collections, self.manifest
         self._held = contextlib.ExitStack()
-        self._held.enter_context(store.lock())
+        self._held.enter_context(milvus.lock())
         try:
-            self.stored = None if self._rebuild else store.read_manifest()
+            self.stored = None if self._rebuild else milvus.read_manifest()
             if self.stored is not None and self.stored.dimension != manifest.dimension:
-                raise IndexOutdated(f"{store.location}: holds {self.stored.dimension}-"
+                raise IndexOutdated(f"{milvus.location}: holds {self.stored.dimension}-"
                                     f"dimensional vectors, asked for {manifest.dimension}; "
-                                    f"{store.rebuild_hint()}")
+                                    f"{milvus.rebuild_hint()}")
             if self.stored is None:
-                previous = store.peek_manifest()
-                number = int((previous.generation or "g0")[1:] or 0) + 1 if previous else 1
-                self.generation = f"g{number}"
+                self.generation = milvus.next_generation()
                 self.fresh = True
-                store.create_generation(self.generation, manifest.dimension)
+                milvus.create_generation(self.generation, manifest.dimension)
             else:
                 self.generation = self.stored.generation
-                for kind in KINDS:
-                    store.load(store.collection(self.generation, kind))
+                milvus.load_generation(self.generation)
             self.version = self.stored.version if self.stored else 0
             self.next_id = self.stored.next_chunk_id if self.stored else 1
             self._reserved = self.next_id  # ids below this are reserved for this write
@@ -94,13 +82,14 @@ class MilvusWriter:
         self._reserved = self.next_id + count + RESERVE
         if not self.fresh:  # a new generation's ids are its own until it goes live
             assert self.stored is not None
-            self.store.write_manifest(replace(self.stored, next_chunk_id=self._reserved))
+            self.collections.write_manifest(replace(self.stored, next_chunk_id=self._reserved))
 
     def _name(self, kind: str) -> str:
-        return self.store.collection(self.generation, kind)
+        return self.collections.collection(self.generation, kind)
 
     def known(self) -> dict[str, tuple[str, str]]:
-        rows = self.store.query_all(self._name("documents"), "", ["doc_id", "path", "sha256"])
+        rows = self.collections.query_all(self._name("documents"), "",
+                                          ["doc_id", "path", "sha256"])
         return {r["doc_id"]: (r["path"], r["sha256"]) for r in rows}
 
     def _drop_passages(self, doc_ids: Iterable[str]) -> int:
@@ -112,17 +101,18 @@ class MilvusWriter:
         if not names:
             return 0
         expr = "doc_id in [" + ", ".join(literal(d) for d in names) + "]"
+        milvus = self.collections
         if not self.fresh:
-            self.store.call("delete documents", self.store.client.delete,
-                            self._name("documents"), filter=expr)
-        rows = self.store.query_all(self._name("chunks"), expr, ["id", "body"])
+            milvus.call("delete documents", milvus.client.delete, self._name("documents"),
+                        filter=expr)
+        rows = milvus.query_all(self._name("chunks"), expr, ["id", "body"])
         for row in rows:
             gone = set(row["body"].split())
             self._df.subtract(gone)
             self._df_gone.subtract(gone)
         if rows:  # by primary key: exactly the rows read
-            self.store.call("delete passages", self.store.client.delete, self._name("chunks"),
-                            ids=[int(r["id"]) for r in rows])
+            milvus.call("delete passages", milvus.client.delete, self._name("chunks"),
+                        ids=[int(r["id"]) for r in rows])
         return len(rows)
 
     def remove(self, doc_ids: Iterable[str]) -> int:
@@ -166,8 +156,8 @@ class MilvusWriter:
         self._added.add(doc.doc_id)
         for start in range(0, len(rows), BATCH):
             self._inserted += [r["id"] for r in rows[start:start + BATCH]]
-            self.store.call("add passages", self.store.client.insert, self._name("chunks"),
-                            rows[start:start + BATCH])
+            self.collections.call("add passages", self.collections.client.insert,
+                                  self._name("chunks"), rows[start:start + BATCH])
         self._docs[doc.doc_id] = {
             "doc_id": doc.doc_id, "path": doc.path, "title": doc.title, "sha256": doc.sha256,
             "page_count": doc.page_count, "chunks": len(chunks),
@@ -187,14 +177,14 @@ class MilvusWriter:
     def _check_still_ours(self) -> None:
         """A server has no lock other processes see: refuse to commit over another writer's
         commit (the next re-index redoes this one's documents)."""
-        now = self.store.peek_manifest()
+        now = self.collections.peek_manifest()
         if self.stored is not None and now is not None and (
                 now.version != self.stored.version or now.generation != self.generation):
-            raise IndexWriteFailed(f"{self.store.location}: another writer committed while "
+            raise IndexWriteFailed(f"{self.collections.location}: another writer committed while "
                                    "this re-index ran; run it again")
 
     def _commit(self) -> str:
-        call, client = self.store.call, self.store.client
+        call, client = self.collections.call, self.collections.client
         self._check_still_ours()
         if self._gone:
             names = "[" + ", ".join(literal(d) for d in self._gone) + "]"
@@ -222,26 +212,24 @@ class MilvusWriter:
         documents = call("count documents", client.query, self._name("documents"), filter="",
                          output_fields=["count(*)"],
                          consistency_level="Strong")[0]["count(*)"]
-        previous = self.store.peek_manifest()
+        previous = self.collections.peek_manifest()
         self.version += 1
         self.manifest = replace(self.manifest, format_version=FORMAT_VERSION,
                                 generation=self.generation, built_at=now(),
                                 documents=int(documents), chunks=int(chunks),
                                 version=self.version, next_chunk_id=self.next_id)
-        self.store.write_manifest(self.manifest)  # the commit point of a rebuild
+        self.collections.write_manifest(self.manifest)  # the commit point of a rebuild
         was_fresh, self.fresh = self.fresh, False  # live now: abort must not drop it
         self._inserted = []
         if was_fresh:  # keep the generation searches may still be reading; drop older ones
-            keep = {self.generation, previous.generation if previous else ""}
-            for old in self.store.generations():
-                if old not in keep:
-                    self.store.drop_generation(old)
+            self.collections.drop_generations_except(
+                {self.generation, previous.generation if previous else ""})
         return self.generation
 
     def _write_counts(self) -> None:
         """Passages per word, updated by this write's additions and deletions."""
         changed = [t for t, d in self._df.items() if d]
-        call, client = self.store.call, self.store.client
+        call, client = self.collections.call, self.collections.client
         for start in range(0, len(changed), 1000):
             part = changed[start:start + 1000]
             rows = call("read word counts", client.get, self._name("terms"), ids=part,
@@ -262,12 +250,12 @@ class MilvusWriter:
         documents are no longer listed, so the next re-index adds them again) written."""
         try:
             if self.fresh:
-                self.store.drop_generation(self.generation)
+                self.collections.drop_generation(self.generation)
                 self.fresh = False
             elif self._held is not None:
                 if self._inserted:
-                    self.store.call("undo added passages", self.store.client.delete,
-                                    self._name("chunks"), ids=self._inserted)
+                    self.collections.call("undo added passages", self.collections.client.delete,
+                                          self._name("chunks"), ids=self._inserted)
                     self._inserted = []
                 self._df = self._df_gone
                 self._write_counts()

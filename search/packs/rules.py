@@ -1,10 +1,13 @@
-"""What an evidence pack holds: Pack and KeptPassage records, the refusal PackError, and
-mark_status, which compares kept passages with the index as it is now."""
+"""What a pack allows and how its passages stand: the limits, the refusals (PackError and its
+kinds), whole citations, and mark_status, which compares kept passages with the index as it is
+now. The records themselves (Pack, KeptPassage) cross to the page, so live in search.records."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from search.records import KeptPassage
 
 MAX_PACK_PASSAGES = 10_000  # beyond this a pack is refused more: a briefing, not an archive
 MAX_NAME_CHARS = 100
@@ -28,55 +31,6 @@ class PackConflict(PackError):
     def __init__(self, message: str, current: object) -> None:
         super().__init__(message)
         self.current = current
-
-
-@dataclass(frozen=True)
-class Pack:
-    """A named set of kept passages; `count` is how many it holds now."""
-
-    id: int
-    name: str
-    created_at: str  # ISO 8601 UTC
-    updated_at: str
-    count: int
-
-
-@dataclass(frozen=True)
-class KeptPassage:
-    """One passage kept into a pack, with what is needed to quote, cite and re-check it."""
-
-    id: int
-    pack_id: int
-    position: int  # 0-based order in the pack, dense 0..n-1
-    text: str  # verbatim passage text
-    citation: str  # as the search gave it
-    doc_id: str
-    title: str
-    path: str
-    page: int | None
-    page_end: int | None
-    section: str
-    start: int
-    end: int
-    question: str  # the question it answered
-    mode: str  # search mode used, may be ""
-    kept_at: str  # ISO 8601 UTC
-    note: str  # the user's note, "" by default
-    doc_sha256: str  # fingerprint of the document when kept ("" if unknown)
-    ocr: bool  # text read by OCR from a scanned page
-    status: str = ""  # set by mark_status: "", CHANGED or REMOVED
-    # the answering sentences the search marked, as spans into `text` (best first)
-    highlights: tuple[tuple[int, int], ...] = ()
-    page_label: str | None = None  # the numbers printed on page and page_end, as cited
-    page_end_label: str | None = None
-
-    def printed(self, page: int | None) -> str | None:
-        """The number printed on one of its pages (its position when none was kept)."""
-        if page is not None and page == self.page and self.page_label:
-            return self.page_label
-        if page is not None and page == self.page_end and self.page_end_label:
-            return self.page_end_label
-        return None if page is None else str(page)
 
 
 SECTION_MARK = " — "  # between the title (and pages) and the section path, in a citation
