@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,11 +29,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import save  # noqa: E402
-from tests.browser.conftest import free_port  # noqa: E402
 
 QUESTIONS = [json.loads(line)["question"] for line in
              (ROOT / "eval" / "corpus_queries.jsonl").read_text().splitlines()[:40]]
 
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 def start(index: str, port: int) -> tuple[subprocess.Popen, float, float]:
     """app.py serving `index` (not re-indexed); returns it, the seconds until it listens and

@@ -94,7 +94,7 @@ PER_DOC = 1000  # synthetic passages per synthetic document
 
 
 def synthetic_document(number: int, size: int, pool: list[str], real: np.ndarray | None,
-                       pool_vectors: np.ndarray | None, seed: int):
+                       pool_vectors: np.ndarray | None, seed: int) -> tuple:
     """Document `number` of a synthetic index: the same for the same seed, whichever run
     makes it, so a build resumed from a checkpoint goes on where the last one stopped.
     Passages are three real sentences; their sentence vectors are those sentences' real
@@ -298,6 +298,7 @@ def recall_of_index(directory: Path, n_queries: int) -> dict:
             for start in range(0, part.size, 500_000):
                 rows = np.arange(start, min(part.size, start + 500_000))
                 scores = (part.vectors(rows) @ queries.T).T  # queries x rows
+                scores[:, np.isin(part.ids[rows], snap.deleted)] = -np.inf  # tombstoned
                 ids = np.broadcast_to(part.ids[rows], scores.shape)
                 merged = np.concatenate([best, scores], axis=1)
                 merged_ids = np.concatenate([best_ids, ids], axis=1)

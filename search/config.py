@@ -78,6 +78,20 @@ class VectorSettings:
     # or "int8" (1 byte and a scale: half the disk, cosines within ~0.002) for big archives.
     sentence_precision: str = "float16"
 
+    def __post_init__(self) -> None:
+        for name in ("approx_above", "nprobe", "hnsw_m", "ef_construction", "ef_search",
+                     "rerank", "max_segments", "pq_above", "pq_nprobe", "pq_rerank"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: at least 1, "
+                                 f"not {getattr(self, name)}")
+        if self.pq_bytes < 0:
+            raise ValueError(f"EVIDENCE_SEARCH_PQ_BYTES: 0 (dimension / 8) or more, "
+                             f"not {self.pq_bytes}")
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: "
+                                 f"{' or '.join(map(repr, choices))}, not {getattr(self, name)!r}")
+
     @classmethod
     def from_env(cls) -> VectorSettings:
         values: dict[str, int | str] = {}

@@ -94,3 +94,40 @@ def test_more_than_a_batch_of_texts_from_one_caller_still_runs():
 def test_empty_request():
     coalesce = Coalescer(lambda texts: np.zeros((len(texts), 2)))
     assert coalesce([]).shape == (0, 2)
+
+
+def test_one_callers_bad_text_fails_only_that_caller():
+    started = threading.Event()
+    release = threading.Event()
+
+    def encode(texts: list[str]) -> np.ndarray:
+        if texts == ["first"]:  # holds the encoder while the others queue into one batch
+            started.set()
+            release.wait(5)
+        if "bad" in texts:
+            raise ValueError("cannot embed 'bad'")
+        return _expected(texts)
+
+    coalesce = Coalescer(encode)
+    results: dict[str, object] = {}
+
+    def ask(text: str) -> None:
+        try:
+            results[text] = coalesce([text])
+        except ValueError as exc:
+            results[text] = exc
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    started.wait(5)
+    others = [threading.Thread(target=ask, args=(t,)) for t in ("good", "bad", "fine")]
+    for t in others:
+        t.start()
+    time.sleep(0.2)
+    release.set()
+    for t in [first, *others]:
+        t.join(10)
+    assert isinstance(results["bad"], ValueError)
+    for text in ("first", "good", "fine"):
+        np.testing.assert_array_equal(results[text], _expected([text]))
+    assert coalesce.batches == 2  # the three queued ones shared a batch (then ran alone)

@@ -3,6 +3,7 @@ tombstones for deletions, merges later; approximate segments above a size thresh
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import threading
@@ -297,3 +298,25 @@ def test_ivf_pq_segments_are_not_merged_for_their_number():
     small = [(f"seg-{n:06d}", seglib.FLAT, 100) for n in range(7, 12)]
     plan = merge_plan(sealed + small, 0, settings)
     assert plan and set(plan) <= {name for name, _, _ in small}
+
+
+def test_pq_bytes_divide_the_dimension():
+    from search.config import VectorSettings
+
+    assert seglib.pq_bytes(384, VectorSettings()) == 48
+    assert seglib.pq_bytes(768, VectorSettings()) == 96
+    assert seglib.pq_bytes(384, VectorSettings(pq_bytes=50)) == 48  # 50 does not divide 384
+    assert seglib.pq_bytes(131, VectorSettings()) == 1  # a prime dimension: one part
+
+
+def test_bad_vector_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch):
+    from search.config import VectorSettings
+
+    for name, value, said in (("PQ_BYTES", "-1", "0 (dimension / 8) or more"),
+                              ("SENTENCE_PRECISION", "int4", "'float16' or 'int8'"),
+                              ("RERANK", "0", "at least 1"),
+                              ("PQ_ABOVE", "lots", "not a whole number")):
+        monkeypatch.setenv(f"EVIDENCE_SEARCH_{name}", value)
+        with pytest.raises(ValueError, match=f"EVIDENCE_SEARCH_{name}: .*{re.escape(said)}"):
+            VectorSettings.from_env()
+        monkeypatch.delenv(f"EVIDENCE_SEARCH_{name}")

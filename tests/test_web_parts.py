@@ -90,3 +90,20 @@ def test_packs_live_beside_their_index(tmp_path):
     one = Index("http://milvus-a:19530").packs_path
     two = Index("http://milvus-b:19530").packs_path
     assert one != two and one.name.startswith("packs-http-milvus-a")  # no mixing of servers
+
+
+def test_the_page_keeps_only_the_last_searches_downloads(corpus_index, monkeypatch, tmp_path):
+    from search.web import app as page
+
+    monkeypatch.setattr(page, "KEPT_DOWNLOADS", 3)
+    app = page.App(page.WebConfig(corpus_index.location, tmp_path), corpus_index)
+    made = []
+    for n in range(5):
+        _, md, table = app.search_page(f"peer support after trauma {n}", 3, "hybrid", None)
+        made.append((md["value"], table["value"]))
+    kept = sorted(p.name for p in app.exports.iterdir())
+    assert len(kept) == 6  # the last three searches, Markdown and CSV each
+    for md, table in made[-3:]:
+        assert md.rsplit("/", 1)[1] in kept
+        assert table.rsplit("/", 1)[1] in kept
+    assert made[0][0].rsplit("/", 1)[1] not in kept

@@ -63,12 +63,19 @@ class Coalescer:
 
     def _run(self, batch: list[_Job]) -> None:
         try:
-            vectors = self._encode([t for j in batch for t in j.texts])
+            try:
+                vectors = self._encode([t for j in batch for t in j.texts])
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                for j in batch:  # one caller's bad text must not fail the others' searches
+                    self._run_alone(j)
+                return
             start = 0
             for j in batch:
                 j.vectors = vectors[start:start + len(j.texts)]
                 start += len(j.texts)
-        except BaseException as exc:  # every waiting thread gets the failure
+        except BaseException as exc:
             for j in batch:
                 j.error = exc
         finally:
@@ -77,3 +84,9 @@ class Coalescer:
                     j.done = True
                 self._busy = False
                 self._ready.notify_all()
+
+    def _run_alone(self, job: _Job) -> None:
+        try:
+            job.vectors = self._encode(list(job.texts))
+        except Exception as exc:
+            job.error = exc

@@ -71,7 +71,7 @@ CREATE TABLE IF NOT EXISTS manifest (
 );
 CREATE TABLE IF NOT EXISTS segments (
     name        TEXT PRIMARY KEY,   -- seg-NNNNNN: the live vector segments
-    kind        TEXT NOT NULL,      -- flat or hnsw
+    kind        TEXT NOT NULL,      -- flat, hnsw, ivf or ivfpq (segments.py)
     vectors     INTEGER NOT NULL,
     created_at  TEXT NOT NULL
 );

@@ -290,10 +290,13 @@ def read(directory: Path, name: str, kind: str, dimension: int) -> Segment:
         raise SegmentError(f"{path}: unreadable FAISS index ({first})") from exc
     if index.d != dimension:
         raise SegmentError(f"{path}: dimension {index.d}, the index has {dimension}")
-    if kind == IVFPQ:
-        ids = _ivf_ids(index).astype(np.int64)
-    else:
-        ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # read_index: IDMap2
+    try:
+        if kind == IVFPQ:
+            ids = _ivf_ids(index).astype(np.int64)
+        else:
+            ids = faiss.vector_to_array(index.id_map).astype(np.int64)  # read_index: IDMap2
+    except (RuntimeError, AttributeError) as exc:  # a file of another kind than listed
+        raise SegmentError(f"{path}: not the {kind} segment the index lists") from exc
     exact = None
     if kind != FLAT:
         exact_path = directory / (name + EXACT_SUFFIX)
