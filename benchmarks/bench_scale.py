@@ -226,7 +226,7 @@ def measure(directory: Path, n_queries: int) -> dict:
 
     with index.snapshot() as snap:
         embedder = query_embedder(snap.manifest.model, snap.manifest.backend)
-    result["query_runtime"] = embedder.backend
+    result["query_runtime"] = getattr(embedder, "runtime", embedder.backend)
     for q in qs[:50]:
         t = time.perf_counter()
         embedder.encode([q])
@@ -456,6 +456,7 @@ def main() -> None:
     # the CPU and model it was measured with
     kept = json.loads(previous.read_text()).get("sizes", {}) if previous.exists() else {}
     results: dict = {"machine": machine(), "sizes": kept}
+    measured: set[str] = set()
     if args.skip_throughput and previous.exists():  # keep the last measured throughput
         results["indexing"] = json.loads(previous.read_text()).get("indexing", {})
     if not args.skip_throughput:
@@ -469,6 +470,7 @@ def main() -> None:
                    cpu=results["machine"]["cpu"], model=model_name(),
                    date=results["machine"]["date"])
         results["sizes"][str(row["chunks"])] = row
+        measured.add(str(row["chunks"]))
         print(json.dumps(row), flush=True)
         real_vecs = real_vectors(real)
         pool_vecs = sentence_vectors()
@@ -493,10 +495,20 @@ def main() -> None:
         row.update(cpu=results["machine"]["cpu"], model=model_name(),
                    date=results["machine"]["date"])
         results["sizes"][str(size)] = row
+        measured.add(str(size))
         print(json.dumps(row), flush=True)
     out = ROOT / "artifacts" / "bench" / "scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    if out.exists():  # another run may have finished meanwhile: keep what it measured
+        earlier = json.loads(out.read_text())
+        results["sizes"] = {**earlier.get("sizes", {}), **{
+            size: row for size, row in results["sizes"].items() if size in measured}}
+        for key in ("indexing", "recall_real"):
+            if key not in results and key in earlier:
+                results[key] = earlier[key]
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    os.replace(tmp, out)
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(out)],
                    check=True)
 

@@ -260,7 +260,7 @@ def test_a_very_large_segment_is_ivf_pq_re_scored_with_exact_cosines(tmp_path: P
     rng = np.random.default_rng(3)
     vectors = _clustered(rng, 20_000)
     ids = 7 + 3 * rng.permutation(20_000)  # not dense, not in order
-    settings = VectorSettings(approx_above=1_000, pq_above=10_000)
+    settings = VectorSettings(approx_above=1_000, pq_above=10_000, pq_bytes=32)
     written = seglib.build("seg-000001", ids, vectors, settings)
     assert written.kind == seglib.IVFPQ
     seglib.write(written, tmp_path)
@@ -300,13 +300,13 @@ def test_ivf_pq_segments_are_not_merged_for_their_number():
     assert plan and set(plan) <= {name for name, _, _ in small}
 
 
-def test_pq_bytes_divide_the_dimension():
+def test_pq_parts_divide_the_dimension_at_four_bits_each():
     from search.config import VectorSettings
 
-    assert seglib.pq_bytes(384, VectorSettings()) == 48
-    assert seglib.pq_bytes(768, VectorSettings()) == 96
-    assert seglib.pq_bytes(384, VectorSettings(pq_bytes=50)) == 48  # 50 does not divide 384
-    assert seglib.pq_bytes(131, VectorSettings()) == 1  # a prime dimension: one part
+    assert seglib.pq_parts(384, VectorSettings()) == 96  # 48 bytes
+    assert seglib.pq_parts(768, VectorSettings()) == 192  # 96 bytes
+    assert seglib.pq_parts(384, VectorSettings(pq_bytes=50)) == 96  # 100 does not divide 384
+    assert seglib.pq_parts(131, VectorSettings()) == 1  # a prime dimension: one part
 
 
 def test_bad_vector_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch):

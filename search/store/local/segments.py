@@ -14,9 +14,9 @@ mixtures at 1M (docs/PERFORMANCE.md).
                          IndexIVFPQ holding the chunk ids itself
     seg-000004.f16.npy   exact vectors of an approximate segment, rows in id order
 
-A segment of at least `VectorSettings.pq_above` vectors is IVF-PQ: product-quantised codes of
-dimension/8 bytes (48 for 384-d, against 384 for 8-bit codes and ~256 more for an HNSW
-graph's links), so ten million vectors take ~0.6 GB of memory instead of ~6.4 GB; its wider
+A segment of at least `VectorSettings.pq_above` vectors is IVF-PQ: 4-bit product-quantised
+codes of dimension/8 bytes (48 for 384-d, against 384 for 8-bit codes and ~256 more for an
+HNSW graph's links), so ten million vectors take ~0.6 GB of memory instead of ~6.4 GB; its wider
 candidate list (`pq_rerank`) is re-scored from the float16 rows like the others. It holds
 ids itself rather than through IndexIDMap2, whose reverse map costs ~40 bytes a vector.
 
@@ -213,23 +213,30 @@ def build(name: str, ids: np.ndarray, vectors: np.ndarray, settings: VectorSetti
     return Segment(name, FLAT, index, ids, None)
 
 
-def pq_bytes(dimension: int, settings: VectorSettings) -> int:
-    """Bytes per product-quantised vector: the setting, else dimension/8, rounded to a
-    divisor of the dimension (FAISS splits a vector into that many equal parts)."""
-    wanted = settings.pq_bytes or max(1, dimension // 8)
+def pq_parts(dimension: int, settings: VectorSettings) -> int:
+    """Parts of a product-quantised vector, four bits each: twice the bytes asked for (the
+    setting, else dimension/8), rounded down to a divisor of the dimension (FAISS splits a
+    vector into equal parts)."""
+    wanted = 2 * (settings.pq_bytes or max(1, dimension // 8))
     return max(m for m in range(1, min(wanted, dimension) + 1) if dimension % m == 0)
 
 
 def _ivf_pq(ids: np.ndarray, vectors: np.ndarray, settings: VectorSettings) -> faiss.Index:
+    """IVF over 4-bit PQ codes scanned with SIMD lookups (FAISS's fast-scan): at 1M real
+    mixtures, 48 bytes a vector, it found 0.971 of the exact top 10 after re-scoring 300, in
+    2.5 ms, where 8-bit codes of the same size took 5.6 ms for 0.957 (docs/SCALING.md)."""
     dimension = vectors.shape[1]
-    nlist = ivf_lists(len(ids))
+    nlist = pq_lists(len(ids))
     quantizer = faiss.IndexFlatIP(dimension)
-    index = faiss.IndexIVFPQ(quantizer, dimension, nlist, pq_bytes(dimension, settings), 8,
-                             faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFPQFastScan(quantizer, dimension, nlist,
+                                     pq_parts(dimension, settings), 4,
+                                     faiss.METRIC_INNER_PRODUCT)
     index.own_fields = True
     quantizer.this.disown()
-    # 39 points per list for the coarse k-means, 256 per code for the product quantiser
-    train = min(len(ids), max(50 * nlist, 100_000))
+    # 39 points per list for the coarse k-means; ten rounds, not 25: the lists only route
+    # candidates to exact re-scoring
+    train = min(len(ids), max(64 * nlist, 65_536))
+    index.cp.niter = 10
     rng = np.random.default_rng(0)
     index.train(vectors[np.sort(rng.choice(len(vectors), train, replace=False))])
     for start in range(0, len(ids), 200_000):  # in slices: FAISS copies what it adds
@@ -244,6 +251,13 @@ def _ivf_ids(index: faiss.Index) -> np.ndarray:
     parts = [faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
              for n in range(ivf.nlist) if lists.list_size(n)]
     return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+
+def pq_lists(n: int) -> int:
+    """Inverted lists of an IVF-PQ segment: about √n (1,000 at 1M), a quarter of IVF's:
+    adding a million vectors costs a quarter as much, and visiting `pq_nprobe` of them reads
+    a wider share of a segment whose candidates are re-scored exactly anyway."""
+    return int(max(1, min(65_536, np.sqrt(n), n // 39)))
 
 
 def ivf_lists(n: int) -> int:
