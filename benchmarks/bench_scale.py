@@ -412,6 +412,13 @@ def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
+    flags = set(next((line.split(":", 1)[1].split() for line in
+                      Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), []))
+    simd = [name for name, flag in (("AVX-512", "avx512f"), ("VNNI", "avx512_vnni"),
+                                    ("bf16", "avx512_bf16"), ("AMX", "amx_tile"))
+            if flag in flags] or ["AVX2 only" if "avx2" in flags else "no AVX2"]
+    cpu = f"{cpu} ({', '.join(simd)})"
     return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
             "torch": torch.__version__, "faiss": faiss.__version__,
             "sentence_transformers": sentence_transformers.__version__,

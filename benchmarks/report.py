@@ -134,7 +134,9 @@ def main(path: str) -> None:
 
 
 def _short_cpu(cpu: str) -> str:
-    return "AMD EPYC" if "AMD" in cpu else ("Intel Xeon" if "Xeon" in cpu else cpu)
+    flags = cpu[cpu.index("("):] if "(" in cpu else ""
+    name = "AMD EPYC" if "AMD" in cpu else ("Intel Xeon" if "Xeon" in cpu else cpu)
+    return f"{name} {flags}".strip()
 
 
 def _plot(sizes: list) -> str | None:
