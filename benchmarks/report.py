@@ -124,6 +124,24 @@ def main(path: str) -> None:
                   "", "| torch threads | batch | sorted | passages/s |", "|---|---|---|---|"]
         lines += [f"| {r['threads']} | {r['batch']} | {'yes' if r['sorted'] else 'no'} | "
                   f"{r['passages_per_s']} |" for r in data_b["rows"]]
+    load = Path(path).with_name("load.json")
+    if load.exists():
+        page = json.loads(load.read_text())
+        run = page.get("load", {})
+        lines += ["", "## The page: first answers and 20 clients (`benchmarks/bench_load.py`)",
+                  "", f"Index `{page['index']}`; {page.get('machine', '')}. Clients speak "
+                  "Gradio's HTTP protocol (queue join, then the event stream), one session "
+                  "each, on loopback beside the server on the same 2 cores.", "",
+                  "| seconds to listening / ready | first / second answer ms | fresh process "
+                  "first search s | clients × s | req/s | p50 / p95 ms | failed | server CPU "
+                  "ms a search |", "|---|---|---|---|---|---|---|---|",
+                  f"| {page['app_seconds_to_listening']} / {page['app_seconds_to_ready']} | "
+                  f"{page['app_first_answer_ms']} / {page['app_second_answer_ms']} | "
+                  f"{page['fresh_process_first_search_s_median']} | "
+                  f"{run.get('clients', '-')} × {run.get('seconds', '-')} | "
+                  f"{run.get('requests_per_s', '-')} | {run.get('p50_ms', '-')} / "
+                  f"{run.get('p95_ms', '-')} | {run.get('failed', '-')} | "
+                  f"{run.get('server_cpu_ms_per_request', '-')} |"]
     notes = ROOT / "benchmarks" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]
