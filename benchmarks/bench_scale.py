@@ -438,6 +438,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=int, default=1_000_000,
                         help="commit a synthetic build every this many passages; a killed "
                              "build resumes from its last commit")
+    parser.add_argument("--as-built", action="store_true",
+                        help="measure each size's index as far as its checkpoints got, "
+                             "building nothing")
     parser.add_argument("--reuse", action="store_true",
                         help="measure synthetic indexes built by an earlier run (keeps its "
                              "build time)")
@@ -488,21 +491,28 @@ def main() -> None:
         directory = WORK / f"synthetic-{size}"
         earlier = json.loads(previous.read_text())["sizes"].get(str(size), {}) \
             if previous.exists() else {}
-        if args.reuse and (directory / "CURRENT").exists() and "build_s" in earlier:
+        progress = WORK / f"{directory.name}.progress.json"
+        if args.as_built and not (directory / "CURRENT").exists():
+            continue
+        if args.as_built and (directory / "CURRENT").exists() and progress.exists():
+            build = json.loads(progress.read_text())["seconds"]  # measured as far as built
+        elif args.reuse and (directory / "CURRENT").exists() and "build_s" in earlier:
             build = earlier["build_s"]
         else:
             build = build_synthetic(directory, size, real=real_vecs,
                                     pool_vectors=pool_vecs, checkpoint=args.checkpoint)
         row = in_fresh_process("--measure", str(directory), "--queries", str(args.queries))
+        held = row["chunks"]
         row.update(kind=("mixed real vectors" if real_vecs is not None else "random vectors")
-                   + ", real text", build_s=round(build, 1),
+                   + ", real text" + (f" (a {size:,} build stopped at its checkpoint)"
+                                      if held < size else ""), build_s=round(build, 1),
                    info_s=info_seconds(directory), add_pdf=add_one_pdf(directory),
                    recall=in_fresh_process("--recall", str(directory), "--queries",
                                            str(args.queries)))
         row.update(cpu=results["machine"]["cpu"], model=model_name(),
                    date=results["machine"]["date"])
-        results["sizes"][str(size)] = row
-        measured.add(str(size))
+        results["sizes"][str(held)] = row
+        measured.add(str(held))
         print(json.dumps(row), flush=True)
     out = ROOT / "artifacts" / "bench" / "scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)

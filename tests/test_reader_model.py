@@ -39,8 +39,15 @@ def test_one_finite_float_per_passage_and_deterministic(reader: OnnxReader) -> N
     np.testing.assert_array_equal(first, reader.score(QUESTION, passages))
     # Padding is masked, so a passage's score barely depends on its batch mates; int8 dynamic
     # quantisation picks activation scales per batch, hence a small tolerance, not equality.
+    # Without VNNI, ONNX Runtime's AVX2 u8s8 kernels pair products in saturating 16-bit adds:
+    # 0.12 apart was seen on an AVX2-only AMD EPYC, under 0.1 with VNNI.
     alone = reader.score(QUESTION, [ANSWER])
-    np.testing.assert_allclose(alone[0], first[0], atol=0.1)
+    np.testing.assert_allclose(alone[0], first[0], atol=0.1 if _has_vnni() else 0.2)
+
+
+def _has_vnni() -> bool:
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def test_answering_passage_scores_higher(reader: OnnxReader) -> None:
