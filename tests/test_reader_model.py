@@ -46,8 +46,9 @@ def test_one_finite_float_per_passage_and_deterministic(reader: OnnxReader) -> N
 
 
 def _has_vnni() -> bool:
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+    from search.embed.runtime_choice import cpu_info
+
+    return bool({"avx512_vnni", "avx_vnni"} & cpu_info()[1])
 
 
 def test_answering_passage_scores_higher(reader: OnnxReader) -> None:

@@ -175,15 +175,13 @@ class Embedder:
         for meanwhile run in one batch with them (coalesce.py); long ones run alone."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if len(texts) <= COALESCE_UP_TO:
-            return np.ascontiguousarray(self._batches(texts), dtype=np.float32)
-        with self._lock:
-            vectors = self.encoder.encode(list(texts), batch_size=batch_size)
+        vectors = (self._batches(texts) if len(texts) <= COALESCE_UP_TO
+                   else self._encode_locked(list(texts), batch_size))
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def _encode_locked(self, texts: list[str]) -> np.ndarray:
+    def _encode_locked(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         with self._lock:
-            return self.encoder.encode(texts, batch_size=32)
+            return self.encoder.encode(texts, batch_size=batch_size)
 
     def encode_with_sentences(self, texts: Sequence[str], heads: Sequence[int],
                               spans: Sequence[Sequence[tuple[int, int]]],

@@ -22,7 +22,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import platform
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from search import config
 from search.embed.coalesce import Coalescer
 from search.embed.encoders import AGREEMENT, PROBE
 from search.embed.onnx_runtime import ExportedEncoder
+from search.embed.runtime_choice import cpu_info
 
 log = logging.getLogger(__name__)
 BUNDLE, TOKENIZER = "bundle.json", "tokenizer.json"
@@ -65,17 +65,7 @@ def signature() -> str:
     """This CPU and the runtime libraries as a bundle depends on them (no torch import).
     Read once per process: every search finds its bundle by it (three package-metadata
     reads and /proc/cpuinfo took ~3 ms a search)."""
-    name, flags = platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:
-        pass
+    name, flags = cpu_info()
     wanted = [f for f in ("avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni") if f in flags]
     versions = []
     for package in ("onnxruntime", "openvino", "tokenizers"):

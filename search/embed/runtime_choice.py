@@ -51,19 +51,28 @@ class Choice:
 
 
 @lru_cache(maxsize=1)
-def cpu_signature() -> str:
-    """This CPU as the choice depends on it: its name, the flags that select kernels, and the
-    versions of the runtimes."""
-    name, flags = platform.processor() or platform.machine(), set()
+def cpu_info() -> tuple[str, frozenset[str]]:
+    """The CPU's model name (else the machine type) and its flags, from /proc/cpuinfo: what
+    the runtime choice, the question bundle and the tests that depend on VNNI key on."""
+    name, flags = platform.machine(), frozenset[str]()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
-                if line.startswith("model name") and name in ("", platform.machine()):
+                if line.startswith("model name") and name == platform.machine():
                     name = line.split(":", 1)[1].strip()
                 elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
+                    flags = frozenset(line.split(":", 1)[1].split())
+                    break
     except OSError:
         pass
+    return name, flags
+
+
+@lru_cache(maxsize=1)
+def cpu_signature() -> str:
+    """This CPU as the choice depends on it: its name, the flags that select kernels, and the
+    versions of the runtimes."""
+    name, flags = cpu_info()
     wanted = ("avx512_bf16", "amx_bf16", "amx_int8", "avx512_vnni", "avx_vnni")
     versions = []
     for module in ("torch", "openvino"):
