@@ -76,6 +76,9 @@ class VectorSettings:
     # recall@10 0.971 in 2.5 ms; 200 re-scored 0.960, 400 0.979 (docs/SCALING.md)
     pq_nprobe: int = 96  # IVF-PQ lists visited per query
     pq_rerank: int = 300  # IVF-PQ candidates re-scored with the exact (float16) vectors
+    # With several IVF-PQ segments their approximate candidates are pooled and the pool's
+    # best pq_rerank + pq_rerank_more for each segment past the first are re-scored
+    pq_rerank_more: int = 300
     # How each sentence's vector is stored for highlighting: "float16" (2 bytes a dimension)
     # or "int8" (1 byte and a scale: half the disk, cosines within ~0.002) for big archives.
     sentence_precision: str = "float16"
@@ -89,6 +92,9 @@ class VectorSettings:
         if self.pq_bytes < 0:
             raise ValueError(f"EVIDENCE_SEARCH_PQ_BYTES: 0 (dimension / 8) or more, "
                              f"not {self.pq_bytes}")
+        if self.pq_rerank_more < 0:
+            raise ValueError(f"EVIDENCE_SEARCH_PQ_RERANK_MORE: 0 or more, "
+                             f"not {self.pq_rerank_more}")
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"EVIDENCE_SEARCH_{name.upper()}: "

@@ -320,3 +320,39 @@ def test_bad_vector_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch):
         with pytest.raises(ValueError, match=f"EVIDENCE_SEARCH_{name}: .*{re.escape(said)}"):
             VectorSettings.from_env()
         monkeypatch.delenv(f"EVIDENCE_SEARCH_{name}")
+
+
+def test_several_ivf_pq_segments_pool_candidates_and_re_score_fewer(tmp_path: Path,
+                                                                     monkeypatch):
+    """Three IVF-PQ segments searched together find what exact search finds, re-scoring
+    only the pool's best (pq_rerank + pq_rerank_more per extra segment), with true cosines."""
+    from search.config import VectorSettings
+
+    rng = np.random.default_rng(5)
+    vectors = _clustered(rng, 36_000)
+    ids = 11 + 2 * rng.permutation(36_000)
+    settings = VectorSettings(approx_above=1_000, pq_above=10_000, pq_bytes=32,
+                              pq_rerank=200, pq_rerank_more=100)
+    parts = []
+    for n in range(3):
+        part = seglib.build(f"seg-{n + 1:06d}", ids[n::3], vectors[n::3], settings)
+        assert part.kind == seglib.IVFPQ
+        seglib.write(part, tmp_path)
+        parts.append(seglib.read(tmp_path, part.name, seglib.IVFPQ, 64))
+    read: list[int] = []
+    for part in parts:  # count the exact rows each question reads
+        take = part.exact.take
+        monkeypatch.setattr(part.exact, "take",
+                            lambda rows, take=take: read.append(len(rows)) or take(rows))
+    found, questions = 0, _clustered(rng, 20)
+    for q in questions:
+        read.clear()
+        got = seglib.search_all(parts, q, 10, settings, None, None)
+        assert sum(read) <= seglib.pooled_depth(settings, 10, 3) == 400
+        want = set(ids[np.argsort(-(vectors @ q))[:10]].tolist())
+        found += len(want & {i for i, _ in got})
+        scores = dict(zip(ids.tolist(), (vectors @ q).tolist(), strict=True))
+        assert all(s == pytest.approx(scores[i], abs=2e-3) for i, s in got)
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+    assert found / (10 * len(questions)) >= 0.9
+    assert seglib.search_all(parts, vectors[0], 1, settings, None, None)[0][0] == ids[0]

@@ -201,11 +201,8 @@ class Snapshot:
         allowed = self.allowed(filters)
         if k <= 0 or (allowed is not None and not len(allowed)):
             return []
-        found: list[tuple[int, float]] = []
-        for part in self.segments:
-            found += part.search(query, k, self.vector_settings, self._not, allowed)
-        found.sort(key=lambda item: (-item[1], item[0]))
-        return found[:k]
+        return seglib.search_all(self.segments, query, k, self.vector_settings, self._not,
+                                 allowed)
 
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]:
