@@ -66,6 +66,8 @@ bench: install browser
 	$(BIN)/python benchmarks/bench_formats.py
 	$(BIN)/python benchmarks/bench_stores.py
 	$(BIN)/python benchmarks/bench_scale.py
+	if [ -e index/bench/synthetic-10000000/CURRENT ]; then \
+		$(BIN)/python benchmarks/bench_pooling.py index/bench/synthetic-10000000; fi
 
 # Retrains the reader model (search/reader/MODEL_CARD.md) from SQuAD 2.0 in ../shared/bench and
 # exports it for CPU; hours on 2 cores. `make run` and `make test` never train: the weights

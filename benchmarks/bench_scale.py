@@ -193,10 +193,28 @@ def build_only(directory: Path, size: int, checkpoint: int, real: Path) -> int:
     return 0
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU times (/proc/stat's first line: user ... steal), in ticks."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def steal_share(before: list[int], after: list[int]) -> float | None:
+    """The share of CPU time the hypervisor gave to other machines in between: a virtual
+    machine's latencies rise with it, whatever the code does."""
+    if len(before) < 8 or len(after) < 8 or sum(after) <= sum(before):
+        return None
+    return round((after[7] - before[7]) / (sum(after) - sum(before)), 3)
+
+
 def measure(directory: Path, n_queries: int) -> dict:
-    """Runs in a fresh process: cold first search, warm latency per mode, peak RSS."""
+    """Runs in a fresh process: cold first search, warm latency per mode, peak RSS, and
+    the CPU time stolen by the hypervisor meanwhile."""
     from search import Index
 
+    ticks = cpu_times()
     started = time.perf_counter()
     index = Index(directory)
     first = index.search("cold start question about cell biology", k=5)
@@ -237,6 +255,7 @@ def measure(directory: Path, n_queries: int) -> dict:
     result["size_bytes"] = stats.size_bytes
     result["segments"] = [f"{s.kind} {s.vectors}" for s in stats.segments]
     result["peak_rss_mb"] = peak_rss_mb()
+    result["cpu_steal"] = steal_share(ticks, cpu_times())
     result["mb_per_million"] = footprint(directory)
     return result
 
@@ -282,33 +301,41 @@ def peak_rss_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def exact_top(snap, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    """Each question's k best live chunk ids by exact cosine (queries x k). Segments are
+    streamed in blocks, so 10M vectors need not fit in memory at once."""
+    best = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), k), dtype=np.int64)
+    for part in snap.segments:
+        for start in range(0, part.size, 500_000):
+            rows = np.arange(start, min(part.size, start + 500_000))
+            scores = (part.vectors(rows) @ queries.T).T  # queries x rows
+            scores[:, np.isin(part.ids[rows], snap.deleted)] = -np.inf  # tombstoned
+            ids = np.broadcast_to(part.ids[rows], scores.shape)
+            merged = np.concatenate([best, scores], axis=1)
+            merged_ids = np.concatenate([best_ids, ids], axis=1)
+            top = np.argpartition(-merged, k, axis=1)[:, :k]
+            best = np.take_along_axis(merged, top, axis=1)
+            best_ids = np.take_along_axis(merged_ids, top, axis=1)
+    return best_ids
+
+
+def recall_at_10(exact: np.ndarray, got: list[list[int]]) -> float:
+    return round(float(np.mean([len(set(e.tolist()) & set(g)) / 10
+                                for e, g in zip(exact, got, strict=True)])), 4)
+
+
 def recall_of_index(directory: Path, n_queries: int) -> dict:
-    """Recall@10 of the index's vector search against exact search, on real questions.
-    Exact search streams each segment's vectors in blocks, so 10M vectors need not fit in
-    memory at once."""
+    """Recall@10 of the index's vector search against exact search, on real questions."""
     from search import Index
     from search.embed.embedder import get_embedder
 
     queries = get_embedder().encode(questions(n_queries))
     with Index(directory).snapshot() as snap:
         got = [[i for i, _ in snap.search_vectors(q, 10)] for q in queries]
-        best = np.full((len(queries), 10), -np.inf, dtype=np.float32)
-        best_ids = np.zeros((len(queries), 10), dtype=np.int64)
-        for part in snap.segments:
-            for start in range(0, part.size, 500_000):
-                rows = np.arange(start, min(part.size, start + 500_000))
-                scores = (part.vectors(rows) @ queries.T).T  # queries x rows
-                scores[:, np.isin(part.ids[rows], snap.deleted)] = -np.inf  # tombstoned
-                ids = np.broadcast_to(part.ids[rows], scores.shape)
-                merged = np.concatenate([best, scores], axis=1)
-                merged_ids = np.concatenate([best_ids, ids], axis=1)
-                top = np.argpartition(-merged, 10, axis=1)[:, :10]
-                best = np.take_along_axis(merged, top, axis=1)
-                best_ids = np.take_along_axis(merged_ids, top, axis=1)
+        exact = exact_top(snap, queries)
         kinds = sorted({p.kind for p in snap.segments})
-    hits = [len(set(best_ids[n].tolist()) & set(got[n])) / 10 for n in range(len(queries))]
-    return {"recall_at_10": round(float(np.mean(hits)), 4), "kinds": kinds,
-            "queries": len(queries)}
+    return {"recall_at_10": recall_at_10(exact, got), "kinds": kinds, "queries": len(queries)}
 
 
 def recall_on_real_vectors(real: np.ndarray, n_queries: int) -> dict:

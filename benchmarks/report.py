@@ -57,7 +57,9 @@ def main(path: str) -> None:
             f"{row['peak_rss_mb']:,} | {row['size_bytes'] / 1e6:,.0f} | "
             f"{row['cold_first_search_s']} | {row['info_s']} | "
             f"{_short_cpu(row.get('cpu', m['cpu']))}, {row.get('model', '-')}, "
-            f"{row.get('date', m['date'])} |")
+            f"{row.get('date', m['date'])}"
+            + (f", {row['cpu_steal']:.0%} of CPU time stolen by the hypervisor"
+               if row.get("cpu_steal") is not None else "") + " |")
     parts = [(s, r["mb_per_million"]) for s, r in sizes if "mb_per_million" in r]
     if parts:
         lines += ["", "## Disk per million passages, by part (MB)", "",
@@ -124,6 +126,21 @@ def main(path: str) -> None:
                   "", "| torch threads | batch | sorted | passages/s |", "|---|---|---|---|"]
         lines += [f"| {r['threads']} | {r['batch']} | {'yes' if r['sorted'] else 'no'} | "
                   f"{r['passages_per_s']} |" for r in data_b["rows"]]
+    pooling = Path(path).with_name("pooling.json")
+    if pooling.exists():
+        pool = json.loads(pooling.read_text())
+        lines += ["", "## Pooled re-scoring over IVF-PQ segments (`benchmarks/bench_pooling.py`)",
+                  "", f"Index `{pool['index']}`: {pool['chunks']:,} passages in "
+                  f"{pool['ivfpq_segments']} IVF-PQ segments; {pool['queries']} real SciFact "
+                  "questions, vector search alone (50 hits, as a k=5 search reads), "
+                  f"recall@10 against exact search; {_short_cpu(pool['machine']['cpu'])}. "
+                  f"The segments pool their candidates and the pool's best pq_rerank "
+                  f"({pool['pq_rerank']}) + pq_rerank_more for each segment past the first "
+                  "are re-scored with the exact vectors.", "",
+                  "| pq_rerank_more | rows re-scored | recall@10 | p50 / p95 ms |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['pq_rerank_more']} | {r['re_scored']:,} | {r['recall_at_10']} | "
+                  f"{r['p50_ms']} / {r['p95_ms']} |" for r in pool["rows"]]
     load = Path(path).with_name("load.json")
     if load.exists():
         page = json.loads(load.read_text())
