@@ -126,6 +126,9 @@ def load(base: str, clients: int, seconds: float, kind: str, server: int) -> dic
                     failures.append(repr(exc)[:200])
             i += clients
 
+    from benchmarks.bench_scale import cpu_times, steal_share
+
+    ticks = cpu_times()
     began, cpu, mine = time.perf_counter(), cpu_seconds(server), cpu_seconds(os.getpid())
     threads = [threading.Thread(target=loop, args=(n,)) for n in range(clients)]
     for t in threads:
@@ -143,6 +146,7 @@ def load(base: str, clients: int, seconds: float, kind: str, server: int) -> dic
             if latencies else None,
             "server_cpu_ms_per_request": round(cpu / max(1, len(latencies)) * 1000, 1),
             "client_cpu_ms_per_request": round(mine / max(1, len(latencies)) * 1000, 1),
+            "cpu_steal": steal_share(ticks, cpu_times()),
             "first_failures": failures[:3]}
 
 
