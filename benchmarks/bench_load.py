@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import save  # noqa: E402
+from benchmarks.results import cpu_times, save, steal_share  # noqa: E402
 
 QUESTIONS = [json.loads(line)["question"] for line in
              (ROOT / "eval" / "corpus_queries.jsonl").read_text().splitlines()[:40]]
@@ -125,8 +125,6 @@ def load(base: str, clients: int, seconds: float, kind: str, server: int) -> dic
                 with lock:
                     failures.append(repr(exc)[:200])
             i += clients
-
-    from benchmarks.bench_scale import cpu_times, steal_share
 
     ticks = cpu_times()
     began, cpu, mine = time.perf_counter(), cpu_seconds(server), cpu_seconds(os.getpid())

@@ -31,6 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.results import cpu_times, steal_share  # noqa: E402
+
 SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 WORK = ROOT / "index" / "bench"
 WARM_UP = 100  # questions searched before timing, distinct from the timed ones
@@ -193,22 +196,6 @@ def build_only(directory: Path, size: int, checkpoint: int, real: Path) -> int:
     return 0
 
 
-def cpu_times() -> list[int]:
-    """The machine's CPU times (/proc/stat's first line: user ... steal), in ticks."""
-    try:
-        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return []
-
-
-def steal_share(before: list[int], after: list[int]) -> float | None:
-    """The share of CPU time the hypervisor gave to other machines in between: a virtual
-    machine's latencies rise with it, whatever the code does."""
-    if len(before) < 8 or len(after) < 8 or sum(after) <= sum(before):
-        return None
-    return round((after[7] - before[7]) / (sum(after) - sum(before)), 3)
-
-
 def measure(directory: Path, n_queries: int) -> dict:
     """Runs in a fresh process: cold first search, warm latency per mode, peak RSS, and
     the CPU time stolen by the hypervisor meanwhile."""
@@ -273,9 +260,10 @@ def preload(directory: Path) -> bool:
                  if line.startswith("MemAvailable:")), 0)
     if sum(f.stat().st_size for f in files) > free / 2:
         return False
+    buffer = bytearray(1 << 20)  # one buffer reused: reading adds nothing to peak RSS
     for f in files:
         with open(f, "rb") as handle:
-            while handle.read(1 << 24):
+            while handle.readinto(buffer):
                 pass
     return True
 

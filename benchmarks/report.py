@@ -58,7 +58,7 @@ def main(path: str) -> None:
             f"{row['cold_first_search_s']} | {row['info_s']} | "
             f"{_short_cpu(row.get('cpu', m['cpu']))}, {row.get('model', '-')}, "
             f"{row.get('date', m['date'])}"
-            + (f", {row['cpu_steal']:.0%} of CPU time stolen by the hypervisor"
+            + (f", {_steal(row)} of CPU time stolen by the hypervisor"
                if row.get("cpu_steal") is not None else "") + " |")
     parts = [(s, r["mb_per_million"]) for s, r in sizes if "mb_per_million" in r]
     if parts:
@@ -159,9 +159,7 @@ def main(path: str) -> None:
                   f"{run.get('clients', '-')} × {run.get('seconds', '-')} | "
                   f"{run.get('requests_per_s', '-')} | {run.get('p50_ms', '-')} / "
                   f"{run.get('p95_ms', '-')} | {run.get('failed', '-')} | "
-                  f"{run.get('server_cpu_ms_per_request', '-')} | "
-                  + (f"{run['cpu_steal']:.0%}" if run.get("cpu_steal") is not None else "-")
-                  + " |"]
+                  f"{run.get('server_cpu_ms_per_request', '-')} | {_steal(run)} |"]
     notes = ROOT / "benchmarks" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text().strip()]
@@ -169,6 +167,12 @@ def main(path: str) -> None:
     if plot:
         lines += ["", f"![latency and memory against size]({plot})"]
     (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + "\n")
+
+
+def _steal(row: dict) -> str:
+    """A measurement's CPU steal as a percentage, '-' where it was not recorded."""
+    steal = row.get("cpu_steal")
+    return "-" if steal is None else f"{steal:.0%}"
 
 
 def _short_cpu(cpu: str) -> str:

@@ -148,15 +148,14 @@ def search_all(parts: list[Segment], query: np.ndarray, k: int, settings: Vector
     candidates and only the pool's best `pooled_depth` are re-scored exactly: ten 1M
     segments re-scoring 300 each read 3,000 float16 rows a question, where the pool's best
     hold nearly all of the exact top 10 (docs/SCALING.md)."""
-    pooled = [p for p in parts if p.kind == IVFPQ and p.size] if allowed is None else []
-    pooled_names = {p.name for p in pooled}
+    pooled: list[Segment] = []
     found: list[tuple[int, float]] = []
     for part in parts:
-        if part.name not in pooled_names:
+        if allowed is None and part.kind == IVFPQ and part.size and k > 0:
+            pooled.append(part)
+        else:
             found += part.search(query, k, settings, deleted, allowed)
-    if len(pooled) == 1:
-        found += pooled[0].search(query, k, settings, deleted, None)
-    elif pooled:
+    if pooled:  # one segment alone: its own top pq_rerank, as Segment.search would
         q = query.reshape(1, -1).astype(np.float32)
         depth = max(k, settings.pq_rerank)
         approx = [p.approximate(q, depth, settings, deleted) for p in pooled]
