@@ -18,6 +18,8 @@ PER_FILE_BOUND_S = 60  # the extraction time limit
 
 
 def test_every_real_world_pdf_is_indexed_or_refused_with_a_reason(tmp_path: Path):
+    """Each PDF is read once, in the extraction sandbox as a re-index reads it (its time and
+    memory limits have their own tests below): indexed, or refused with a one-line reason."""
     corpus = tmp_path / "corpus"
     files = sorted(PDFS.rglob("*.pdf"))
     assert len(files) > 60
@@ -25,15 +27,6 @@ def test_every_real_world_pdf_is_indexed_or_refused_with_a_reason(tmp_path: Path
         target = corpus / f.relative_to(PDFS)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(f, target)
-    slowest = 0.0
-    for f in sorted(corpus.rglob("*.pdf")):
-        started = time.perf_counter()
-        try:
-            load_file(f)
-        except LoadError as exc:
-            assert exc.reason and str(f) in str(exc)
-        slowest = max(slowest, time.perf_counter() - started)
-    assert slowest < PER_FILE_BOUND_S
     index = Index(tmp_path / "index")
     report = index.refresh([corpus])
     indexed = {d.doc_id for d in index.documents()}
@@ -41,8 +34,9 @@ def test_every_real_world_pdf_is_indexed_or_refused_with_a_reason(tmp_path: Path
     for f in corpus.rglob("*.pdf"):
         in_index = any(d.endswith(f.relative_to(corpus).as_posix()) for d in indexed)
         assert in_index != (f.resolve() in failed), f
-    assert all(reason for _, reason in report.failed)
-    print(f"\n{len(indexed)} PDFs indexed, {len(report.failed)} refused; slowest {slowest:.2f}s")
+    assert report.failed and indexed  # the set holds both kinds
+    assert all(reason and "\n" not in reason for _, reason in report.failed)
+    print(f"\n{len(indexed)} PDFs indexed, {len(report.failed)} refused")
 
 
 def bomb_pdf(megabytes: int) -> bytes:
