@@ -338,6 +338,16 @@ class StoreStats:
 
 
 @dataclass(frozen=True)
+class Prefetched:
+    """What an index's read-ahead asked the kernel to bring into the page cache, and what
+    it left out for want of memory (search/store/local/prefetch.py)."""
+
+    files: int
+    bytes: int
+    skipped: int  # bytes of files over the memory budget
+
+
+@dataclass(frozen=True)
 class MergeReport:
     merged: int
     vectors: int

@@ -18,6 +18,7 @@ from search.records import (
     Filters,
     Manifest,
     MergeReport,
+    Prefetched,
     SentenceVectors,
     StoredCandidate,
     StoredChunk,
@@ -182,6 +183,11 @@ class Store(Protocol):
         ...
 
     def optimize(self, full: bool = False) -> MergeReport | None: ...
+
+    def prefetch(self) -> Prefetched | None:
+        """Bring the index's files into memory ahead of the first searches, as far as they
+        fit; None where the engine keeps its own (a server)."""
+        ...
 
     def needs_optimize(self) -> bool: ...
 

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 from search.config import VectorSettings
-from search.records import Manifest, MergeReport
+from search.records import Manifest, MergeReport, Prefetched
 from search.store.base import IndexNotFound
-from search.store.local import catalogue, lexical, merge
+from search.store.local import catalogue, lexical, merge, prefetch
 from search.store.local.layout import DATABASE, live_generation, rebuild_hint, writer_lock
 from search.store.local.reader import Generation, Snapshot
 from search.store.local.writer import LocalWriter
@@ -97,6 +97,22 @@ class LocalStore:
 
     def optimize(self, full: bool = False) -> MergeReport | None:
         return merge.merge(self.directory, full=full, settings=self.vector_settings)
+
+    def prefetch(self) -> Prefetched | None:
+        """Read the live generation's files ahead into the page cache, most useful first,
+        while they fit in half the free memory (prefetch.py); None without an index."""
+        live = live_generation(self.directory)
+        if live is None or not (self.directory / live / DATABASE).is_file():
+            return None
+        try:
+            db = catalogue.connect_readonly(self.directory / live / DATABASE)
+            try:
+                names = [name for name, _, _ in catalogue.segment_rows(db)]
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None  # a damaged catalogue: the search that follows says what is wrong
+        return prefetch.read_ahead(prefetch.generation_files(self.directory / live, names))
 
     def needs_optimize(self) -> bool:
         return merge.needs_merge(self.directory, self.vector_settings)

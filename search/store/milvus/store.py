@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from search.records import Manifest, MergeReport
+from search.records import Manifest, MergeReport, Prefetched
 from search.store.base import IndexNotFound
 from search.store.milvus.collections import Collections
 from search.store.milvus.view import MilvusView
@@ -45,6 +45,9 @@ class MilvusStore:
 
     def optimize(self, full: bool = False) -> MergeReport | None:
         return None  # Milvus compacts its own segments
+
+    def prefetch(self) -> Prefetched | None:
+        return None  # the server holds its segments in its own memory
 
     def needs_optimize(self) -> bool:
         return False

@@ -1,0 +1,91 @@
+"""Bringing an index's files into the page cache before searches need them. A search reads a
+few hundred scattered rows of the vector files; on a cold cache each is a disk read (at 10M
+passages 1,500 re-scored rows took 143 ms cold, 14 ms warm). So a server that opens an index
+asks the kernel to read the files ahead, most useful first, while they fit in free memory.
+
+Readahead (posix_fadvise WILLNEED, in steps the kernel honours whole) costs no copy and little
+CPU: about a second for 1.5 GB here. A file that does not fit the budget is left to the cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from search.records import Prefetched
+from search.store.local import lexical
+from search.store.local import segments as seglib
+from search.store.local.layout import DATABASE
+
+STEP = 8 << 20  # one WILLNEED of a whole file reads ahead only ~8 MB; steps of 8 MB read it all
+MEMORY_SHARE = 0.5  # of MemAvailable: the rest stays for the process and other files
+
+
+def plan(files: Sequence[tuple[Path, int]], budget: int) -> list[Path]:
+    """Files to read ahead, in the order given (most useful first), while their sizes fit
+    the budget; a file too large for what is left is passed over for smaller later ones,
+    an empty one has nothing to read."""
+    chosen, left = [], budget
+    for path, size in files:
+        if 0 < size <= left:
+            chosen.append(path)
+            left -= size
+    return chosen
+
+
+def generation_files(path: Path, segments: Iterable[str]) -> list[tuple[Path, int]]:
+    """A generation's files with their sizes, most useful first: the approximate indexes
+    every vector search reads, the lexical index, the exact rows re-scoring reads, then the
+    catalogue (passage text and sentence vectors)."""
+    names = list(segments)
+    ordered = [path / seglib.files_of(n)[0] for n in names]
+    lexical_dir = path / lexical.DIRNAME
+    if lexical_dir.is_dir():
+        ordered += sorted(lexical_dir.iterdir())
+    ordered += [path / seglib.files_of(n)[1] for n in names]
+    ordered.append(path / DATABASE)
+    out = []
+    for file in ordered:
+        try:
+            out.append((file, file.stat().st_size))
+        except OSError:
+            continue  # an optional file (flat segments have no exact rows) or one merged away
+    return out
+
+
+def available_memory() -> int:
+    """MemAvailable in bytes (0 where /proc/meminfo is missing: nothing is read ahead)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def read_ahead(files: Sequence[tuple[Path, int]], budget: int | None = None) -> Prefetched:
+    """Ask the kernel to read these files into the page cache, within the budget (default:
+    half of the memory available now). Returns when the reads are queued."""
+    if budget is None:
+        budget = int(available_memory() * MEMORY_SHARE)
+    chosen = plan(files, budget)
+    done = 0
+    for file in chosen:
+        try:
+            fd = os.open(file, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            size = os.fstat(fd).st_size
+            for offset in range(0, size, STEP):
+                os.posix_fadvise(fd, offset, STEP, os.POSIX_FADV_WILLNEED)
+            done += size
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    total = sum(size for _, size in files)
+    return Prefetched(len(chosen), done, total - sum(s for f, s in files if f in chosen))
