@@ -76,6 +76,65 @@ def test_deleted_documents_are_never_found_and_a_merge_drops_them(tmp_path: Path
     assert index.stats().tombstones == 0
 
 
+def test_a_segment_whose_passages_all_went_is_dropped_by_itself(tmp_path: Path):
+    """One document added, then removed: its segment is all tombstones. However small that
+    is beside the index, the background merge drops it and its tombstones."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    first = index.stats()
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.refresh([corpus])
+    index.wait_for_merges()
+    assert len(index.stats().segments) == 2  # a one-document segment, nothing deleted yet
+    (corpus / "fatigue.md").unlink()
+    index.refresh([corpus])
+    index.wait_for_merges()
+    stats = index.stats()
+    assert stats.tombstones == 0 and stats.chunks == first.chunks
+    assert [(s.name, s.vectors) for s in stats.segments] == \
+        [(s.name, s.vectors) for s in first.segments]
+    hits = index.search("rota fatigue of call handlers at night", k=10)
+    assert hits and all("fatigue.md" not in h.doc_id for h in hits)
+
+
+def test_segments_listed_before_their_id_bounds_were_recorded_are_counted_too(
+        tmp_path: Path):
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.refresh([corpus])
+    index.wait_for_merges()
+    with sqlite3.connect(live(index) / "meta.sqlite") as db:  # as an older index lists them
+        db.execute("UPDATE segments SET first_id = NULL, last_id = NULL")
+    (corpus / "fatigue.md").unlink()
+    index.refresh([corpus])
+    index.wait_for_merges()
+    stats = index.stats()
+    assert stats.tombstones == 0 and len(stats.segments) == 1
+    with sqlite3.connect(live(index) / "meta.sqlite") as db:
+        bounds = db.execute("SELECT first_id, last_id FROM segments").fetchall()
+    assert bounds and all(lo is not None and hi >= lo for lo, hi in bounds)
+
+
+def test_merge_plan_rewrites_a_worn_segment_and_leaves_a_lightly_used_one():
+    from search.config import VectorSettings
+    from search.store.local.merge import merge_plan
+
+    settings = VectorSettings()
+    listed = [("seg-000001", seglib.IVFPQ, 1_000_000), ("seg-000002", seglib.FLAT, 135),
+              ("seg-000003", seglib.FLAT, 400)]
+    # all 135 of one small segment deleted: 0.01 % of the index, all of that segment
+    assert merge_plan(listed, 135, settings, dead={"seg-000002": 135}) == ["seg-000002"]
+    # a fifth or less of each segment deleted: nothing to do
+    light = {"seg-000001": 1000, "seg-000002": 27, "seg-000003": 80}
+    assert merge_plan(listed, 1107, settings, dead=light) == []
+    assert merge_plan(listed, 135, settings) == []  # no per-segment counts: as before
+    # over a fifth of the whole index deleted still rewrites everything
+    assert merge_plan(listed, 300_000, settings) == [n for n, _, _ in listed]
+
+
 def test_many_small_writes_are_merged_in_the_background(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("EVIDENCE_SEARCH_MAX_SEGMENTS", "3")

@@ -73,7 +73,9 @@ CREATE TABLE IF NOT EXISTS segments (
     name        TEXT PRIMARY KEY,   -- seg-NNNNNN: the live vector segments
     kind        TEXT NOT NULL,      -- flat, hnsw, ivf or ivfpq (segments.py)
     vectors     INTEGER NOT NULL,
-    created_at  TEXT NOT NULL
+    created_at  TEXT NOT NULL,
+    first_id    INTEGER,            -- the smallest and largest chunk id it holds (NULL: not
+    last_id     INTEGER             -- known, a segment listed before they were recorded)
 );
 -- Chunks deleted since their segment was written: searches skip them, a merge drops them.
 CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY);
@@ -107,7 +109,14 @@ def connect_writer(path: Path, fresh: bool = False) -> sqlite3.Connection:
     else:  # indexes written before deferred lexical deletions existed
         db.execute("CREATE TABLE IF NOT EXISTS lexical_pending "
                    "(id INTEGER PRIMARY KEY, at REAL NOT NULL)")
+        if not _has_id_bounds(db):  # nor segments' id bounds
+            db.execute("ALTER TABLE segments ADD COLUMN first_id INTEGER")
+            db.execute("ALTER TABLE segments ADD COLUMN last_id INTEGER")
     return db
+
+
+def _has_id_bounds(db: sqlite3.Connection) -> bool:
+    return "first_id" in {r[1] for r in db.execute("PRAGMA table_info(segments)")}
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -117,27 +126,23 @@ def rollback(conn: sqlite3.Connection) -> None:
 
 
 def check_file(path: Path, directory: Path) -> None:
-    """Cheap structural check: the header's page count must fit in the file (a truncated
-    copy otherwise opens fine and fails later, mid-query). With a write-ahead log present
-    the header may lag the log, so only the magic is checked then."""
+    """Cheap structural check, so that a damaged file fails here, naming itself, and not
+    mid-query: missing, not a database, or a truncated copy (its header counts more pages
+    than the file holds, which SQLite finds as it reads the first page). Done through
+    SQLite, never by opening the file: closing any descriptor of a database drops every
+    POSIX lock this process holds on it, its connections' included, and another process
+    closing then may delete the write-ahead log under them (SQLite's "how to corrupt")."""
+    if not path.is_file():
+        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}")
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(100)
-        size = path.stat().st_size
-    except FileNotFoundError as exc:
-        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}") from exc
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise IndexCorrupt(f"{path}: not an SQLite database (damaged or truncated); "
-                           f"{rebuild_hint(directory)}")
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        return
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    if pages and size < pages * page_size:
-        raise IndexCorrupt(f"{path}: truncated ({size} of {pages * page_size} bytes); "
-                           f"{rebuild_hint(directory)}")
+        conn = connect_reader(path)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorrupt(f"{path}: not a readable SQLite database ({exc}: damaged or "
+                           f"truncated); {rebuild_hint(directory)}") from exc
 
 
 def unreadable(path: Path, directory: Path, exc: Exception) -> IndexCorrupt:
@@ -332,6 +337,23 @@ def allowed_ids(db: sqlite3.Connection, filters: Filters) -> np.ndarray:
 
 def segment_rows(db: sqlite3.Connection) -> list[tuple[str, str, int]]:
     return db.execute("SELECT name, kind, vectors FROM segments ORDER BY name").fetchall()
+
+
+def dead_within(db: sqlite3.Connection) -> dict[str, int | None]:
+    """Per segment, the tombstones between its first and last chunk id: at least as many
+    as it holds (ids are never reused, but a merged segment's span can take in another's
+    ids). None where the bounds are not recorded."""
+    if not _has_id_bounds(db):
+        return {name: None for name, _, _ in segment_rows(db)}
+    return {name: (None if lo is None else n) for name, lo, n in db.execute(
+        "SELECT s.name, s.first_id, (SELECT count(*) FROM tombstones t "
+        "WHERE t.id BETWEEN s.first_id AND s.last_id) FROM segments s")}
+
+
+def set_id_bounds(db: sqlite3.Connection, name: str, ids: np.ndarray) -> None:
+    first, last = (int(ids.min()), int(ids.max())) if len(ids) else (None, None)
+    db.execute("UPDATE segments SET first_id = ?, last_id = ? WHERE name = ?",
+               (first, last, name))
 
 
 def tombstone_ids(db: sqlite3.Connection) -> np.ndarray:

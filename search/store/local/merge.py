@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,18 +38,23 @@ from search.store.local.writer import (
     write_segment,
 )
 
+WORN = 0.2  # a segment (or the index) with over this share of its vectors deleted is rewritten
+
 
 def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
-               settings: VectorSettings, full: bool = False) -> list[str]:
+               settings: VectorSettings, full: bool = False,
+               dead: Mapping[str, int | None] | None = None) -> list[str]:
     """Which segments to merge now: all when asked (or when over a fifth of the vectors
-    are deleted); all exact ones once together they reach the HNSW threshold; the smallest
-    ones when there are too many segments (IVF-PQ ones aside). Empty when nothing needs
-    doing."""
+    are deleted); any segment over a fifth deleted (`dead`: tombstones per segment), even
+    alone, so that a segment whose passages all went is dropped; all exact ones once
+    together they reach the HNSW threshold; the smallest ones when there are too many
+    segments (IVF-PQ ones aside). Empty when nothing needs doing."""
     names = [n for n, _, _ in listed]
     total = sum(v for _, _, v in listed)
-    if full or (tombstones and tombstones > 0.2 * total):
+    if full or (tombstones and tombstones > WORN * total):
         return names if len(names) > 1 or tombstones else []
-    chosen: set[str] = set()
+    worn = {n for n, _, v in listed if (dead or {}).get(n) and (dead or {})[n] > WORN * v}
+    chosen: set[str] = set(worn)
     flat = [(n, v) for n, kind, v in listed if kind == seglib.FLAT]
     if len(flat) > 1 and sum(v for _, v in flat) >= settings.approx_above:
         chosen |= {n for n, _ in flat}
@@ -59,11 +64,13 @@ def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
     if len(unsealed) > settings.max_segments:
         smallest = sorted(unsealed, key=lambda row: (row[2], row[0]))
         chosen |= {n for n, _, _ in smallest[: len(unsealed) - settings.max_segments // 2]}
-    return sorted(chosen) if len(chosen) > 1 else []
+    return sorted(chosen) if len(chosen) > 1 or worn else []
 
 
 def needs_merge(directory: Path, settings: VectorSettings | None = None) -> bool:
-    """Cheap check (two small queries) whether `merge` has anything to do."""
+    """Cheap check (three small queries) whether `merge` has anything to do. Per segment it
+    counts the tombstones within its id bounds, at least its own: `merge` counts exactly
+    (and finds the bounds a segment listed before they were recorded)."""
     name = live_generation(directory)
     if name is None or not (directory / name / DATABASE).is_file():
         return False
@@ -72,11 +79,14 @@ def needs_merge(directory: Path, settings: VectorSettings | None = None) -> bool
         try:
             listed = catalogue.segment_rows(db)
             dead = catalogue.counts(db)[3]
+            within = catalogue.dead_within(db) if dead else {}
         finally:
             db.close()
     except sqlite3.Error:
         return False
-    return bool(merge_plan(listed, dead, settings or VectorSettings.from_env()))
+    # a segment without recorded bounds may hold them all
+    bound = {n: dead if v is None else v for n, v in within.items()}
+    return bool(merge_plan(listed, dead, settings or VectorSettings.from_env(), dead=bound))
 
 
 @dataclass
@@ -147,7 +157,8 @@ def _plan_merge(directory: Path, settings: VectorSettings, full: bool) -> _Merge
             manifest = catalogue.read_manifest(db, path, directory)
             listed = catalogue.segment_rows(db)
             dead = catalogue.tombstone_ids(db)
-            chosen = merge_plan(listed, len(dead), settings, full)
+            held = _dead_held(path, db, listed, dead, manifest.dimension) if len(dead) else {}
+            chosen = merge_plan(listed, len(dead), settings, full, dead=held)
             if not chosen:
                 return None
             segment = next_segment_name(path, db)
@@ -156,6 +167,28 @@ def _plan_merge(directory: Path, settings: VectorSettings, full: bool) -> _Merge
         (path / f"{segment}{MERGING_SUFFIX}").touch()
         return _MergePlan(name, chosen, {n: kind for n, kind, _ in listed}, dead,
                           manifest.dimension, segment)
+
+
+def _dead_held(path: Path, db: sqlite3.Connection, listed: Sequence[tuple[str, str, int]],
+               dead: np.ndarray, dimension: int) -> dict[str, int]:
+    """Tombstones per segment, counted exactly: a segment whose id bounds take in more than
+    a fifth of its size in tombstones (or whose bounds were never recorded, which are
+    recorded now) has its ids read. Others hold too few to matter."""
+    within = catalogue.dead_within(db)
+    held: dict[str, int] = {}
+    for name, kind, vectors in listed:
+        bound = within.get(name)
+        if bound is not None and bound <= WORN * vectors:
+            held[name] = bound
+            continue
+        try:
+            ids = seglib.read(path, name, kind, dimension).ids
+        except SegmentError as exc:
+            raise IndexCorrupt(f"{exc}; {rebuild_hint(path.parent)}") from exc
+        if bound is None:
+            catalogue.set_id_bounds(db, name, ids)
+        held[name] = int(np.isin(ids, dead).sum())
+    return held
 
 
 def _commit_merge(directory: Path, plan: _MergePlan, merged: Segment,

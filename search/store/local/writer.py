@@ -276,8 +276,9 @@ def write_segment(path: Path, name: str, ids: np.ndarray, vectors: np.ndarray,
 
 
 def list_segment(db: sqlite3.Connection, part: Segment) -> None:
-    db.execute("INSERT INTO segments VALUES (?, ?, ?, ?)",
+    db.execute("INSERT INTO segments (name, kind, vectors, created_at) VALUES (?, ?, ?, ?)",
                (part.name, part.kind, part.size, now()))
+    catalogue.set_id_bounds(db, part.name, part.ids)
 
 
 def next_segment_name(path: Path, db: sqlite3.Connection) -> str:
