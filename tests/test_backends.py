@@ -203,3 +203,18 @@ def test_names_with_unusual_spaces_match_themselves():
 def test_a_rebuild_writes_the_generation_after_the_live_one():
     assert generation_after("") == "g1"  # no index yet, or a manifest without one
     assert generation_after("g1") == "g2" and generation_after("g9") == "g10"
+
+
+@pytest.mark.parametrize("filters", [None, *FILTERS[:3], FILTERS[-1]], ids=repr)
+def test_both_lists_at_once_are_the_two_searches_one_after_the_other(
+        any_corpus_index: Index, embedder, filters: Filters | None):
+    """The local engine runs BM25 on a worker thread beside the vector search: the lists
+    must be what each search gives alone, under every filter."""
+    question = "peer support for officers after a traumatic incident"
+    vector = embedder.encode([question])[0]
+    with any_corpus_index.snapshot() as snap:
+        dense, lexical = snap.search_both(vector, 20, question, 20, filters)
+        assert dense == snap.search_vectors(vector, 20, filters)
+        assert lexical == snap.search_lexical(question, 20, filters)
+        if filters is None:
+            assert dense and lexical

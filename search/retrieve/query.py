@@ -132,9 +132,9 @@ def retrieve(snap: ReadView, query_vector: np.ndarray, query: str, qt: QueryTerm
         raise ValueError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     depth = max(50, 3 * k)
     # A single mode still reads the other list's top 10: their agreement feeds confidence.
-    dense = snap.search_vectors(query_vector, depth if mode != "lexical" else AGREE, filters)
-    lexical = snap.search_lexical(qt.lexical_query(query, snap.count),
-                                  depth if mode != "semantic" else AGREE, filters)
+    dense, lexical = snap.search_both(query_vector, depth if mode != "lexical" else AGREE,
+                                      qt.lexical_query(query, snap.count),
+                                      depth if mode != "semantic" else AGREE, filters)
     agreement = ranking.agreement([i for i, _ in dense], [i for i, _ in lexical], AGREE)
     reranking = fusion.rerank and mode == "hybrid"
     spare = k + max(10, k // 2)  # spare ones replace passages that collapse away

@@ -72,6 +72,13 @@ class ReadView(Protocol):
     def search_lexical(self, query: str, k: int,
                        filters: Filters | None = None) -> list[tuple[int, float]]: ...
 
+    def search_both(self, vector: np.ndarray, k_vectors: int, text: str, k_lexical: int,
+                    filters: Filters | None = None
+                    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Both lists for one question, as search_vectors and search_lexical give them; an
+        engine may run the two at once."""
+        ...
+
     def doc_freq(self, word: str) -> int:
         """Live passages holding this word (stemmed as the engine's lexical index stems)."""
         ...

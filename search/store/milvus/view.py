@@ -81,6 +81,12 @@ class MilvusView:
         # Milvus Lite reports BM25 as a negative distance, a server as a positive score
         return [(i, abs(s)) for i, s in self._search(words, "sparse", "BM25", k, filters)]
 
+    def search_both(self, vector: np.ndarray, k_vectors: int, text: str, k_lexical: int,
+                    filters: Filters | None = None
+                    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        return (self.search_vectors(vector, k_vectors, filters),
+                self.search_lexical(text, k_lexical, filters))
+
     def doc_freq(self, word: str) -> int:
         term = stem(word)
         if term not in self._doc_freq:
