@@ -119,3 +119,22 @@ def test_a_model_the_export_cannot_represent_stays_on_torch(tmp_path, monkeypatc
         chosen = query_embedder(str(tmp_path / "m"))
     assert chosen.backend == "torch"
     assert "Pooling → Dense" in caplog.text
+
+
+def test_openvino_reuses_what_it_compiled_and_passes_over_a_damaged_cache(
+        reference, tmp_path: Path, monkeypatch):
+    """A fresh process opens the model from OpenVINO's cache of compiled blobs instead of
+    compiling it again; a damaged entry costs a compile, never a wrong vector or a crash."""
+    from search.embed.openvino_runtime import COMPILED_CACHE
+
+    monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(tmp_path))
+    first = Embedder(runtime="openvino")
+    assert first.runtime.startswith("openvino")
+    blobs = [f for f in tmp_path.rglob(f"{COMPILED_CACHE}/*") if f.is_file()]
+    assert blobs and all(f.stat().st_size > 0 for f in blobs)
+    again = Embedder(runtime="openvino").encode(TEXTS)
+    assert np.min(np.sum(again * reference, axis=1)) > 0.999
+    for blob in blobs:
+        blob.write_bytes(b"\x00damaged\xff" * 64)
+    after = Embedder(runtime="openvino").encode(TEXTS)
+    assert np.min(np.sum(after * reference, axis=1)) > 0.999
