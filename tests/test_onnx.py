@@ -124,17 +124,27 @@ def test_a_model_the_export_cannot_represent_stays_on_torch(tmp_path, monkeypatc
 def test_openvino_reuses_what_it_compiled_and_passes_over_a_damaged_cache(
         reference, tmp_path: Path, monkeypatch):
     """A fresh process opens the model from OpenVINO's cache of compiled blobs instead of
-    compiling it again; a damaged entry costs a compile, never a wrong vector or a crash."""
+    compiling it again; a damaged entry or a cache that cannot be written costs a compile,
+    never a wrong vector or a crash."""
+    import shutil
+
     from search.embed.openvino_runtime import COMPILED_CACHE
 
     monkeypatch.setenv("EVIDENCE_SEARCH_CACHE", str(tmp_path))
     first = Embedder(runtime="openvino")
     assert first.runtime.startswith("openvino")
+    assert not first.encoder.compiled.get_property("LOADED_FROM_CACHE")
     blobs = [f for f in tmp_path.rglob(f"{COMPILED_CACHE}/*") if f.is_file()]
     assert blobs and all(f.stat().st_size > 0 for f in blobs)
-    again = Embedder(runtime="openvino").encode(TEXTS)
-    assert np.min(np.sum(again * reference, axis=1)) > 0.999
+    second = Embedder(runtime="openvino")
+    assert second.encoder.compiled.get_property("LOADED_FROM_CACHE")
+    assert np.min(np.sum(second.encode(TEXTS) * reference, axis=1)) > 0.999
     for blob in blobs:
         blob.write_bytes(b"\x00damaged\xff" * 64)
-    after = Embedder(runtime="openvino").encode(TEXTS)
-    assert np.min(np.sum(after * reference, axis=1)) > 0.999
+    damaged = Embedder(runtime="openvino")
+    assert np.min(np.sum(damaged.encode(TEXTS) * reference, axis=1)) > 0.999
+    folder = blobs[0].parent
+    shutil.rmtree(folder)
+    folder.write_text("a file where the cache folder goes")
+    unwritable = Embedder(runtime="openvino")
+    assert np.min(np.sum(unwritable.encode(TEXTS) * reference, axis=1)) > 0.999

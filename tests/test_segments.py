@@ -107,15 +107,57 @@ def test_segments_listed_before_their_id_bounds_were_recorded_are_counted_too(
     index.refresh([corpus])
     index.wait_for_merges()
     with sqlite3.connect(live(index) / "meta.sqlite") as db:  # as an older index lists them
-        db.execute("UPDATE segments SET first_id = NULL, last_id = NULL")
+        for column in ("first_id", "last_id", "dead", "dead_bound"):
+            db.execute(f"ALTER TABLE segments DROP COLUMN {column}")
+    assert index.store.needs_optimize() is False  # read-only, before the migration
     (corpus / "fatigue.md").unlink()
     index.refresh([corpus])
     index.wait_for_merges()
     stats = index.stats()
     assert stats.tombstones == 0 and len(stats.segments) == 1
-    with sqlite3.connect(live(index) / "meta.sqlite") as db:
-        bounds = db.execute("SELECT first_id, last_id FROM segments").fetchall()
-    assert bounds and all(lo is not None and hi >= lo for lo, hi in bounds)
+    assert not index.store.needs_optimize()  # and nothing more to do
+    with sqlite3.connect(live(index) / "meta.sqlite") as db:  # the writer added the columns
+        columns = {r[1] for r in db.execute("PRAGMA table_info(segments)")}
+    assert {"first_id", "last_id", "dead", "dead_bound"} <= columns
+
+
+def test_bounds_that_take_in_another_segments_tombstones_start_one_merge_not_one_a_write(
+        tmp_path: Path):
+    """A merged segment's id bounds can span another segment's ids. Their tombstones then
+    look like its own until a merge counts them; counted once, they start no more merges."""
+    from tests.reliability.helpers import add_bulk
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    add_bulk(corpus, 6, paragraphs=12)
+    index.refresh([corpus])
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index.refresh([corpus])
+    index.wait_for_merges()
+    names = [s.name for s in index.stats().segments]
+    assert len(names) == 3
+    with sqlite3.connect(live(index) / "meta.sqlite") as db:  # as if merged around the rest
+        db.execute("UPDATE segments SET first_id = 1 WHERE name = ?", (names[2],))
+    (corpus / "extra-0.txt").unlink()  # a sixth of the second segment: nothing is worn
+    index.refresh([corpus])
+    index.wait_for_merges()  # the bounds said "maybe": one merge counted, and did nothing
+    stats = index.stats()
+    assert [s.name for s in stats.segments] == names and stats.tombstones > 0
+    assert not index.store.needs_optimize()  # counted: no merge on the next write
+    (corpus / "note.md").write_text(NEW_DOC.replace("fatigue", "sleep"))
+    index.refresh([corpus])
+    index.wait_for_merges()
+    assert [s.name for s in index.stats().segments][:3] == names
+
+
+def test_what_a_segments_tombstones_are_known_to_be_at_most():
+    from search.store.local.catalogue import DeadCount
+
+    assert DeadCount(None, None, None).at_most(70) == 70  # bounds unknown: all of them
+    assert DeadCount(12, None, None).at_most(70) == 12  # never counted: those in its bounds
+    assert DeadCount(12, 0, 12).at_most(70) == 0  # counted, and nothing new in its bounds
+    assert DeadCount(15, 0, 12).at_most(70) == 15  # new tombstones in its bounds since
 
 
 def test_merge_plan_rewrites_a_worn_segment_and_leaves_a_lightly_used_one():
@@ -127,6 +169,9 @@ def test_merge_plan_rewrites_a_worn_segment_and_leaves_a_lightly_used_one():
               ("seg-000003", seglib.FLAT, 400)]
     # all 135 of one small segment deleted: 0.01 % of the index, all of that segment
     assert merge_plan(listed, 135, settings, dead={"seg-000002": 135}) == ["seg-000002"]
+    # an approximate segment waits for the index's fifth: alone it could come back HNSW
+    two = [*listed, ("seg-000004", seglib.IVFPQ, 1_000_000)]
+    assert merge_plan(two, 300_000, settings, dead={"seg-000001": 300_000}) == []
     # a fifth or less of each segment deleted: nothing to do
     light = {"seg-000001": 1000, "seg-000002": 27, "seg-000003": 80}
     assert merge_plan(listed, 1107, settings, dead=light) == []

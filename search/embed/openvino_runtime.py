@@ -44,8 +44,9 @@ class OpenVinoEncoder(ExportedEncoder):
         """Compile an exported file (ONNX, or OpenVINO's own int8 XML) for this CPU. The
         compiled model is cached beside the file (OpenVINO's CACHE_DIR, keyed by model, CPU
         and settings): mpnet then opens in 0.4 s where reading and compiling took 1.9 s,
-        most of a fresh process's first search. A damaged cache entry (two processes
-        writing it at once) is passed over: the model is compiled as without it."""
+        most of a fresh process's first search. OpenVINO itself recompiles over a damaged
+        entry and goes without a cache it cannot write; any other failure to use the cache
+        compiles the model as without one."""
         import openvino as ov
 
         self.source = path

@@ -7,6 +7,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,9 @@ CREATE TABLE IF NOT EXISTS segments (
     vectors     INTEGER NOT NULL,
     created_at  TEXT NOT NULL,
     first_id    INTEGER,            -- the smallest and largest chunk id it holds (NULL: not
-    last_id     INTEGER             -- known, a segment listed before they were recorded)
+    last_id     INTEGER,            -- known, a segment listed before they were recorded)
+    dead        INTEGER,            -- its tombstones when a merge last counted them, and
+    dead_bound  INTEGER             -- the tombstones within its ids' bounds then
 );
 -- Chunks deleted since their segment was written: searches skip them, a merge drops them.
 CREATE TABLE IF NOT EXISTS tombstones (id INTEGER PRIMARY KEY);
@@ -109,14 +112,25 @@ def connect_writer(path: Path, fresh: bool = False) -> sqlite3.Connection:
     else:  # indexes written before deferred lexical deletions existed
         db.execute("CREATE TABLE IF NOT EXISTS lexical_pending "
                    "(id INTEGER PRIMARY KEY, at REAL NOT NULL)")
-        if not _has_id_bounds(db):  # nor segments' id bounds
-            db.execute("ALTER TABLE segments ADD COLUMN first_id INTEGER")
-            db.execute("ALTER TABLE segments ADD COLUMN last_id INTEGER")
+        missing = [c for c in SEGMENT_COUNTS if c not in _segment_columns(db)]
+        if missing:  # nor the segments' id bounds and tombstone counts: added in one go
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for column in missing:
+                    if column not in _segment_columns(db):  # another writer was first
+                        db.execute(f"ALTER TABLE segments ADD COLUMN {column} INTEGER")
+                db.execute("COMMIT")
+            except BaseException:
+                rollback(db)
+                raise
     return db
 
 
-def _has_id_bounds(db: sqlite3.Connection) -> bool:
-    return "first_id" in {r[1] for r in db.execute("PRAGMA table_info(segments)")}
+SEGMENT_COUNTS = ("first_id", "last_id", "dead", "dead_bound")
+
+
+def _segment_columns(db: sqlite3.Connection) -> set[str]:
+    return {r[1] for r in db.execute("PRAGMA table_info(segments)")}
 
 
 def rollback(conn: sqlite3.Connection) -> None:
@@ -132,17 +146,26 @@ def check_file(path: Path, directory: Path) -> None:
     SQLite, never by opening the file: closing any descriptor of a database drops every
     POSIX lock this process holds on it, its connections' included, and another process
     closing then may delete the write-ahead log under them (SQLite's "how to corrupt")."""
-    if not path.is_file():
-        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}")
     try:
-        conn = connect_reader(path)
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise IndexCorrupt(f"{path}: missing; {rebuild_hint(directory)}") from exc
+    if size < 100:  # shorter than SQLite's header (SQLite would call it an empty database)
+        raise IndexCorrupt(f"{path}: not an SQLite database (damaged or truncated); "
+                           f"{rebuild_hint(directory)}")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)  # never creates
         try:
+            conn.execute("PRAGMA query_only = ON")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise IndexCorrupt(f"{path}: not a readable SQLite database ({exc}: damaged or "
-                           f"truncated); {rebuild_hint(directory)}") from exc
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_IOERR_SHORT_READ")):
+            raise IndexCorrupt(f"{path}: not a readable SQLite database ({exc}: damaged or "
+                               f"truncated); {rebuild_hint(directory)}") from exc
+        # locked, busy, out of descriptors...: not damage; the real open says what it is
 
 
 def unreadable(path: Path, directory: Path, exc: Exception) -> IndexCorrupt:
@@ -339,21 +362,45 @@ def segment_rows(db: sqlite3.Connection) -> list[tuple[str, str, int]]:
     return db.execute("SELECT name, kind, vectors FROM segments ORDER BY name").fetchall()
 
 
-def dead_within(db: sqlite3.Connection) -> dict[str, int | None]:
-    """Per segment, the tombstones between its first and last chunk id: at least as many
-    as it holds (ids are never reused, but a merged segment's span can take in another's
-    ids). None where the bounds are not recorded."""
-    if not _has_id_bounds(db):
-        return {name: None for name, _, _ in segment_rows(db)}
-    return {name: (None if lo is None else n) for name, lo, n in db.execute(
-        "SELECT s.name, s.first_id, (SELECT count(*) FROM tombstones t "
-        "WHERE t.id BETWEEN s.first_id AND s.last_id) FROM segments s")}
+@dataclass(frozen=True)
+class DeadCount:
+    """What the catalogue knows of one segment's tombstones without reading its ids."""
+
+    bound: int | None  # tombstones within its first..last chunk id (None: bounds unknown)
+    counted: int | None  # its own, as a merge last counted them exactly (None: never)
+    counted_bound: int | None  # `bound` when they were counted
+
+    def at_most(self, tombstones: int) -> int:
+        """An upper bound of its tombstones: the exact count while the tombstones within its
+        bounds are as they were then (ids are never reused, but a merged segment's span can
+        take in another's ids, and their tombstones), else the bound."""
+        if self.bound is None:
+            return tombstones
+        if self.counted is not None and self.counted_bound == self.bound:
+            return self.counted
+        return self.bound
+
+
+def dead_counts(db: sqlite3.Connection) -> dict[str, DeadCount]:
+    """Per segment, what bounds its tombstones (DeadCount): two indexed range counts."""
+    if not set(SEGMENT_COUNTS) <= _segment_columns(db):  # read-only, before the migration
+        return {name: DeadCount(None, None, None) for name, _, _ in segment_rows(db)}
+    return {name: DeadCount(None if lo is None else n, dead, bound)
+            for name, lo, n, dead, bound in db.execute(
+                "SELECT s.name, s.first_id, (SELECT count(*) FROM tombstones t "
+                "WHERE t.id BETWEEN s.first_id AND s.last_id), s.dead, s.dead_bound "
+                "FROM segments s")}
 
 
 def set_id_bounds(db: sqlite3.Connection, name: str, ids: np.ndarray) -> None:
     first, last = (int(ids.min()), int(ids.max())) if len(ids) else (None, None)
     db.execute("UPDATE segments SET first_id = ?, last_id = ? WHERE name = ?",
                (first, last, name))
+
+
+def set_dead_count(db: sqlite3.Connection, name: str, dead: int, bound: int) -> None:
+    db.execute("UPDATE segments SET dead = ?, dead_bound = ? WHERE name = ?",
+               (dead, bound, name))
 
 
 def tombstone_ids(db: sqlite3.Connection) -> np.ndarray:

@@ -45,15 +45,19 @@ def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
                settings: VectorSettings, full: bool = False,
                dead: Mapping[str, int | None] | None = None) -> list[str]:
     """Which segments to merge now: all when asked (or when over a fifth of the vectors
-    are deleted); any segment over a fifth deleted (`dead`: tombstones per segment), even
-    alone, so that a segment whose passages all went is dropped; all exact ones once
-    together they reach the HNSW threshold; the smallest ones when there are too many
-    segments (IVF-PQ ones aside). Empty when nothing needs doing."""
+    are deleted); an exact (flat) segment over a fifth deleted (`dead`: tombstones per
+    segment), even alone, so that a small segment whose passages all went is dropped (an
+    approximate one waits for the index's fifth: rewritten alone it could come back a
+    smaller kind); all exact ones once together they reach the HNSW threshold; the
+    smallest ones when there are too many segments (IVF-PQ ones aside). Empty when
+    nothing needs doing."""
     names = [n for n, _, _ in listed]
     total = sum(v for _, _, v in listed)
     if full or (tombstones and tombstones > WORN * total):
         return names if len(names) > 1 or tombstones else []
-    worn = {n for n, _, v in listed if (dead or {}).get(n) and (dead or {})[n] > WORN * v}
+    dead = dead or {}
+    worn = {n for n, kind, v in listed
+            if kind == seglib.FLAT and (dead.get(n) or 0) > WORN * v}
     chosen: set[str] = set(worn)
     flat = [(n, v) for n, kind, v in listed if kind == seglib.FLAT]
     if len(flat) > 1 and sum(v for _, v in flat) >= settings.approx_above:
@@ -69,8 +73,8 @@ def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
 
 def needs_merge(directory: Path, settings: VectorSettings | None = None) -> bool:
     """Cheap check (three small queries) whether `merge` has anything to do. Per segment it
-    counts the tombstones within its id bounds, at least its own: `merge` counts exactly
-    (and finds the bounds a segment listed before they were recorded)."""
+    bounds the tombstones it holds (catalogue.DeadCount); `merge` counts exactly and
+    records the count, so that overlapping bounds start one merge, not one a write."""
     name = live_generation(directory)
     if name is None or not (directory / name / DATABASE).is_file():
         return False
@@ -79,13 +83,12 @@ def needs_merge(directory: Path, settings: VectorSettings | None = None) -> bool
         try:
             listed = catalogue.segment_rows(db)
             dead = catalogue.counts(db)[3]
-            within = catalogue.dead_within(db) if dead else {}
+            known = catalogue.dead_counts(db) if dead else {}
         finally:
             db.close()
     except sqlite3.Error:
         return False
-    # a segment without recorded bounds may hold them all
-    bound = {n: dead if v is None else v for n, v in within.items()}
+    bound = {n: count.at_most(dead) for n, count in known.items()}
     return bool(merge_plan(listed, dead, settings or VectorSettings.from_env(), dead=bound))
 
 
@@ -157,7 +160,9 @@ def _plan_merge(directory: Path, settings: VectorSettings, full: bool) -> _Merge
             manifest = catalogue.read_manifest(db, path, directory)
             listed = catalogue.segment_rows(db)
             dead = catalogue.tombstone_ids(db)
-            held = _dead_held(path, db, listed, dead, manifest.dimension) if len(dead) else {}
+            whole = full or len(dead) > WORN * sum(v for _, _, v in listed)
+            held = ({} if whole or not len(dead)
+                    else _dead_held(path, db, listed, dead, manifest.dimension))
             chosen = merge_plan(listed, len(dead), settings, full, dead=held)
             if not chosen:
                 return None
@@ -171,23 +176,28 @@ def _plan_merge(directory: Path, settings: VectorSettings, full: bool) -> _Merge
 
 def _dead_held(path: Path, db: sqlite3.Connection, listed: Sequence[tuple[str, str, int]],
                dead: np.ndarray, dimension: int) -> dict[str, int]:
-    """Tombstones per segment, counted exactly: a segment whose id bounds take in more than
-    a fifth of its size in tombstones (or whose bounds were never recorded, which are
-    recorded now) has its ids read. Others hold too few to matter."""
-    within = catalogue.dead_within(db)
+    """Tombstones per exact segment, counted where it matters: one whose bound is over a
+    fifth of its size has its ids read (bounds it lacked recorded), and the count kept with
+    the bound it was taken at (catalogue.DeadCount). Approximate ones are not rewritten
+    alone (merge_plan), so their ids are never read here."""
+    known = catalogue.dead_counts(db)
     held: dict[str, int] = {}
     for name, kind, vectors in listed:
-        bound = within.get(name)
-        if bound is not None and bound <= WORN * vectors:
-            held[name] = bound
+        if kind != seglib.FLAT:
+            continue
+        count = known.get(name, catalogue.DeadCount(None, None, None))
+        held[name] = count.at_most(len(dead))
+        if held[name] <= WORN * vectors:
             continue
         try:
             ids = seglib.read(path, name, kind, dimension).ids
         except SegmentError as exc:
             raise IndexCorrupt(f"{exc}; {rebuild_hint(path.parent)}") from exc
-        if bound is None:
+        if count.bound is None:
             catalogue.set_id_bounds(db, name, ids)
         held[name] = int(np.isin(ids, dead).sum())
+        bound = catalogue.dead_counts(db)[name].bound if count.bound is None else count.bound
+        catalogue.set_dead_count(db, name, held[name], bound or 0)
     return held
 
 

@@ -4,6 +4,7 @@ view — a read transaction on this thread's connection plus the segments it lis
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import threading
@@ -38,8 +39,11 @@ NEAR_PASSAGES = 20  # passages read to tell what a misspelt word meant
 ROWS_PER_READ = 10_000  # passages read by id in one query (SQLite binds at most 32,766)
 # BM25 runs here while the calling thread searches the vectors: tantivy and FAISS (one
 # thread each, segments.one_thread) both let go of the GIL, so on 2 cores the two lists
-# cost the longer one, not their sum (10M passages: 45 ms where one after the other took 58)
-_LEXICAL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-search-bm25")
+# cost the longer one, not their sum (10M passages: 45 ms where one after the other took 58).
+# With every worker busy (many searches at once) a search runs its BM25 itself, as before.
+_WORKERS = max(2, os.cpu_count() or 1)
+_LEXICAL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="evidence-search-bm25")
+_FREE = threading.BoundedSemaphore(_WORKERS)
 
 
 class Generation:
@@ -238,7 +242,17 @@ class Snapshot:
         """BM25 on a worker thread while this one searches the vectors. The filter is
         resolved first, here: this snapshot's SQLite connection stays on its own thread."""
         self.allowed(filters)
-        lexical_list = _LEXICAL.submit(self.search_lexical, text, k_lexical, filters)
+        if not _FREE.acquire(blocking=False):  # every worker busy: one after the other
+            return (self.search_vectors(vector, k_vectors, filters),
+                    self.search_lexical(text, k_lexical, filters))
+
+        def lexical_search() -> list[tuple[int, float]]:
+            try:
+                return self.search_lexical(text, k_lexical, filters)
+            finally:
+                _FREE.release()
+
+        lexical_list = _LEXICAL.submit(lexical_search)
         try:
             dense = self.search_vectors(vector, k_vectors, filters)
         except BaseException:
