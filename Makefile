@@ -42,8 +42,10 @@ ocr:
 	  >/dev/null; } || echo "note: Tesseract missing; scanned PDFs will not be read" \
 	  "(sudo apt install tesseract-ocr tesseract-ocr-eng)"
 
+# Two workers, one test file each at a time (a file's module fixtures stay in one process):
+# the suite is mostly one busy thread at a time, so on 2 cores this takes ~60 % of the time.
 test: install browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The long form of tests/reliability: 20 kill -9 trials, 60 s of web load.
 stress: install browser
