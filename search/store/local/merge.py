@@ -43,7 +43,7 @@ WORN = 0.2  # a segment (or the index) with over this share of its vectors delet
 
 def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
                settings: VectorSettings, full: bool = False,
-               dead: Mapping[str, int | None] | None = None) -> list[str]:
+               dead: Mapping[str, int] | None = None) -> list[str]:
     """Which segments to merge now: all when asked (or when over a fifth of the vectors
     are deleted); an exact (flat) segment over a fifth deleted (`dead`: tombstones per
     segment), even alone, so that a small segment whose passages all went is dropped (an
@@ -56,8 +56,7 @@ def merge_plan(listed: Sequence[tuple[str, str, int]], tombstones: int,
     if full or (tombstones and tombstones > WORN * total):
         return names if len(names) > 1 or tombstones else []
     dead = dead or {}
-    worn = {n for n, kind, v in listed
-            if kind == seglib.FLAT and (dead.get(n) or 0) > WORN * v}
+    worn = {n for n, kind, v in listed if kind == seglib.FLAT and dead.get(n, 0) > WORN * v}
     chosen: set[str] = set(worn)
     flat = [(n, v) for n, kind, v in listed if kind == seglib.FLAT]
     if len(flat) > 1 and sum(v for _, v in flat) >= settings.approx_above:
@@ -193,11 +192,13 @@ def _dead_held(path: Path, db: sqlite3.Connection, listed: Sequence[tuple[str, s
             ids = seglib.read(path, name, kind, dimension).ids
         except SegmentError as exc:
             raise IndexCorrupt(f"{exc}; {rebuild_hint(path.parent)}") from exc
-        if count.bound is None:
-            catalogue.set_id_bounds(db, name, ids)
         held[name] = int(np.isin(ids, dead).sum())
-        bound = catalogue.dead_counts(db)[name].bound if count.bound is None else count.bound
-        catalogue.set_dead_count(db, name, held[name], bound or 0)
+        bound = count.bound
+        if bound is None:  # recorded now; the tombstones within them, from the sorted ids
+            catalogue.set_id_bounds(db, name, ids)
+            bound = int(np.searchsorted(dead, ids.max(), "right")
+                        - np.searchsorted(dead, ids.min(), "left")) if len(ids) else 0
+        catalogue.set_dead_count(db, name, held[name], bound)
     return held
 
 
