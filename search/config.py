@@ -236,13 +236,17 @@ def cache_dir() -> Path:
     return Path(base) if base else Path.home() / ".cache" / "evidence-search"
 
 
+QUERY_BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
+
+
 def query_backend() -> str:
     """How questions are embedded: "auto" (default: whichever of ONNX Runtime and OpenVINO
     measured fastest on this CPU for one question, among those giving PyTorch's vectors),
-    "onnx" (ONNX Runtime fp32) or "torch"."""
+    "onnx" (ONNX Runtime fp32), "onnx-int8" (ONNX Runtime, weights quantised to int8) or
+    "torch"."""
     value = (os.environ.get("EVIDENCE_SEARCH_QUERY_BACKEND") or "auto").strip().lower()
-    if value not in ("auto", "onnx", "torch"):
-        raise ValueError(f"EVIDENCE_SEARCH_QUERY_BACKEND: 'auto', 'onnx' or 'torch', "
+    if value not in QUERY_BACKENDS:
+        raise ValueError(f"EVIDENCE_SEARCH_QUERY_BACKEND: one of {', '.join(QUERY_BACKENDS)}, "
                          f"not {value!r}")
     return value
 

@@ -69,6 +69,21 @@ def test_questions_go_through_onnx_and_find_what_torch_finds(corpus_index, monke
         assert [h.highlights for h in a] == [h.highlights for h in b]
 
 
+def test_int8_questions_find_what_fp32_questions_find(corpus_index, monkeypatch):
+    """Questions with int8 weights (EVIDENCE_SEARCH_QUERY_BACKEND=onnx-int8, about half the
+    time of fp32 for MiniLM on a VNNI CPU) rank the same passages first as fp32 questions
+    here, with the same highlighted sentences."""
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx-int8")
+    assert query_embedder(DEFAULT_MODEL).backend == "onnx-int8"
+    int8 = [corpus_index.search(q, k=3) for q in QUESTIONS]
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx")
+    fp32 = [corpus_index.search(q, k=3) for q in QUESTIONS]
+    for a, b in zip(int8, fp32, strict=True):
+        assert [(h.doc_id, h.start) for h in a] == [(h.doc_id, h.start) for h in b]
+        assert [h.score for h in a] == pytest.approx([h.score for h in b], rel=0.03)
+        assert [h.highlights for h in a] == [h.highlights for h in b]
+
+
 def test_a_failed_onnx_export_falls_back_to_torch(corpus_index, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx")
     blocker = tmp_path / "not-a-folder"

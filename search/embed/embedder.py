@@ -320,8 +320,8 @@ def query_embedder(name: str, built: str = "torch") -> Embedder | QuestionEmbedd
     if built != "torch" or wanted == "torch" or name in _no_onnx:
         return get_embedder(name, backend=built)
     try:
-        if wanted == "onnx":
-            return get_embedder(name, backend="onnx")
+        if wanted in ("onnx", "onnx-int8"):
+            return get_embedder(name, backend=wanted)
         precision = "bf16" if cpu_has_bf16() and default_precision() != "fp32" else "fp32"
         return _question_embedder(canonical_model(name), precision)
     except Exception as exc:  # any export, check or runtime failure means: use torch
