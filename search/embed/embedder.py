@@ -320,7 +320,7 @@ def query_embedder(name: str, built: str = "torch") -> Embedder | QuestionEmbedd
     if built != "torch" or wanted == "torch" or name in _no_onnx:
         return get_embedder(name, backend=built)
     try:
-        if wanted in ("onnx", "onnx-int8"):
+        if wanted != "auto":  # a named ONNX backend ("torch" was answered above)
             return get_embedder(name, backend=wanted)
         precision = "bf16" if cpu_has_bf16() and default_precision() != "fp32" else "fp32"
         return _question_embedder(canonical_model(name), precision)
