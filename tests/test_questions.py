@@ -56,9 +56,12 @@ def test_questions_load_from_the_bundle_with_the_models_vectors(corpus_index):
         EMBEDDERS.clear()
 
 
-def test_a_fresh_process_searches_without_pytorch(corpus_index):
+@pytest.mark.parametrize("backend", ["auto", "onnx-int8"])
+def test_a_fresh_process_searches_without_pytorch(corpus_index, backend, monkeypatch):
     """The first search of a new process (the CLI's only one) loads no torch, no
-    sentence-transformers, and finds what the full load finds."""
+    sentence-transformers, and finds what the full load finds: with the measured question
+    runtime, and with a named one (EVIDENCE_SEARCH_QUERY_BACKEND=onnx-int8)."""
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", backend)
     corpus_index.search("warm up", k=1)
     location = corpus_index.store.location
     script = (

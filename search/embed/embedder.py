@@ -269,7 +269,8 @@ class Loaded:
         self._items: dict[tuple[str, ...], Embedder] = {}
         self._loading: dict[tuple[str, ...], threading.Lock] = {}
         self.loads = 0  # how many Embedders were made (a test checks none is made per query)
-        self.bundled: dict[Path, QuestionEmbedder] = {}  # question encoders from bundles
+        # question encoders by bundle folder: loaded from the bundle, or the full load
+        self.bundled: dict[Path, Embedder | QuestionEmbedder] = {}
         self.bundle_lock = threading.Lock()
 
     def get(self, name: str, backend: str, precision: str, runtime: str,
@@ -321,7 +322,7 @@ def query_embedder(name: str, built: str = "torch") -> Embedder | QuestionEmbedd
         return get_embedder(name, backend=built)
     try:
         if wanted != "auto":  # a named ONNX backend ("torch" was answered above)
-            return get_embedder(name, backend=wanted)
+            return _question_embedder(canonical_model(name), wanted)
         precision = "bf16" if cpu_has_bf16() and default_precision() != "fp32" else "fp32"
         return _question_embedder(canonical_model(name), precision)
     except Exception as exc:  # any export, check or runtime failure means: use torch
@@ -332,29 +333,33 @@ def query_embedder(name: str, built: str = "torch") -> Embedder | QuestionEmbedd
     return get_embedder(name, backend=built)
 
 
-def _question_embedder(name: str, precision: str) -> Embedder | QuestionEmbedder:
-    """The measured question runtime: from its bundle when one is written (no PyTorch: about
-    a second to the first search instead of six), else loaded the full way, which writes the
-    bundle for the next process (questions.py)."""
+def _question_embedder(name: str, choice: str) -> Embedder | QuestionEmbedder:
+    """The question runtime: `choice` "fp32"/"bf16" is the measured one at that precision,
+    "onnx"/"onnx-int8" the named ONNX one. From its bundle when one is written (no PyTorch:
+    about a second to the first search instead of six), else loaded the full way, which
+    writes the bundle for the next process (questions.py)."""
     location = resolve_model(name)
-    folder = questions.folder_for(name, location, precision)
+    folder = questions.folder_for(name, location, choice)
     with EMBEDDERS.bundle_lock:  # one load per process, however many threads ask at once
         found = EMBEDDERS.bundled.get(folder)
         if found is None:
-            encoder = questions.load(name, location, precision)
+            encoder = questions.load(name, location, choice)
             if encoder is not None:
                 found = EMBEDDERS.bundled[folder] = QuestionEmbedder(
                     name, encoder, int(encoder.encode(["dimension"]).shape[1]))
     if found is not None:
         return found
-    embedder = load_embedder(name, "torch", precision, "auto-query", "query")
+    embedder = (get_embedder(name, backend=choice) if choice.startswith("onnx")
+                else load_embedder(name, "torch", choice, "auto-query", "query"))
     if not (folder / questions.BUNDLE).is_file():
         try:
             import torch
 
-            questions.save(name, location, precision, embedder.model, embedder.encoder,
+            questions.save(name, location, choice, embedder.model, embedder.encoder,
                            torch.get_num_threads())
         except Exception as exc:  # noqa: BLE001 - without a bundle the next start is slower
             log.warning("%s: could not write the question bundle (%s: %s)", name,
                         type(exc).__name__, exc)
+    with EMBEDDERS.bundle_lock:  # this process keeps it: the bundle is for the next one
+        EMBEDDERS.bundled.setdefault(folder, embedder)
     return embedder

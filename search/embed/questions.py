@@ -76,8 +76,10 @@ def signature() -> str:
     return " | ".join([name, " ".join(wanted), *versions])
 
 
-def folder_for(model: str, location: str, precision: str) -> Path:
-    key = f"{model} @ {location} | {precision} | {signature()} | format {FORMAT}"
+def folder_for(model: str, location: str, choice: str) -> Path:
+    """Where a bundle lives: per model, weights, choice (a precision for the measured
+    runtime, or a named ONNX backend), CPU and library versions."""
+    key = f"{model} @ {location} | {choice} | {signature()} | format {FORMAT}"
     return config.cache_dir() / "questions" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -117,7 +119,7 @@ class Tokenizer:
         return out
 
 
-def save(model: str, location: str, precision: str, st_model: Any, encoder: Any,
+def save(model: str, location: str, choice: str, st_model: Any, encoder: Any,
          threads: int) -> Path | None:
     """Write the bundle of a loaded exported question encoder (None when it is not one)."""
     source = getattr(encoder, "source", None)
@@ -125,7 +127,7 @@ def save(model: str, location: str, precision: str, st_model: Any, encoder: Any,
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if not isinstance(encoder, ExportedEncoder) or source is None or backend is None:
         return None
-    folder = folder_for(model, location, precision)
+    folder = folder_for(model, location, choice)
     folder.mkdir(parents=True, exist_ok=True)
     reference = st_model.encode(list(PROBE), normalize_embeddings=True, convert_to_numpy=True,
                                 show_progress_bar=False)
@@ -144,10 +146,10 @@ def save(model: str, location: str, precision: str, st_model: Any, encoder: Any,
     return folder
 
 
-def load(model: str, location: str, precision: str) -> ExportedEncoder | None:
+def load(model: str, location: str, choice: str) -> ExportedEncoder | None:
     """The bundled question encoder, checked against its reference vectors; None (and the
     full load) when there is no bundle, it is stale, or it does not give those vectors."""
-    folder = folder_for(model, location, precision)
+    folder = folder_for(model, location, choice)
     try:
         raw = json.loads((folder / BUNDLE).read_text(encoding="utf-8"))
         bundle = Bundle(**raw)
@@ -165,7 +167,7 @@ def load(model: str, location: str, precision: str) -> ExportedEncoder | None:
         log.warning("%s: the question bundle at %s did not load (%s: %s); loading the model",
                     model, folder, type(exc).__name__, exc)
         return None
-    if worst <= AGREEMENT["fp32"]:
+    if worst <= AGREEMENT["int8" if "int8" in bundle.runtime else "fp32"]:
         log.warning("%s: the bundled %s gives other vectors than the model (cosine %.4f); "
                     "loading the model", model, bundle.runtime, worst)
         return None
