@@ -20,8 +20,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 
+from benchmarks.data import SCIFACT  # noqa: E402
 
 Passage = tuple[str, int, list[tuple[int, int]]]  # passage_input, heading length, sentences
 

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.data import PDFS, SCIFACT  # noqa: E402
 from search.config import ENV_PRECISION, Settings  # noqa: E402
 from search.embed.embedder import EMBEDDERS, cpu_has_bf16, get_embedder  # noqa: E402
 from search.evaluate import load_beir  # noqa: E402
@@ -70,7 +71,7 @@ def run_files(paths: list[Path], runtime: str) -> tuple[int, float]:
 
 
 def files_table(runtimes: list[str]) -> None:
-    pdf = ROOT.parent / "shared/pdfs/pypdf-resources/GeoBase_NHNC1_Data_Model_UML_EN.pdf"
+    pdf = PDFS / "pypdf-resources/GeoBase_NHNC1_Data_Model_UML_EN.pdf"
     print("\nReal files, default model, through `Index.refresh`\n")
     print("| files | runtime | passages | seconds | passages/s | × torch fp32 |")
     print("|---|---|---|---|---|---|")
@@ -89,7 +90,7 @@ def files_table(runtimes: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
+    parser.add_argument("--beir", type=Path, default=SCIFACT)
     parser.add_argument("--models", default="fast,quality")
     parser.add_argument("--docs", default="400,100", help="abstracts per model, in order")
     parser.add_argument("--runtimes",

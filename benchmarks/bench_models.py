@@ -37,7 +37,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
+
+from benchmarks.data import SCIFACT  # noqa: E402
+
 PASSAGE_TOKENS = 200  # Settings.chunk_tokens
 BATCH = 8  # search.indexing.refresh.MODEL_BATCH
 

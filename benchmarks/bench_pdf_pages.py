@@ -29,11 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.data import PDFS  # noqa: E402
 from benchmarks.results import save  # noqa: E402
 from search.embed.runtime_choice import cpu_signature  # noqa: E402
 from search.ingest.pdf import pdf_pages_unsandboxed  # noqa: E402
 
-SHARED = Path(os.environ.get("EVIDENCE_SEARCH_SHARED", ROOT.parent / "shared")) / "pdfs"
+SHARED = PDFS
 PDF = SHARED / "sample-files/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.data import SCIFACT  # noqa: E402
 from benchmarks.results import save  # noqa: E402
 from search import Index  # noqa: E402
 from search.config import Settings  # noqa: E402
@@ -48,7 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default="quality,fast")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--beir", type=Path, default=ROOT.parent / "shared/bench/scifact")
+    parser.add_argument("--beir", type=Path, default=SCIFACT)
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts/bench/query.json")
     args = parser.parse_args()
     data = load_beir(args.beir)

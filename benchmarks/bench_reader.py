@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -31,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED = Path(os.environ.get("EVIDENCE_SEARCH_SHARED", ROOT.parent / "shared")) / "pdfs"
+from benchmarks.data import PDFS as SHARED  # noqa: E402
+
 PDFS = ("sample-files/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf",
         "pypdf-resources/Seige_of_Vicksburg_Sample_OCR.pdf",
         "pypdf-resources/GeoBase_NHNC1_Data_Model_UML_EN.pdf",

@@ -32,12 +32,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.data import PDFS, SCIFACT  # noqa: E402
 from benchmarks.results import cpu_times, steal_share  # noqa: E402
 
-SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 WORK = ROOT / "index" / "bench"
 WARM_UP = 100  # questions searched before timing, distinct from the timed ones
-PDF = ROOT.parent / "shared" / "pdfs" / "pypdf-resources" / "GeoBase_NHNC1_Data_Model_UML_EN.pdf"
+PDF = PDFS / "pypdf-resources" / "GeoBase_NHNC1_Data_Model_UML_EN.pdf"
 
 
 def sentences() -> list[str]:

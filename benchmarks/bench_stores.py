@@ -26,7 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
+
+from benchmarks.data import SCIFACT  # noqa: E402
+
 OUT = ROOT / "artifacts" / "bench" / "stores.json"
 
 

@@ -23,6 +23,14 @@ FIRE = "2026-01_london-assembly-fire-committee_written-evidence-las-mps.txt"
 MAYOR = "2019-04_mayor-of-london_improving-the-mets-response-to-mental-health.txt"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The suite reads real PDFs and benchmark data from the shared data folder: without it,
+    one line naming the folder instead of dozens of failing tests."""
+    if not (PDFS.is_dir() and (SHARED / "bench").is_dir()):
+        pytest.exit(f"{SHARED}: the shared data folder (pdfs/, bench/) is not there; put it "
+                    "beside the clone or set EVIDENCE_SEARCH_SHARED to its path", returncode=4)
+
+
 def copy_corpus(target: Path) -> Path:
     """A private copy of the seed corpus (documents and sidecars) that a test may change."""
     shutil.copytree(CORPUS, target)

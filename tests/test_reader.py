@@ -48,8 +48,6 @@ BROKEN = PDFS / "sample-files" / "017-unreadable-meta-data" / "unreadablemetadat
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
 
-pytestmark = pytest.mark.skipif(not VICKSBURG.exists(), reason="shared PDFs not present")
-
 
 def marks(view: SectionView) -> list[str]:
     """The marked pieces of a view, as the reader shows them (unescaped)."""
