@@ -3,10 +3,11 @@ searches and labels that agree with the order."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from search.retrieve import answer_type, boilerplate
-from search.retrieve.confidence import is_keyword_search, label, monotone
+from search.retrieve.confidence import is_keyword_search, label, medians_of_others, monotone
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -93,3 +94,13 @@ def test_confidence_never_rises_down_the_list_so_labels_follow_the_order():
     labels = [label(c) for c in monotone([0.95, 0.98, 0.6, 0.85, 0.2])]
     rank = {"strong match": 2, "possible match": 1, "weak match": 0}
     assert [rank[x] for x in labels] == sorted((rank[x] for x in labels), reverse=True)
+
+
+@pytest.mark.parametrize("size", [2, 3, 4, 7, 50, 51])
+def test_medians_of_others_is_each_leave_one_out_median(size):
+    """The `lift` signal reads each candidate against the median of the rest: the same as
+    dropping it and taking the median, ties and odd and even counts alike."""
+    rng = np.random.default_rng(size)
+    for values in (rng.random(size), rng.integers(0, 3, size).astype(float)):
+        want = [np.median(np.delete(values, n)) for n in range(size)]
+        assert medians_of_others(values) == pytest.approx(want)

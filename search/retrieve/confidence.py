@@ -98,18 +98,34 @@ def features(found: Retrieved, question: str) -> np.ndarray:
     if not cands:
         return np.zeros((0, len(FEATURES)))
     sims = np.array([max(c.similarity, c.sentence) for c in cands])
+    lifts = sims - medians_of_others(sims) if len(sims) > 1 else np.zeros(len(sims))
     keyword = float(is_keyword_search(question))
     kind = answer_type.expected(question)
     rows = []
     for n, c in enumerate(cands):
-        others = np.delete(sims, n)
-        lift = float(sims[n] - np.median(others)) if len(others) else 0.0
-        rows.append((float(sims[n]), lift, c.coverage, found.agreement, keyword,
+        rows.append((float(sims[n]), float(lifts[n]), c.coverage, found.agreement, keyword,
                      keyword * c.coverage, math.log(n + 1),
                      boilerplate_share(c, found.sections),
                      float(kind is not None and not answers(question, kind, c)),
                      c.reader or 0.0))
     return np.array(rows)
+
+
+def medians_of_others(values: np.ndarray) -> np.ndarray:
+    """For each value, the median of all the others, from one sort (np.median over each
+    leave-one-out copy was 3 % of the page's CPU under load)."""
+    n = len(values)
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+
+    def others_at(j: int) -> np.ndarray:  # position j among the others, for every value
+        return ranked[np.where(j < rank, j, j + 1)]
+
+    m = n - 1
+    middle = others_at(m // 2)
+    return middle if m % 2 else (others_at(m // 2 - 1) + middle) / 2
 
 
 def boilerplate_share(cand: Candidate, sections: dict[str, list[tuple[str, ...]]]) -> float:
