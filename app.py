@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from search.web.app import WebConfig, build_app, is_loopback
 
-    password = web_settings().password
+    settings = web_settings()
+    password = settings.password
     args.corpus.mkdir(parents=True, exist_ok=True)
     index = Index(args.index)
     # The question model, the reader and the index's files load while the corpus is checked,
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             warming.start()
     config = WebConfig(index_dir=args.index, corpus_dir=args.corpus, host=args.host,
                        port=args.port, password=password,
-                       max_upload_bytes=int(args.max_upload_mb * 1_000_000))
+                       max_upload_bytes=int(args.max_upload_mb * 1_000_000),
+                       searches_at_once=settings.searches_at_once)
     if not is_loopback(args.host) and not password:
         print(f"warning: listening on {args.host} without EVIDENCE_SEARCH_PASSWORD: upload and "
               "re-index are disabled on the page", file=sys.stderr)

@@ -281,6 +281,13 @@ def reader_enabled() -> bool:
     return raw in ("on", "1", "true")
 
 
+# How many of the page's searches run at once (more wait in Gradio's queue). Questions that
+# run together are embedded in one batch (embed/coalesce.py): mpnet on OpenVINO took 59 ms for
+# 4 questions, 104 ms for 16. Four pairs of 20-client runs, 4 then 12 at once: 31.6 against
+# 37.2 searches a second, 54 against 45 ms of server CPU a search (docs/PERFORMANCE.md).
+SEARCHES_AT_ONCE = 12
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """The web page's defaults (app.py flags override them)."""
@@ -290,15 +297,20 @@ class WebSettings:
     corpus: str = DEFAULT_CORPUS_DIR
     max_upload_mb: float = 50.0  # MB (10^6 bytes), as the page and README say
     password: str | None = None  # required for upload and re-index when set
+    searches_at_once: int = SEARCHES_AT_ONCE
 
     @classmethod
     def from_env(cls) -> WebSettings:
         env = os.environ.get
+        at_once = int(_number("EVIDENCE_SEARCH_SEARCHES_AT_ONCE", cls.searches_at_once, int))
+        if at_once < 1:
+            raise ValueError(f"EVIDENCE_SEARCH_SEARCHES_AT_ONCE: at least 1, not {at_once}")
         return cls(host=env("EVIDENCE_SEARCH_HOST") or cls.host,
                    port=int(_number("EVIDENCE_SEARCH_PORT", cls.port, int)),
                    corpus=env("EVIDENCE_SEARCH_CORPUS") or cls.corpus,
                    max_upload_mb=_number("EVIDENCE_SEARCH_MAX_UPLOAD_MB", cls.max_upload_mb),
-                   password=env("EVIDENCE_SEARCH_PASSWORD") or None)
+                   password=env("EVIDENCE_SEARCH_PASSWORD") or None,
+                   searches_at_once=at_once)
 
 
 def web_settings() -> WebSettings:

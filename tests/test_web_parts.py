@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import urllib.parse
 
+import pytest
+
 from search.records import IndexReport, KeptPassage, Pack, StoredDocument
 from search.web.contents import contents_html, document_sections, section_link
 from search.web.index_panel import summary_markdown
@@ -107,3 +109,24 @@ def test_the_page_keeps_only_the_last_searches_downloads(corpus_index, monkeypat
         assert md.rsplit("/", 1)[1] in kept
         assert table.rsplit("/", 1)[1] in kept
     assert made[0][0].rsplit("/", 1)[1] not in kept
+
+
+def test_the_page_runs_as_many_searches_at_once_as_its_setting(corpus_index, monkeypatch,
+                                                               tmp_path):
+    """Searches beyond EVIDENCE_SEARCH_SEARCHES_AT_ONCE queue; a value that is not a count
+    of at least one is refused in one line naming the setting."""
+    from search.config import web_settings
+    from search.web import app as page
+
+    monkeypatch.setenv("EVIDENCE_SEARCH_SEARCHES_AT_ONCE", "3")
+    at_once = web_settings().searches_at_once
+    assert at_once == 3
+    app = page.App(page.WebConfig(corpus_index.location, tmp_path, searches_at_once=at_once),
+                   corpus_index)
+    blocks = page.build_blocks(app)
+    searches = [fn for fn in blocks.fns.values() if fn.concurrency_id == "search"]
+    assert searches and {fn.concurrency_limit for fn in searches} == {3}
+    for bad in ("0", "many"):
+        monkeypatch.setenv("EVIDENCE_SEARCH_SEARCHES_AT_ONCE", bad)
+        with pytest.raises(ValueError, match="EVIDENCE_SEARCH_SEARCHES_AT_ONCE"):
+            web_settings()

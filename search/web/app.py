@@ -20,7 +20,7 @@ import gradio as gr
 from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from search.config import SUPPORTED_SUFFIXES
+from search.config import SEARCHES_AT_ONCE, SUPPORTED_SUFFIXES
 from search.index import Index, QueryError
 from search.packs import PackError, PackStore
 from search.records import Filters, IndexReport, KeptPassage
@@ -58,6 +58,7 @@ class WebConfig:
     port: int = 7860
     password: str | None = None  # required for upload and re-index when set
     max_upload_bytes: int = DEFAULT_MAX_BYTES
+    searches_at_once: int = SEARCHES_AT_ONCE  # Gradio's concurrency limit for searches
 
     @property
     def reindex_enabled(self) -> bool:
@@ -277,6 +278,7 @@ def build_blocks(app: App) -> gr.Blocks:
     """The page. Its order is also the keyboard's: question, Search, the options (folded),
     then the results — three Tab presses from the question to the first passage."""
     config = app.config
+    at_once = config.searches_at_once  # searches answered at once; the rest queue
     # Gradio copies each download into its cache; files older than a day go, checked hourly.
     with gr.Blocks(title="Evidence search", delete_cache=(3600, 86400)) as blocks:
         gr.Markdown("## Evidence search\nAsk in plain words; every passage comes with a "
@@ -321,16 +323,16 @@ def build_blocks(app: App) -> gr.Blocks:
             outputs = [results, md_file, csv_file]
             for trigger in (question.submit, ask.click):
                 trigger(app.search_page, inputs, outputs, api_visibility="private",
-                        concurrency_limit=4, concurrency_id="search")
+                        concurrency_limit=at_once, concurrency_id="search")
             # An example runs at once; changing results, mode, documents, section or grouping
             # runs the question in the box again (nothing happens while the box is empty).
             examples.load_input_event.then(app.search_page, inputs, outputs,
-                                           api_visibility="private", concurrency_limit=4,
+                                           api_visibility="private", concurrency_limit=at_once,
                                            concurrency_id="search")
             for change in (k.release, mode.change, documents.change, grouped.change,
                            section.submit, section.blur):
                 change(app.search_again, inputs, outputs, api_visibility="private",
-                       concurrency_limit=4, concurrency_id="search")
+                       concurrency_limit=at_once, concurrency_id="search")
         with gr.Tab("Evidence pack", id="pack") as pack_tab:
             gr.HTML('<div id="pack-tab"><p>Loading the evidence pack…</p></div>',
                     elem_id="pack-panel")
@@ -361,7 +363,8 @@ def build_blocks(app: App) -> gr.Blocks:
                 gr.Markdown(f"**Re-indexing from the page is off**: this server listens on "
                             f"`{config.host}` without a password. Set "
                             "`EVIDENCE_SEARCH_PASSWORD` to enable it.")
-        gr.api(app.search_api, api_name="search", concurrency_limit=4, concurrency_id="search")
+        gr.api(app.search_api, api_name="search", concurrency_limit=at_once,
+               concurrency_id="search")
         # Each page load shows the index as it is now (the page is built once, at start) and
         # runs the search a link holds; each search writes itself into the address.
         blocks.load(app.from_link, None,
