@@ -168,13 +168,22 @@ def first_answers(index: str) -> dict:
     script = ("import time; t = time.perf_counter()\nfrom search import Index\n"
               f"Index({index!r}).search({QUESTIONS[2]!r})\n"
               "print(round(time.perf_counter() - t, 2))")
-    fresh = [float(subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True,
-                                  capture_output=True, text=True).stdout.split()[-1])
-             for _ in range(3)]
+    fresh, crashes = [], []
+    for _ in range(3):
+        # faulthandler: a process that dies in native code says where, and the run goes on
+        run = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script], cwd=ROOT,
+                             capture_output=True, text=True)
+        if run.returncode == 0:
+            fresh.append(float(run.stdout.split()[-1]))
+        else:
+            crashes.append(f"exit {run.returncode}: " + " | ".join(
+                line.strip() for line in run.stderr.splitlines()[-12:]))
+            print(f"a fresh process's first search failed ({crashes[-1]})", file=sys.stderr)
     return {"app_seconds_to_listening": round(listening, 2),
             "app_seconds_to_ready": round(ready, 2), "app_first_answer_ms": times[0],
             "app_second_answer_ms": times[1],
-            "fresh_process_first_search_s_median": statistics.median(fresh)}
+            "fresh_process_first_search_s_median": statistics.median(fresh) if fresh else None,
+            "fresh_process_failures": crashes}
 
 
 def machine() -> str:

@@ -155,7 +155,7 @@ def main(path: str) -> None:
                   "|---|---|---|---|---|---|---|---|---|",
                   f"| {page['app_seconds_to_listening']} / {page['app_seconds_to_ready']} | "
                   f"{page['app_first_answer_ms']} / {page['app_second_answer_ms']} | "
-                  f"{page['fresh_process_first_search_s_median']} | "
+                  f"{page['fresh_process_first_search_s_median']}{_crashed(page)} | "
                   f"{run.get('clients', '-')} × {run.get('seconds', '-')} | "
                   f"{run.get('requests_per_s', '-')} | {run.get('p50_ms', '-')} / "
                   f"{run.get('p95_ms', '-')} | {run.get('failed', '-')} | "
@@ -167,6 +167,12 @@ def main(path: str) -> None:
     if plot:
         lines += ["", f"![latency and memory against size]({plot})"]
     (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + "\n")
+
+
+def _crashed(page: dict) -> str:
+    """How many of the fresh processes' first searches died, when any did."""
+    failed = len(page.get("fresh_process_failures", []))
+    return f" ({failed} of 3 crashed)" if failed else ""
 
 
 def _steal(row: dict) -> str:

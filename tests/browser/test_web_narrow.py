@@ -3,12 +3,14 @@ what is in view, what is said (issue 21's page items)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import urllib.parse
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import Server, ask, open_options, wait_for_new_summary
 
@@ -88,6 +90,14 @@ def test_a_400_pixel_screen_fits_the_reader_the_table_the_pack_and_big_touch_tar
         phone.get_by_role("tab", name="Evidence pack").click()
         exports = phone.locator("#pack-tab a.export")
         expect(exports.first).to_be_visible()
+        # The tab fills itself from the server and again when selected: wait until the
+        # links as shown fit (the checks below then name the one that does not, if any).
+        with contextlib.suppress(PlaywrightTimeout):
+            phone.wait_for_function(
+                "() => { const links = [...document.querySelectorAll('#pack-tab a.export')];"
+                " return links.length > 0 && links.every(a => { const r = a.getClientRects();"
+                " return r.length === 1 && r[0].left >= 0 && r[0].right <= 400.5"
+                " && r[0].height >= 44; }); }", timeout=10_000)
         for n in range(exports.count()):
             link = exports.nth(n)
             assert link.evaluate("a => a.getClientRects().length") == 1, link.inner_text()
