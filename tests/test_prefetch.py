@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from search import Index
 from search.store.local import prefetch
 from search.store.local.layout import DATABASE, live_generation
+from search.store.local.reader import Generation
+from tests.conftest import copy_corpus
+from tests.test_reindex import NEW_DOC
+from tests.test_segments import QUESTION
 
 
 def test_plan_keeps_the_order_and_passes_over_what_does_not_fit():
@@ -49,3 +54,45 @@ def test_an_index_reads_its_files_ahead_within_the_memory_budget(corpus_index: I
 
 def test_an_empty_folder_has_nothing_to_read_ahead(tmp_path: Path):
     assert Index(tmp_path / "nothing").prefetch() is None
+
+
+def test_a_file_is_too_big_to_cache_past_the_read_ahead_share_of_free_memory():
+    assert not prefetch.too_big_to_cache(5_000, available=10_000)
+    assert prefetch.too_big_to_cache(5_001, available=10_000)
+    assert prefetch.too_big_to_cache(1, available=0)  # no /proc/meminfo: nothing is cached
+
+
+def test_a_catalogue_too_big_to_cache_is_read_in_parts_and_each_search_sees_its_own_version(
+        tmp_path: Path, monkeypatch):
+    """Read in parts on reader threads (as a 10M index's is), a search's candidates are
+    what one thread reads; a snapshot taken before a write still reads the passages that
+    write removed (the reader threads see the newer version and leave them to it)."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    (corpus / "fatigue.md").write_text(NEW_DOC)
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    one_thread = index.search(QUESTION, k=5)
+    monkeypatch.setattr(prefetch, "available_memory", lambda: 1)  # nothing fits
+    parts = Index(tmp_path / "index")
+    read_by = []
+    original = Generation.rows_at
+
+    def counted(self, version, ids, dimension):
+        read_by.append(threading.current_thread().name)
+        return original(self, version, ids, dimension)
+
+    monkeypatch.setattr(Generation, "rows_at", counted)
+    found = parts.search(QUESTION, k=5)
+    assert read_by and all(name.startswith("evidence-search-rows") for name in read_by)
+    assert [(h.text, h.citation, h.highlights, h.confidence) for h in found] == \
+        [(h.text, h.citation, h.highlights, h.confidence) for h in one_thread]
+    ids = [c.id for c in parts.document_chunks(f"{corpus.name}/fatigue.md")]
+    with parts.snapshot() as snap:  # (one snapshot a thread at a time: opened after that)
+        everything = sorted(snap.live_vectors()[0].tolist())
+        (corpus / "fatigue.md").unlink()
+        Index(tmp_path / "index").refresh([corpus])  # another process removes it meanwhile
+        read_by.clear()
+        rows = snap.candidates(everything)
+        assert len(read_by) >= 2  # the parts went to reader threads, which saw the new version
+        assert set(ids) <= set(rows) and len(rows) == len(everything)
+        assert all(rows[i].chunk.doc_id.endswith("fatigue.md") for i in ids)

@@ -200,6 +200,12 @@ def read_manifest(conn: sqlite3.Connection, path: Path, directory: Path) -> Mani
     return Manifest.from_dict(data)
 
 
+def read_version(conn: sqlite3.Connection) -> int | None:
+    """The index version this connection's transaction sees (one row, not the manifest)."""
+    row = conn.execute("SELECT value FROM manifest WHERE key = 'version'").fetchone()
+    return None if row is None else int(json.loads(row[0]))
+
+
 def write_manifest(db: sqlite3.Connection, manifest: Manifest) -> None:
     db.execute("DELETE FROM manifest")
     db.executemany("INSERT INTO manifest VALUES (?, ?)",

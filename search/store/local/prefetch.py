@@ -47,6 +47,13 @@ print(done)
 """
 
 
+def too_big_to_cache(size: int, available: int | None = None) -> bool:
+    """Whether a file of this size is beyond what the read-ahead brings in (its share of
+    the memory available now, or of `available`): its pages are mostly on disk."""
+    free = available_memory() if available is None else available
+    return size > MEMORY_SHARE * free
+
+
 def plan(files: Sequence[tuple[Path, int]], budget: int) -> list[Path]:
     """Files to read ahead, in the order given (most useful first), while their sizes fit
     the budget; a file too large for what is left is passed over for smaller later ones,
