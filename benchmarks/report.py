@@ -172,7 +172,7 @@ def main(path: str) -> None:
 def _crashed(page: dict) -> str:
     """How many of the fresh processes' first searches died, when any did."""
     failed = len(page.get("fresh_process_failures", []))
-    return f" ({failed} of 3 crashed)" if failed else ""
+    return f" ({failed} of {page.get('fresh_processes', '?')} crashed)" if failed else ""
 
 
 def _steal(row: dict) -> str:

@@ -49,9 +49,10 @@ print(done)
 
 def too_big_to_cache(size: int, available: int | None = None) -> bool:
     """Whether a file of this size is beyond what the read-ahead brings in (its share of
-    the memory available now, or of `available`): its pages are mostly on disk."""
+    the memory available now, or of `available`): its pages are mostly on disk. Without a
+    memory figure (no /proc/meminfo) nothing is read ahead and nothing is said to be."""
     free = available_memory() if available is None else available
-    return size > MEMORY_SHARE * free
+    return free > 0 and size > MEMORY_SHARE * free
 
 
 def plan(files: Sequence[tuple[Path, int]], budget: int) -> list[Path]:

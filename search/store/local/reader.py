@@ -52,8 +52,15 @@ _FREE = threading.BoundedSemaphore(_WORKERS)
 # threads than cores. A cached catalogue is read on the calling thread (3.6 ms at 10M, where
 # the threads' hand-offs cost 1.4 ms more).
 ROW_READERS = 8
-ROWS_PER_READER = 8  # fewer candidates than this are read on the calling thread
+ROWS_PER_READER = 8  # fewer than twice this many candidates are read on the calling thread
 _ROWS = ThreadPoolExecutor(max_workers=ROW_READERS, thread_name_prefix="evidence-search-rows")
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """A read transaction on this thread's connection, ending any it had open."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN")
 
 
 class Generation:
@@ -93,10 +100,8 @@ class Generation:
         """Begin a read transaction: everything read through the snapshot is one version,
         whatever a writer commits meanwhile (SQLite WAL)."""
         conn = self.connection()
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
         try:
-            conn.execute("BEGIN")
+            _begin(conn)
             manifest = catalogue.read_manifest(conn, self.path, self.directory)
             listed = catalogue.segment_rows(conn)
             parts = [self._segment(n, kind, manifest.dimension) for n, kind, _ in listed]
@@ -143,9 +148,7 @@ class Generation:
         caller then reads them in its own snapshot."""
         try:
             conn = self.connection()
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            conn.execute("BEGIN")
+            _begin(conn)
             try:
                 if catalogue.read_version(conn) != version:
                     return None
@@ -153,8 +156,8 @@ class Generation:
                         catalogue.sentence_rows(conn, ids, dimension))
             finally:
                 catalogue.rollback(conn)
-        except (sqlite3.Error, StaleSnapshot, OSError):
-            return None  # the snapshot's own connection reads them and reports any error
+        except Exception:  # noqa: BLE001 - the snapshot's own connection reads them again
+            return None  # and reports any error that is real there
 
     def _segment(self, name: str, kind: str, dimension: int) -> Segment:
         with self._lock:
@@ -221,6 +224,7 @@ class Snapshot:
     def close(self) -> None:
         if getattr(self.generation._local, "owner", None) is self:
             catalogue.rollback(self._db)
+            self.generation._local.owner = None  # no cycle keeps a retired generation open
 
     def __enter__(self) -> Snapshot:
         return self
@@ -354,7 +358,9 @@ class Snapshot:
     def _rows(self, ids: list[int]
               ) -> tuple[dict[int, StoredChunk], dict[int, SentenceVectors]]:
         """Rows and sentence vectors of these passages as this snapshot sees them: in parts
-        on reader threads (ROW_READERS) when there are enough, the first part here."""
+        on reader threads (ROW_READERS) when there are enough, the first part here. A part
+        still queued when this thread gets to it (other searches' parts ahead of it) is read
+        here too, so that no search waits behind another's."""
         dimension = self.manifest.dimension
         parts = max(1, min(ROW_READERS + 1, len(ids) // ROWS_PER_READER)) \
             if self.generation.parallel_rows else 1
@@ -364,8 +370,8 @@ class Snapshot:
         rows = self.chunks(shares[0])
         sentences = self.sentences(shares[0])
         for share, future in zip(shares[1:], pending, strict=True):
-            got = future.result()
-            if got is None:  # another version on that connection: read in this snapshot
+            got = None if future.cancel() else future.result()
+            if got is None:  # not started, or another version on that connection
                 got = self.chunks(share), self.sentences(share)
             rows.update(got[0])
             sentences.update(got[1])
