@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from search import Index
+from search.store.base import StaleSnapshot
 from search.store.local import prefetch, reader
 from search.store.local.layout import DATABASE, live_generation
 from search.store.local.reader import Generation
@@ -106,3 +107,34 @@ def test_a_catalogue_too_big_to_cache_is_read_in_parts_and_each_search_sees_its_
         assert None in returned  # a reader thread saw the newer version and left its part
         assert set(ids) <= set(rows) and len(rows) == len(everything)
         assert all(rows[i].chunk.doc_id.endswith("fatigue.md") for i in ids)
+
+
+def test_a_reader_thread_never_recreates_a_retired_generations_catalogue(tmp_path: Path,
+                                                                          monkeypatch):
+    """A catalogue removed between a reader thread's check and its connect (its generation
+    retired meanwhile) is a stale snapshot, and no empty database is left in the folder."""
+    corpus = copy_corpus(tmp_path / "corpus")
+    index = Index(tmp_path / "index")
+    index.refresh([corpus])
+    generation = Generation(index.directory, live_generation(index.directory))
+    catalogue = generation.db_path
+    catalogue.unlink()
+    real_is_file, checks, raised = Path.is_file, [], []
+
+    def there_at_the_check(self: Path) -> bool:  # the race: removed just after the check
+        if self == catalogue and not checks:
+            checks.append(self)
+            return True
+        return real_is_file(self)
+
+    def connect() -> None:  # a thread of its own: this one has its connection already
+        try:
+            generation.connection()
+        except StaleSnapshot as exc:
+            raised.append(exc)
+
+    monkeypatch.setattr(Path, "is_file", there_at_the_check)
+    thread = threading.Thread(target=connect)
+    thread.start()
+    thread.join()
+    assert checks and raised and not catalogue.exists()

@@ -93,7 +93,9 @@ CREATE TABLE IF NOT EXISTS lexical_pending (id INTEGER PRIMARY KEY, at REAL NOT 
 # -- connections ----------------------------------------------------------------------------
 
 def connect_reader(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    """A reader's connection. mode=rw never creates the file: one removed meanwhile (a
+    retired generation) is an error here, not an empty database left in its folder."""
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=30)
     conn.execute("PRAGMA query_only = ON")
     return conn
 

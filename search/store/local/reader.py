@@ -90,9 +90,15 @@ class Generation:
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            stale = StaleSnapshot(f"{self.path}: replaced by a newer generation")
             if not self.db_path.is_file():
-                raise StaleSnapshot(f"{self.path}: replaced by a newer generation")
-            conn = catalogue.connect_reader(self.db_path)
+                raise stale
+            try:
+                conn = catalogue.connect_reader(self.db_path)
+            except sqlite3.OperationalError:
+                if not self.db_path.is_file():  # removed since the check above
+                    raise stale from None
+                raise
             self._local.conn = conn
         return conn
 
