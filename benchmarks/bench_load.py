@@ -33,8 +33,6 @@ from benchmarks.results import cpu_times, save, steal_share  # noqa: E402
 QUESTIONS = [json.loads(line)["question"] for line in
              (ROOT / "eval" / "corpus_queries.jsonl").read_text().splitlines()[:40]]
 
-
-
 FRESH_RUNS = 3  # fresh processes timed for their first search
 
 

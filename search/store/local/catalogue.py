@@ -314,6 +314,13 @@ def sentence_rows(db: sqlite3.Connection, ids: Sequence[int],
             for chunk_id, spans, blob in rows}
 
 
+def candidate_rows(db: sqlite3.Connection, ids: Sequence[int], dimension: int
+                   ) -> tuple[dict[int, StoredChunk], dict[int, SentenceVectors]]:
+    """What a search's final ranking reads of these passages: their rows and their
+    sentence vectors."""
+    return chunk_rows(db, ids), sentence_rows(db, ids, dimension)
+
+
 def pack_sentences(vectors: np.ndarray, int8: bool) -> bytes:
     """A chunk's sentence vectors as stored: float16 rows (an even number of bytes), or
     a marker byte, one float32 scale per row and int8 rows (an odd number of bytes)."""

@@ -47,12 +47,17 @@ print(done)
 """
 
 
+def memory_budget(available: int | None = None) -> int:
+    """Bytes the read-ahead may bring in: its share of the memory available now (or of
+    `available`); 0 without a memory figure (no /proc/meminfo)."""
+    return int((available_memory() if available is None else available) * MEMORY_SHARE)
+
+
 def too_big_to_cache(size: int, available: int | None = None) -> bool:
-    """Whether a file of this size is beyond what the read-ahead brings in (its share of
-    the memory available now, or of `available`): its pages are mostly on disk. Without a
-    memory figure (no /proc/meminfo) nothing is read ahead and nothing is said to be."""
+    """Whether a file of this size is beyond what the read-ahead brings in: its pages are
+    mostly on disk. Without a memory figure nothing is read ahead and nothing is said to be."""
     free = available_memory() if available is None else available
-    return free > 0 and size > MEMORY_SHARE * free
+    return free > 0 and size > memory_budget(free)
 
 
 def plan(files: Sequence[tuple[Path, int]], budget: int) -> list[Path]:
@@ -102,9 +107,7 @@ def available_memory() -> int:
 def read_ahead(files: Sequence[tuple[Path, int]], budget: int | None = None) -> Prefetched:
     """Ask the kernel to read these files into the page cache, within the budget (default:
     half of the memory available now). Returns when the reads are queued."""
-    if budget is None:
-        budget = int(available_memory() * MEMORY_SHARE)
-    chosen = plan(files, budget)
+    chosen = plan(files, memory_budget() if budget is None else budget)
     done = 0
     if chosen and hasattr(os, "posix_fadvise"):  # (Linux and most Unixes)
         try:

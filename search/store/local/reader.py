@@ -158,8 +158,7 @@ class Generation:
             try:
                 if catalogue.read_version(conn) != version:
                     return None
-                return (catalogue.chunk_rows(conn, ids),
-                        catalogue.sentence_rows(conn, ids, dimension))
+                return catalogue.candidate_rows(conn, ids, dimension)
             finally:
                 catalogue.rollback(conn)
         except Exception:  # noqa: BLE001 - the snapshot's own connection reads them again
@@ -355,30 +354,31 @@ class Snapshot:
         return catalogue.sentence_rows(self._db, ids, self.manifest.dimension)
 
     def candidates(self, ids: Sequence[int]) -> dict[int, StoredCandidate]:
-        rows, sentences = self._rows(list(ids))
+        rows, sentences = self._rows(ids)
         wanted = [i for i in ids if i in rows]
         vectors = self.vectors_of(wanted)
         return {i: StoredCandidate(rows[i], vectors[n], sentences.get(i))
                 for n, i in enumerate(wanted)}
 
-    def _rows(self, ids: list[int]
+    def _rows(self, ids: Sequence[int]
               ) -> tuple[dict[int, StoredChunk], dict[int, SentenceVectors]]:
         """Rows and sentence vectors of these passages as this snapshot sees them: in parts
         on reader threads (ROW_READERS) when there are enough, the first part here. A part
         still queued when this thread gets to it (other searches' parts ahead of it) is read
         here too, so that no search waits behind another's."""
         dimension = self.manifest.dimension
-        parts = max(1, min(ROW_READERS + 1, len(ids) // ROWS_PER_READER)) \
+        parts = min(ROW_READERS + 1, len(ids) // ROWS_PER_READER) \
             if self.generation.parallel_rows else 1
+        if parts <= 1:
+            return catalogue.candidate_rows(self._db, ids, dimension)
         shares = [ids[n::parts] for n in range(parts)]
         pending = [_ROWS.submit(self.generation.rows_at, self.version, share, dimension)
                    for share in shares[1:]]
-        rows = self.chunks(shares[0])
-        sentences = self.sentences(shares[0])
+        rows, sentences = catalogue.candidate_rows(self._db, shares[0], dimension)
         for share, future in zip(shares[1:], pending, strict=True):
             got = None if future.cancel() else future.result()
             if got is None:  # not started, or another version on that connection
-                got = self.chunks(share), self.sentences(share)
+                got = catalogue.candidate_rows(self._db, share, dimension)
             rows.update(got[0])
             sentences.update(got[1])
         return rows, sentences
