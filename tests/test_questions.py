@@ -5,6 +5,7 @@ no longer gives the model's vectors is not used."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -148,5 +149,24 @@ def test_warm_loads_what_the_first_search_needs(corpus_index):
         assert "wordfreq" in sys.modules
         assert corpus_index.search("peer suport for officers")  # a typo: the word lists
         assert (EMBEDDERS.loads, len(EMBEDDERS.bundled)) == made
+    finally:
+        EMBEDDERS.clear()
+
+
+def test_a_stale_bundle_is_written_again_by_the_full_load(corpus_index, monkeypatch):
+    """An export replaced after its bundle was written (two processes exporting at once)
+    leaves the bundle stale; the full load that follows writes it again, so later processes
+    start without PyTorch instead of loading it every time."""
+    monkeypatch.setenv("EVIDENCE_SEARCH_QUERY_BACKEND", "onnx-int8")
+    corpus_index.search("warm up", k=1)
+    location = resolve_model(FAST_MODEL)
+    folder = questions.folder_for(FAST_MODEL, location, "onnx-int8")
+    source = json.loads((folder / questions.BUNDLE).read_text())["source"]
+    os.utime(source, ns=(1, 1))  # another process's export replaced it
+    assert questions.load(FAST_MODEL, location, "onnx-int8") is None
+    EMBEDDERS.clear()
+    try:
+        corpus_index.search("peer support after a traumatic incident", k=1)
+        assert questions.load(FAST_MODEL, location, "onnx-int8") is not None
     finally:
         EMBEDDERS.clear()

@@ -351,15 +351,14 @@ def _question_embedder(name: str, choice: str) -> Embedder | QuestionEmbedder:
         return found
     embedder = (get_embedder(name, backend=choice) if choice.startswith("onnx")
                 else load_embedder(name, "torch", choice, "auto-query", "query"))
-    if not (folder / questions.BUNDLE).is_file():
-        try:
-            import torch
+    try:  # also over a stale bundle: another process's export may have replaced its source
+        import torch
 
-            questions.save(name, location, choice, embedder.model, embedder.encoder,
-                           torch.get_num_threads())
-        except Exception as exc:  # noqa: BLE001 - without a bundle the next start is slower
-            log.warning("%s: could not write the question bundle (%s: %s)", name,
-                        type(exc).__name__, exc)
+        questions.save(name, location, choice, embedder.model, embedder.encoder,
+                       torch.get_num_threads())
+    except Exception as exc:  # noqa: BLE001 - without a bundle the next start is slower
+        log.warning("%s: could not write the question bundle (%s: %s)", name,
+                    type(exc).__name__, exc)
     with EMBEDDERS.bundle_lock:  # this process keeps it: the bundle is for the next one
         EMBEDDERS.bundled.setdefault(folder, embedder)
     return embedder

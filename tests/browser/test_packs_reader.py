@@ -13,8 +13,8 @@ import docx
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, Server, ask, wait_for_new_summary
+from tests.conftest import PDFS
 
-PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 

@@ -21,8 +21,7 @@ from tests.browser.conftest import (
     stop_server,
     wait_for_new_summary,
 )
-
-PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
+from tests.conftest import PDFS
 
 
 def test_ask_shows_ranked_cited_passages(page: Page):

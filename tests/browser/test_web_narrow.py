@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import Server, ask, open_options, wait_for_new_summary
+from tests.conftest import PDFS
 
-PDFS = Path(__file__).resolve().parents[3] / "shared" / "pdfs"
 QUESTION = "How many Met officers are in regular psychological monitoring?"
 
 
