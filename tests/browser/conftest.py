@@ -121,11 +121,35 @@ def open_options(page: Page) -> None:
         expect(page.locator("#mode")).to_be_visible()
 
 
+SUMMARY_TEXT = "() => document.querySelector('#reindex-summary [data-testid=markdown]').innerText"
+
+
+def summary_text(page: Page) -> str:
+    """The index panel's summary as written, without Gradio's progress text over it."""
+    return page.evaluate(SUMMARY_TEXT)
+
+
 def wait_for_new_summary(page: Page, before: str) -> str:
-    """After an upload or rescan: the index panel's *new* summary, finished — not the old one
-    still shown (it says "Done in" too) under Gradio's running timer ("0.0s")."""
+    """After an upload or rescan: the index panel's *new* summary, finished. Gradio shows its
+    timer ("processing | 0.1/0.6s") over the old summary while the event runs, so the text alone
+    cannot say it is done: wait until the status tracker is hidden and the summary has changed."""
     page.wait_for_function(
-        "before => { const s = document.querySelector('#reindex-summary').innerText;"
-        " return s !== before && /Done in/.test(s) && !/processing/.test(s)"
-        " && !/^\\s*[\\d.]+s\\b/.test(s); }", arg=before, timeout=120_000)
-    return page.locator("#reindex-summary").inner_text()
+        "before => { const root = document.querySelector('#reindex-summary');"
+        " const tracker = root.querySelector('[data-testid=status-tracker]');"
+        " const wrapper = root.querySelector('[data-testid=markdown-wrapper]');"
+        " const text = root.querySelector('[data-testid=markdown]').innerText;"
+        " return tracker.classList.contains('hide') && !wrapper.classList.contains('pending')"
+        " && text !== before && /Done in/.test(text); }", arg=before, timeout=120_000)
+    return summary_text(page)
+
+
+def upload(page: Page, path: Path) -> str:
+    """Upload and index one file from the Documents tab; the summary of *this* upload."""
+    page.get_by_role("tab", name="Documents").click()
+    before = summary_text(page)
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#upload")).to_contain_text(path.stem)  # uploaded, not a fixed wait
+    page.locator("#add-files").click()
+    text = wait_for_new_summary(page, before)
+    page.get_by_role("tab", name="Ask").click()
+    return text

@@ -12,7 +12,14 @@ from pathlib import Path
 import docx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, Server, ask, wait_for_new_summary
+from tests.browser.conftest import (
+    ARTIFACTS,
+    Server,
+    ask,
+    summary_text,
+    upload,
+    wait_for_new_summary,
+)
 from tests.conftest import PDFS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -197,8 +204,6 @@ def test_the_reader_marks_the_passage_in_its_section_and_steps_through_hits(page
 
 def test_the_reader_shows_a_pdf_page_with_the_passage_marked(page: Page, server: Server,
                                                              tmp_path: Path):
-    from tests.browser.test_web import upload
-
     pdf = tmp_path / "siege diary.pdf"  # not a PDF another test uploads: same bytes dedupe
     shutil.copy(PDFS / "pypdf-resources/Seige_of_Vicksburg_Sample_OCR.pdf", pdf)
     upload(page, pdf)
@@ -225,8 +230,6 @@ def test_the_reader_shows_a_pdf_page_with_the_passage_marked(page: Page, server:
 
 def test_kept_passages_say_when_their_document_changed_or_went(page: Page, server: Server,
                                                                tmp_path: Path):
-    from tests.browser.test_web import upload
-
     note = tmp_path / "station-rota.txt"
     note.write_text("# Station rota\n\nEvery watch gets a quiet room for thirty minutes after "
                     "a fatal call, agreed with the union in March.\n", encoding="utf-8")
@@ -255,8 +258,7 @@ def test_kept_passages_say_when_their_document_changed_or_went(page: Page, serve
 
 def rescan(page: Page) -> None:
     page.get_by_role("tab", name="Documents").click()
-    summary = page.locator("#reindex-summary")
-    before = summary.inner_text()
+    before = summary_text(page)
     page.locator("#rescan").click()
     wait_for_new_summary(page, before)
 

@@ -19,7 +19,7 @@ from tests.browser.conftest import (
     open_options,
     start_server,
     stop_server,
-    wait_for_new_summary,
+    upload,
 )
 from tests.conftest import PDFS
 
@@ -84,17 +84,6 @@ def test_low_confidence_question_shows_the_notice(page: Page):
                                                                   "answers this question well")
     ask(page, "Where can ambulance crews unwind between jobs?")
     expect(page.locator("#results .weak-notice")).to_have_count(0)
-
-
-def upload(page: Page, path: Path) -> str:
-    page.get_by_role("tab", name="Documents").click()
-    before = page.locator("#reindex-summary").inner_text()
-    page.locator("#upload input[type=file]").set_input_files(str(path))
-    expect(page.locator("#upload")).to_contain_text(path.stem)  # uploaded, not a fixed wait
-    page.locator("#add-files").click()
-    text = wait_for_new_summary(page, before)
-    page.get_by_role("tab", name="Ask").click()
-    return text
 
 
 def test_upload_a_pdf_and_find_a_passage_from_it(page: Page, server: Server, tmp_path: Path):

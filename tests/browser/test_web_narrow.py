@@ -12,7 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import Server, ask, open_options, wait_for_new_summary
+from tests.browser.conftest import Server, ask, open_options, upload
 from tests.conftest import PDFS
 
 QUESTION = "How many Met officers are in regular psychological monitoring?"
@@ -31,20 +31,6 @@ def box(page: Page, selector: str) -> dict:
 
 def inside_width(b: dict, width: int) -> bool:
     return b["x"] >= 0 and b["x"] + b["width"] <= width + 0.5
-
-
-def upload_once(page: Page, path: Path) -> str:
-    """Upload and index one file; the summary of *this* upload (not the one before)."""
-    page.get_by_role("tab", name="Documents").click()
-    summary = page.locator("#reindex-summary")
-    before = summary.inner_text()
-    page.locator("#upload input[type=file]").set_input_files(str(path))
-    expect(page.locator("#upload")).to_contain_text(path.stem)  # uploaded, not a fixed wait
-    page.locator("#add-files").click()
-    wait_for_new_summary(page, before)
-    text = summary.inner_text()
-    page.get_by_role("tab", name="Ask").click()
-    return text
 
 
 def pdf_copy(tmp_path: Path, name: str) -> Path:
@@ -140,7 +126,7 @@ def test_next_hit_and_a_pdf_page_bring_the_mark_into_view(browser: Browser, serv
             mark_in_view(page, height)
             if width == 1280:
                 page.keyboard.press("Escape")
-                upload_once(page, pdf_copy(tmp_path, "vicksburg narrow.pdf"))
+                upload(page, pdf_copy(tmp_path, "vicksburg narrow.pdf"))
                 ask(page, "inhabitants living in caves dug out of the hills")
                 page.locator("#results article.hit").first.locator("footer button.read").click()
                 expect(reader.locator("img.reader-page-image")).to_be_visible()
@@ -236,10 +222,10 @@ def test_uploads_say_unchanged_and_leave_the_box_empty(page: Page, tmp_path: Pat
     note = tmp_path / "rest-room-audit.txt"
     note.write_text("# Rest room audit\n\nEvery station now has a rest room with a sofa bed "
                     "for night crews.\n", encoding="utf-8")
-    assert "Added (1)" in upload_once(page, note)
+    assert "Added (1)" in upload(page, note)
     page.get_by_role("tab", name="Documents").click()
     expect(page.locator("#upload")).not_to_contain_text("rest-room-audit.txt")
-    again = upload_once(page, note)
+    again = upload(page, note)
     assert "Unchanged (1)" in again and "rest-room-audit.txt" in again, again
 
 
@@ -258,7 +244,7 @@ def test_the_reader_styles_its_buttons_names_the_page_and_shows_a_heading_once(
     shown = reader.locator(".reader-section, .reader-text h4").all_inner_texts()
     assert sum(heading in text for text in shown) == 1, shown
     page.keyboard.press("Escape")
-    upload_once(page, pdf_copy(tmp_path, "vicksburg pages.pdf"))
+    upload(page, pdf_copy(tmp_path, "vicksburg pages.pdf"))
     ask(page, "inhabitants living in caves dug out of the hills")
     first = page.locator("#results article.hit").first
     number = int(first.get_attribute("data-page"))
