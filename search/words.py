@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 
 import Stemmer
 from rapidfuzz.distance import OSA
@@ -20,31 +19,57 @@ STOPWORDS = frozenset([
     "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with",
     "would", "you", "your",
 ])
+ASCII_WORD = re.compile(r"\w+", re.ASCII)  # the same words in ASCII text, found faster
 _stemmer = Stemmer.Stemmer("porter")
+STEMS_KEPT = 200_000  # words whose stems are remembered (a few MB) before starting afresh
 
 
-@lru_cache(maxsize=65536)
+class _Stems(dict[str, str]):
+    """Porter stems by word, filled as words are met: a search stems the words of some 60
+    passages, and a dict lookup per word is a third of the cost of a cached call."""
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= STEMS_KEPT:
+            self.clear()
+        found = self[word] = _stemmer.stemWord(word)
+        return found
+
+
+_STEMS = _Stems()
+
+
 def stem(word: str) -> str:
-    return _stemmer.stemWord(word)
+    return _STEMS[word]
+
+
+def tokens(text: str) -> list[str]:
+    """The text's words, lower-cased, in order."""
+    lowered = text.lower()
+    return (ASCII_WORD if lowered.isascii() else WORD).findall(lowered)
 
 
 def query_words(text: str, limit: int = 64) -> list[str]:
     """A question's distinct words for a BM25 engine: stopwords dropped (unless that leaves
     nothing), nothing else, so no engine's query syntax is ever interpreted."""
-    words = list(dict.fromkeys(WORD.findall(text.lower())))
+    words = list(dict.fromkeys(tokens(text)))
     content = [w for w in words if w not in STOPWORDS]
     return (content or words)[:limit]
 
 
 def words_by_term(text: str) -> dict[str, str]:
     """A word of the text for each of its stems (engines that stem differently need it)."""
-    return {stem(w): w for w in reversed(WORD.findall(text.lower())) if w not in STOPWORDS}
+    return {stem(w): w for w in reversed(tokens(text)) if w not in STOPWORDS}
 
 
 def terms(text: str) -> list[str]:
     """Distinct content-word stems of a text, in order."""
-    words = [w for w in WORD.findall(text.lower()) if w not in STOPWORDS]
-    return list(dict.fromkeys(stem(w) for w in words))
+    return list(dict.fromkeys(map(_STEMS.__getitem__,
+                                  [w for w in tokens(text) if w not in STOPWORDS])))
+
+
+def term_set(text: str) -> frozenset[str]:
+    """The same stems as `terms`, unordered: each distinct word is stemmed once."""
+    return frozenset(map(_STEMS.__getitem__, set(tokens(text)).difference(STOPWORDS)))
 
 
 KNOWN_ZIPF = 1.0  # English uses the word at least once in 100 million words: not a typo
@@ -91,7 +116,7 @@ def closest_word(word: str, texts: Iterable[str], doc_freq: Callable[[str], int]
     word = word.lower()
     near: dict[str, int] = {}
     for text in texts:
-        for w in set(WORD.findall(text.lower())):
+        for w in set(tokens(text)):
             if w != word and w not in near and abs(len(w) - len(word)) <= limit and w.isalpha():
                 n = edits(word, w, limit)
                 if n <= limit:

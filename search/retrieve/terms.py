@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from search.words import terms
+from search.words import term_set
 
 
 def idf(df: int, n: int) -> float:
@@ -29,7 +29,7 @@ def stems_of(text: str) -> frozenset[str]:
     """A passage's or sentence's stems, kept for the next question: one search weighs the
     same candidates' words in retrieval, ranking, confidence and highlighting (about 80
     texts), and the next question usually meets many of them again."""
-    return frozenset(terms(text))
+    return term_set(text)
 
 
 def term_weights(query_terms: Sequence[str], doc_freq: Callable[[str], int],

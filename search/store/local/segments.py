@@ -137,7 +137,7 @@ class Segment:
 
     def rescore(self, ids: np.ndarray, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Best k of these held chunk ids by their exact vectors' cosine with the query."""
-        rows = np.sort(self.rows(ids))  # in file order: neighbouring rows share pages
+        rows = self.rows(np.sort(ids))  # in file order: neighbouring rows share pages
         return _top(self.ids[rows], self.vectors(rows) @ query, k)
 
 
