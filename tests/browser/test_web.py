@@ -184,7 +184,7 @@ def test_password_protects_reindex(tmp_path: Path, browser):
         note = tmp_path / "note.txt"
         note.write_text("Firefighters asked for decontamination showers at every station.\n")
         page.locator("#upload input[type=file]").set_input_files(str(note))
-        page.wait_for_timeout(500)
+        expect(page.locator("#upload")).to_contain_text(note.stem)  # uploaded, not a fixed wait
         page.locator("#password input").fill("wrong")
         page.locator("#add-files").click()
         expect(page.locator("#reindex-summary")).to_contain_text("Wrong password")
