@@ -21,7 +21,7 @@ STOPWORDS = frozenset([
 ])
 ASCII_WORD = re.compile(r"\w+", re.ASCII)  # the same words in ASCII text, found faster
 _stemmer = Stemmer.Stemmer("porter")
-STEMS_KEPT = 200_000  # words whose stems are remembered (a few MB) before starting afresh
+STEMS_KEPT = 65_536  # words whose stems are remembered (~7 MB) before starting afresh
 
 
 class _Stems(dict[str, str]):
