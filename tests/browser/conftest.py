@@ -135,11 +135,13 @@ def wait_for_new_summary(page: Page, before: str) -> str:
     cannot say it is done: wait until the status tracker is hidden and the summary has changed."""
     page.wait_for_function(
         "before => { const root = document.querySelector('#reindex-summary');"
-        " const tracker = root.querySelector('[data-testid=status-tracker]');"
-        " const wrapper = root.querySelector('[data-testid=markdown-wrapper]');"
-        " const text = root.querySelector('[data-testid=markdown]').innerText;"
+        " const tracker = root?.querySelector('[data-testid=status-tracker]');"
+        " const wrapper = root?.querySelector('[data-testid=markdown-wrapper]');"
+        " const markdown = root?.querySelector('[data-testid=markdown]');"
+        " if (!tracker || !wrapper || !markdown) return false;"
         " return tracker.classList.contains('hide') && !wrapper.classList.contains('pending')"
-        " && text !== before && /Done in/.test(text); }", arg=before, timeout=120_000)
+        " && markdown.innerText !== before && /Done in/.test(markdown.innerText); }",
+        arg=before, timeout=120_000)
     return summary_text(page)
 
 
