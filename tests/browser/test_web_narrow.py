@@ -76,19 +76,25 @@ def test_a_400_pixel_screen_fits_the_reader_the_table_the_pack_and_big_touch_tar
         phone.get_by_role("tab", name="Evidence pack").click()
         exports = phone.locator("#pack-tab a.export")
         expect(exports.first).to_be_visible()
-        # The tab fills itself from the server and again when selected: wait until the
-        # links as shown fit (the checks below then name the one that does not, if any).
+        # The tab fills itself from the server and again when selected, and a fill replaces
+        # the links: wait until the links as shown fit, then measure them all in one go (a
+        # link looked up and then measured in two steps can be replaced in between).
         with contextlib.suppress(PlaywrightTimeout):
             phone.wait_for_function(
                 "() => { const links = [...document.querySelectorAll('#pack-tab a.export')];"
                 " return links.length > 0 && links.every(a => { const r = a.getClientRects();"
                 " return r.length === 1 && r[0].left >= 0 && r[0].right <= 400.5"
                 " && r[0].height >= 44; }); }", timeout=10_000)
-        for n in range(exports.count()):
-            link = exports.nth(n)
-            assert link.evaluate("a => a.getClientRects().length") == 1, link.inner_text()
-            assert inside_width(link.bounding_box(), 400)
-            assert link.bounding_box()["height"] >= 44
+        shown = phone.evaluate(
+            "() => [...document.querySelectorAll('#pack-tab a.export')].map(a => {"
+            " const r = [...a.getClientRects()];"
+            " return {text: a.innerText, lines: r.length, x: r[0]?.left, width: r[0]?.width,"
+            " height: r[0]?.height}; })")
+        assert shown
+        for link in shown:
+            assert link["lines"] == 1, link
+            assert inside_width({"x": link["x"], "width": link["width"]}, 400), link
+            assert link["height"] >= 44, link
     finally:
         phone.context.close()
 
