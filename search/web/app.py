@@ -326,10 +326,13 @@ def build_blocks(app: App) -> gr.Blocks:
                         concurrency_limit=at_once, concurrency_id="search")
             # An example runs at once; changing results, mode, documents, section or grouping
             # runs the question in the box again (nothing happens while the box is empty).
+            # Only the user's own changes (`input`, not `change`): the document list fires
+            # `change` when the options first unfold, and those extra searches could finish
+            # after the one the user asked for and show results for other options.
             examples.load_input_event.then(app.search_page, inputs, outputs,
                                            api_visibility="private", concurrency_limit=at_once,
                                            concurrency_id="search")
-            for change in (k.release, mode.change, documents.change, grouped.change,
+            for change in (k.release, mode.input, documents.input, grouped.input,
                            section.submit, section.blur):
                 change(app.search_again, inputs, outputs, api_visibility="private",
                        concurrency_limit=at_once, concurrency_id="search")
@@ -370,8 +373,8 @@ def build_blocks(app: App) -> gr.Blocks:
         blocks.load(app.from_link, None,
                     [documents, panel, question, k, mode, section, grouped, options, *outputs],
                     api_visibility="private")
-        for event in (question.submit, ask.click, mode.change, k.release, documents.change,
-                      grouped.change, section.submit, section.blur,
+        for event in (question.submit, ask.click, mode.input, k.release, documents.input,
+                      grouped.input, section.submit, section.blur,
                       examples.load_input_event.then):
             event(None, inputs, None, js=LINK_JS)
         results.change(None, None, None, js=SCROLL_JS)

@@ -78,6 +78,20 @@ def test_filter_by_document(page: Page):
     assert docs and all("mayor-of-london" in d for d in docs)
 
 
+def test_picking_a_document_runs_the_question_again_within_it(page: Page):
+    question = "mental health training"
+    ask(page, question)
+    before = current_stamp(page)
+    open_options(page)
+    page.locator("#documents input").click()
+    page.get_by_role("option", name="Mayor of London").first.click()
+    page.keyboard.press("Escape")
+    wait_for_new_results(page, before, question)
+    docs = page.locator("#results article.hit").evaluate_all(
+        "cards => cards.map(c => c.dataset.doc)")
+    assert docs and all("mayor-of-london" in d for d in docs)
+
+
 def test_low_confidence_question_shows_the_notice(page: Page):
     ask(page, "Which planets in the solar system have rings?")
     expect(page.locator("#results .weak-notice")).to_contain_text("Nothing in the documents "
@@ -355,10 +369,16 @@ def test_grouping_by_document_puts_each_documents_passages_together(page: Page,
     question = "mental health support for staff"
     page.goto(f"{server.url}?{urllib.parse.urlencode({'q': question, 'k': 12})}")
     expect(page.locator("#results article.hit")).to_have_count(12, timeout=30_000)
+    searches: list[str] = []  # the page's searches sent from here on (each names its inputs)
+    page.on("request", lambda r: searches.append(r.post_data or "")
+            if "queue/join" in r.url and question in (r.post_data or "") else None)
     before = current_stamp(page)
     open_options(page)
     page.locator("#group input[type=checkbox]").check()
     wait_for_new_results(page, before, question)  # the toggle runs the question again
+    # Unfolding the options runs nothing: a search it started would race the grouped one
+    # and could finish after it, showing ungrouped results under a ticked box.
+    assert len(searches) == 1, searches
     groups = page.locator("#results section.doc-group")
     expect(groups.first).to_be_visible()
     assert groups.count() == 2  # both documents answer
