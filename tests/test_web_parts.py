@@ -130,3 +130,55 @@ def test_the_page_runs_as_many_searches_at_once_as_its_setting(corpus_index, mon
         monkeypatch.setenv("EVIDENCE_SEARCH_SEARCHES_AT_ONCE", bad)
         with pytest.raises(ValueError, match="EVIDENCE_SEARCH_SEARCHES_AT_ONCE"):
             web_settings()
+
+
+def test_latest_searches_know_the_newest_of_each_page():
+    from search.web.latest import LatestSearches
+
+    latest = LatestSearches(pages=2)
+    first = latest.begin("a")
+    second = latest.begin("a")
+    other = latest.begin("b")
+    assert not latest.is_newest("a", first) and latest.is_newest("a", second)
+    assert latest.is_newest("b", other)
+    latest.begin("c")  # a third page: the oldest ("a") is forgotten, its answer shown
+    assert latest.is_newest("a", first)
+
+
+def test_a_pages_older_search_finishing_last_leaves_the_newer_results(corpus_index, tmp_path,
+                                                                     monkeypatch):
+    """Two searches of one page at once (the mode changed, then grouping ticked): the first
+    asked finishes last and sends nothing, so the page keeps the second's results."""
+    import threading
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from search.web import app as page
+
+    app = page.App(page.WebConfig(corpus_index.location, tmp_path), corpus_index)
+    started, release = threading.Event(), threading.Event()
+    search = app.run_search
+
+    def held_first(question, *args, **kwargs):
+        if question.startswith("first"):
+            started.set()
+            release.wait(30)
+        return search(question, *args, **kwargs)
+
+    monkeypatch.setattr(app, "run_search", held_first)
+    request = SimpleNamespace(session_hash="one page")
+    out: dict[str, tuple] = {}
+    older = threading.Thread(target=lambda: out.setdefault("older", app.search_page(
+        "first: peer support", 5, "hybrid", None, False, None, request)))
+    older.start()
+    assert started.wait(30)
+    out["newer"] = app.search_page("second: peer support", 5, "hybrid", None, True, None,
+                                   request)
+    release.set()
+    older.join(30)
+    assert "second: peer support" in out["newer"][0]
+    assert all(isinstance(o, type(gr.skip())) for o in out["older"]), out["older"]
+    other = app.search_page("first: peer support", 5, "hybrid", None, False, None,
+                            SimpleNamespace(session_hash="another page"))
+    assert "first: peer support" in other[0]  # another page's search is its own

@@ -30,6 +30,7 @@ from search.retrieve.query import MODES
 from search.web.contents import contents_html, document_sections
 from search.web.document_routes import document_router
 from search.web.index_panel import panel_html, summary_markdown
+from search.web.latest import LatestSearches
 from search.web.links import example_label, example_questions, export_name, link_search
 from search.web.pack_routes import PackGuard, pack_router
 from search.web.render import readable_time, results_html, to_csv, to_markdown
@@ -77,6 +78,7 @@ class App:
         self.exports = Path(tempfile.mkdtemp(prefix="evidence-search-exports-"))
         self._written: deque[Path] = deque()  # the downloads written, oldest first
         self._written_lock = threading.Lock()
+        self.latest = LatestSearches()  # a page's older search never replaces a newer one
 
     # -- searching ----------------------------------------------------------------------------
     def document_choices(self, docs: list[Any] | None = None) -> list[tuple[str, str]]:
@@ -97,12 +99,27 @@ class App:
             question, k=int(k), mode=mode, filters=None if filters.is_empty() else filters))
 
     def search_page(self, question: str, k: float, mode: str, documents: list[str] | None,
-                    grouped: bool = False, section: str | None = None):
+                    grouped: bool = False, section: str | None = None,
+                    request: gr.Request | None = None):
+        """The results, their Markdown and CSV downloads; nothing (the page keeps what it
+        shows) when a newer search of the same page started meanwhile."""
+        page = getattr(request, "session_hash", None) if request else None
+        turn = self.latest.begin(page) if page else 0
+        result: Searched | QueryError
         try:
             result = self.run_search(question, k, mode, documents, section)
         except QueryError as exc:
-            html = f'<div class="notice">{escape(str(exc))}</div>'
+            result = exc
+        if page and not self.latest.is_newest(page, turn):
+            return gr.skip(), gr.skip(), gr.skip()
+        if isinstance(result, QueryError):
+            html = f'<div class="notice">{escape(str(result))}</div>'
             return html, gr.update(visible=False), gr.update(visible=False)
+        return self._shown(result, question, mode, documents, grouped, section)
+
+    def _shown(self, result: Searched, question: str, mode: str, documents: list[str] | None,
+               grouped: bool, section: str | None) -> tuple[Any, ...]:
+        """A search's results as the page shows them, with its two downloads written."""
         hits = result.hits
         stamp = f"{time.time_ns()}"
         name = export_name(question, stamp)
@@ -147,7 +164,7 @@ class App:
             return (gr.update(choices=choices), panel, *([skip] * 9))
         question, k, mode, documents, section = asked
         grouped = params.get("group") in ("1", "true", "on")
-        page = self.search_page(question, k, mode, documents, grouped, section)
+        page = self.search_page(question, k, mode, documents, grouped, section, request)
         narrowed = bool(documents or section or grouped or mode != "hybrid")
         return (gr.update(choices=choices, value=documents), panel, question, k, mode, section,
                 grouped, gr.update(open=True) if narrowed else gr.skip(), *page)
@@ -177,11 +194,11 @@ class App:
 
     def search_again(self, question: str, k: float, mode: str,
                      documents: list[str] | None, grouped: bool = False,
-                     section: str | None = None) -> Any:
+                     section: str | None = None, request: gr.Request | None = None) -> Any:
         """The page's search, when a control changes and a question is in the box."""
         if not (question or "").strip():
             return gr.skip(), gr.skip(), gr.skip()
-        return self.search_page(question, k, mode, documents, grouped, section)
+        return self.search_page(question, k, mode, documents, grouped, section, request)
 
     def search_api(self, question: str, k: int = 5, mode: str = "hybrid",
                    documents: list[str] | None = None) -> dict[str, Any]:
