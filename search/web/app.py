@@ -103,7 +103,7 @@ class App:
                     request: gr.Request | None = None):
         """The results, their Markdown and CSV downloads; nothing (the page keeps what it
         shows) when a newer search of the same page started meanwhile."""
-        page = getattr(request, "session_hash", None) if request else None
+        page = getattr(request, "session_hash", None)
         turn = self.latest.begin(page) if page else 0
         result: Searched | QueryError
         try:

@@ -121,12 +121,9 @@ def open_options(page: Page) -> None:
         expect(page.locator("#mode")).to_be_visible()
 
 
-SUMMARY_TEXT = "() => document.querySelector('#reindex-summary [data-testid=markdown]').innerText"
-
-
 def summary_text(page: Page) -> str:
     """The index panel's summary as written, without Gradio's progress text over it."""
-    return page.evaluate(SUMMARY_TEXT)
+    return page.locator("#reindex-summary [data-testid=markdown]").inner_text()
 
 
 def wait_for_new_summary(page: Page, before: str) -> str:

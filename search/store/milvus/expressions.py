@@ -8,14 +8,14 @@ import re
 import Stemmer
 
 from search.records import Filters
+from search.words import tokens
 
-WORD = re.compile(r"\w+", re.UNICODE)
 _stemmer = Stemmer.Stemmer("english")
 
 
 def stems(text: str) -> list[str]:
     """Snowball English stems of a text's words, as the BM25 field holds them."""
-    return _stemmer.stemWords(WORD.findall(text.lower()))
+    return _stemmer.stemWords(tokens(text))
 
 
 def stem(word: str) -> str:
